@@ -1,0 +1,1 @@
+"""SmoothNet: the temporal smoothing network (our PyTorch implementation), its loader and training."""

@@ -1,0 +1,91 @@
+"""Job options: what an artist may set per clip (sidecar JSON, folder mocapd.json, config defaults)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mocapd.errors import JobError
+from mocapd.settings import SettingsError, build
+
+FOLDER_OPTIONS_NAME = "mocapd.json"
+TRACK_MODES = ("auto", "single", "all")
+FORMATS = ("fbx", "bvh", "glb")
+SKELETON_PRESETS = ("smpl", "mixamo", "unreal")
+
+
+@dataclass
+class JobOptions:
+    """Per-job options; defaults here are the product's defaults."""
+
+    # auto/single: the track seen in most frames (or track_id); all: every track above the minimum length.
+    track_mode: str = field(default="auto", metadata={"choices": TRACK_MODES})
+    track_id: int | None = None
+    min_track_frames: int = field(default=15, metadata={"range": (1, 100000)})
+    enable_smoothing: bool = True
+    smoothing_strength: float = field(default=0.5, metadata={"range": (0.0, 1.0)})
+    smoothing_window: int = field(default=9, metadata={"range": (3, 129)})
+    # None keeps the source video's frame rate.
+    fps: float | None = field(default=None, metadata={"range": (1.0, 240.0)})
+    with_root_motion: bool = True
+    foot_locking: bool = True
+    keep_intermediate: bool = False
+    formats: list[str] = field(default_factory=lambda: ["fbx"], metadata={"choices": FORMATS})
+    skeleton_preset: str = field(default="smpl", metadata={"choices": SKELETON_PRESETS})
+    tpose_frame: bool = False
+    # None: the video's file name without its extension.
+    output_name: str | None = None
+
+
+def merge(base: JobOptions, data: dict[str, Any], source: str) -> JobOptions:
+    """`base` updated by `data`; a bad key or value is a JobError naming the key and its source."""
+    try:
+        options = build(JobOptions, data, base=base)
+    except SettingsError as error:
+        raise JobError(f"{source}: {error}") from error
+    if not options.formats:
+        raise JobError(f"{source}: 'formats' must name at least one format")
+    if options.output_name is not None:
+        check_output_name(options.output_name, source)
+    return options
+
+
+def check_output_name(name: str, source: str) -> None:
+    """Refuse an output name that is empty, a path, hidden or has control characters."""
+    if not name.strip() or name in (".", "..") or "/" in name or "\\" in name or name.startswith("."):
+        raise JobError(f"{source}: 'output_name' {name!r} is not a plain file name")
+    if any(ord(character) < 32 for character in name) or len(name.encode()) > 200:
+        raise JobError(f"{source}: 'output_name' {name!r} has control characters or is too long")
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    """The JSON object in `path`; a file that is not a JSON object is a JobError naming the file."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise JobError(f"{path.name}: not valid JSON ({error})") from error
+    if not isinstance(data, dict):
+        raise JobError(f"{path.name}: must hold a JSON object, got {type(data).__name__}")
+    return data
+
+
+def sidecar_path(video: Path) -> Path:
+    """The sidecar options file of a video: same name, .json extension."""
+    return video.with_suffix(".json")
+
+
+def resolve(defaults: JobOptions, inbox: Path, video: Path, sidecar: Path | None) -> JobOptions:
+    """Options for `video`: config defaults < each folder's mocapd.json from the inbox down < sidecar."""
+    options = defaults
+    relative_parent = video.parent.relative_to(inbox)
+    folder = inbox
+    for part in ("",) + relative_parent.parts:
+        folder = folder / part if part else folder
+        folder_file = folder / FOLDER_OPTIONS_NAME
+        if folder_file.is_file():
+            options = merge(options, read_json(folder_file), str(folder_file.relative_to(inbox)))
+    if sidecar is not None:
+        options = merge(options, read_json(sidecar), sidecar.name)
+    return options
