@@ -108,6 +108,7 @@ class Job:
         path = self.progress_path(step)
         path.parent.mkdir(parents=True, exist_ok=True)
         staging = path.with_name(f".{path.name}.{os.getpid()}")
-        staging.write_text(json.dumps({"fraction": max(0.0, min(1.0, fraction)), "message": message,
-                                       "time": time.time()}))
+        staging.write_text(
+            json.dumps({"fraction": max(0.0, min(1.0, fraction)), "message": message, "time": time.time()})
+        )
         staging.replace(path)
