@@ -1,0 +1,1 @@
+"""Motion capture: pose estimation, tracking, world frame, extraction and quality figures."""
