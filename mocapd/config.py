@@ -45,6 +45,9 @@ class RunnerSettings:
     max_attempts: int = field(default=3, metadata={"range": (1, 100)})
     lease_seconds: float = field(default=60.0, metadata={"range": (1.0, 86400.0)})
     heartbeat_seconds: float = field(default=10.0, metadata={"range": (0.1, 3600.0)})
+    # On the first SIGTERM the daemon lets a running step finish for at most this long, then checkpoints.
+    # systemd's TimeoutStopSec must be longer (systemd/mocapd.service).
+    stop_grace_seconds: float = field(default=300.0, metadata={"range": (1.0, 86400.0)})
 
 
 @dataclass
