@@ -1,0 +1,90 @@
+"""From the OpenCV camera frame of the trackers to mocapd's world frame.
+
+Camera frame (PHALP, OpenCV): x right, y down, z forward from the camera, metres. `camera` is the
+translation of the SMPL model origin; SMPL rotates the body about its pelvis joint, so the pelvis
+sits at `camera + PELVIS_IN_SMPL_MODEL` whatever the orientation.
+World frame: metres, Y up, the floor at y = 0, the actor facing +Z at the first frame, the origin on
+the floor under the actor's pelvis at the first frame. The camera is assumed level (its image-up
+axis vertical); a tilted camera shows up as a leaning actor.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mocapd.rotations import rotation_y
+from mocapd.skeleton import JOINT_INDEX, forward_kinematics, local_to_global
+
+# OpenCV camera axes -> Y-up axes: y and z flip. Applied on the left of global rotations and to positions.
+OPENCV_TO_WORLD = np.diag([1.0, -1.0, -1.0])
+# The SMPL neutral template's pelvis joint (J0) in model coordinates, metres.
+PELVIS_IN_SMPL_MODEL = np.array([0.0018, -0.2233, 0.0282])
+# PHALP renders with a focal length of 5000 px for a 256 px crop, scaled to the full image's longest side.
+PHALP_FOCAL_PER_PIXEL = 5000.0 / 256.0
+FOOT_JOINTS = tuple(JOINT_INDEX[name] for name in ("left_ankle", "right_ankle", "left_foot", "right_foot"))
+# The floor is the lowest foot position over the clip, taken at a low percentile so that a few
+# frames with a foot pushed through the floor by noise do not lift the whole clip.
+FLOOR_PERCENTILE = 2.0
+FORWARD = np.array([0.0, 0.0, 1.0])
+
+
+def phalp_focal_length(height: float, width: float) -> float:
+    """The focal length in pixels PHALP used for an image of this size."""
+    return PHALP_FOCAL_PER_PIXEL * max(height, width)
+
+
+def pelvis_in_camera(
+    camera: np.ndarray, pelvis_offset: np.ndarray = PELVIS_IN_SMPL_MODEL, depth_scale: float = 1.0
+) -> np.ndarray:
+    """Pelvis positions (N, 3) in the camera frame from PHALP's model translations.
+
+    `depth_scale` = true focal length / the focal length the tracker assumed: the same image
+    with a longer lens puts the body proportionally farther away, at the same lateral position.
+    """
+    pelvis = np.asarray(camera, dtype=np.float64) + pelvis_offset
+    pelvis[..., 2] *= depth_scale
+    return pelvis
+
+
+def camera_to_world_axes(rotations: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Global rotations (N, 3, 3) and positions (N, 3) from OpenCV axes to Y-up axes."""
+    return OPENCV_TO_WORLD @ rotations, positions @ OPENCV_TO_WORLD.T
+
+
+def heading_rotation(root_rotation: np.ndarray) -> np.ndarray:
+    """The rotation about Y that turns this root orientation's forward axis (on the ground) to +Z."""
+    forward = root_rotation @ FORWARD
+    angle = np.arctan2(forward[0], forward[2])
+    if np.hypot(forward[0], forward[2]) < 1e-6:  # lying flat, facing up or down: keep the heading
+        angle = 0.0
+    return rotation_y(-angle)
+
+
+def floor_height(
+    root_rotations: np.ndarray, body_rotations: np.ndarray, offsets: np.ndarray, trans: np.ndarray
+) -> float:
+    """The height of the floor under the actor: the clip's lowest foot joint, robustly."""
+    local = np.concatenate([root_rotations[:, None], body_rotations], axis=1)
+    positions = forward_kinematics(local_to_global(local), offsets, trans)
+    lowest_per_frame = positions[:, FOOT_JOINTS, 1].min(axis=1)
+    return float(np.percentile(lowest_per_frame, FLOOR_PERCENTILE))
+
+
+def to_world(
+    camera_rotations: np.ndarray,
+    body_rotations: np.ndarray,
+    pelvis_camera: np.ndarray,
+    offsets: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Root rotations (N, 3, 3) and pelvis positions (N, 3) in the world frame.
+
+    camera_rotations: the root's global rotation in the OpenCV camera frame; body_rotations: the 23
+    joints' rotations relative to their parent (unchanged by a change of world frame).
+    """
+    rotations, positions = camera_to_world_axes(camera_rotations, pelvis_camera)
+    heading = heading_rotation(rotations[0])
+    rotations = heading @ rotations
+    positions = positions @ heading.T
+    positions = positions - np.array([positions[0, 0], 0.0, positions[0, 2]])
+    positions[:, 1] -= floor_height(rotations, body_rotations, offsets, positions)
+    return rotations, positions
