@@ -1,0 +1,34 @@
+"""Step 2: find and follow the people in the video with the chosen backend; write job.tracklets_path."""
+
+from __future__ import annotations
+
+import logging
+
+from mocapd import gpu
+from mocapd.backends import fourdhumans, selection
+from mocapd.job import Job, StepOutcome
+
+log = logging.getLogger(__name__)
+
+
+def run(job: Job) -> StepOutcome:
+    """Run 4D-Humans or the embedded model; the outcome says which ran and why."""
+    config = job.config
+    status = None if config.backend == selection.EMBEDDED else gpu.query_gpus()
+    choice = selection.choose_backend(config, status)
+    log.info("job %d: tracking with %s (%s)", job.id, choice.name, choice.reason)
+    job.backend = choice.name
+    if choice.name == selection.FOURDHUMANS:
+        problem = fourdhumans.installation_problem(config.fourdhumans)
+        if problem is None:
+            # Chosen explicitly, 4D-Humans waits (up to gpu.wait_s) for the memory it needs.
+            gpu.wait_for_free_memory(config.gpu)
+        outcome = fourdhumans.track(job)
+    else:
+        # Imported here: the embedded model's libraries are large and a 4D-Humans run needs none of them.
+        from mocapd.motion.tracking import track_video
+
+        outcome = track_video(job)
+    outcome.data["backend"] = choice.name
+    outcome.data["backend_reason"] = choice.reason
+    return outcome
