@@ -1,0 +1,158 @@
+"""Our default smoother: confidence-weighted, zero-phase smoothing of joint rotations (as hemisphere-
+continuous quaternions), the root path smoothed on its own, and foot contacts held still.
+
+Strength 0 returns the motion untouched; strength s sets the joints' cutoff (gain 1/2) to
+MAX_CUTOFF_HZ * (full / MAX_CUTOFF_HZ)^s with full = WINDOW_HZ / window: 5.7 Hz for the defaults
+(s 0.5, window 9), 2 Hz at s 1. Cutoffs are in Hz so a move is treated alike at any frame rate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from mocapd.rotations import continuous_quaternions, matrix_to_quaternion, quaternion_to_matrix
+from mocapd.skeleton import JOINT_INDEX, forward_kinematics, local_to_global
+from mocapd.smoothing.filters import MIN_WEIGHT, whittaker
+from mocapd.trackfile import TrackMotion
+
+# Above 16 Hz human motion has next to no content: a filter there would only pass noise.
+MAX_CUTOFF_HZ = 16.0
+# Full strength with a window of W frames keeps motion below WINDOW_HZ / W (window 9: 2 Hz).
+WINDOW_HZ = 18.0
+# Difference order of the penalty: 3 (white jerk) keeps fast moves better than 2 at the same noise
+# reduction (bench/bench_smoothing.py).
+DEFAULT_ORDER = 3
+# The root path from a single camera is noisier than the joint angles: its cutoff is this much lower.
+ROOT_CUTOFF_FACTOR = 0.6
+# A foot is in contact when it is within this height of its lowest point and slower than this speed.
+CONTACT_HEIGHT_M = 0.05
+CONTACT_SPEED_M_S = 0.4
+CONTACT_MIN_FRAMES = 3
+FEET = (JOINT_INDEX["left_foot"], JOINT_INDEX["right_foot"])
+
+# How the job report names this smoother.
+METHOD = "confidence-weighted zero-phase smoother"
+# Replaces the joints' filter, e.g. a SmoothNet: (N, 24, 3, 3) local rotations -> smoothed ones.
+RotationSmoother = Callable[[np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class SmoothingParameters:
+    """What the job options and the command line set."""
+
+    strength: float = 0.5
+    window: int = 9
+    order: int = DEFAULT_ORDER
+    # When set, the root path is smoothed like a forward-backward exponential moving average of this
+    # gain (1 = untouched) instead of by the strength's cutoff.
+    root_ema: float | None = None
+    foot_locking: bool = True
+
+
+def rotation_cutoff(strength: float, window: int, fps: float) -> float:
+    """The joints' cutoff as a fraction of the Nyquist frequency (1: nothing removed)."""
+    full = min(MAX_CUTOFF_HZ, WINDOW_HZ / max(window, 1))
+    cutoff_hz = MAX_CUTOFF_HZ * (full / MAX_CUTOFF_HZ) ** float(np.clip(strength, 0.0, 1.0))
+    return float(min(1.0, cutoff_hz / (fps / 2.0)))
+
+
+def confidence_weights(confidence: np.ndarray) -> np.ndarray:
+    """Per-frame weights 0..1: confidence relative to the track's median, so typical frames weigh 1."""
+    median = max(float(np.median(confidence)), 1e-3)
+    return np.clip(confidence / median, MIN_WEIGHT, 1.0)
+
+
+def smooth_rotations(local: np.ndarray, weights: np.ndarray, cutoff: float, order: int) -> np.ndarray:
+    """(N, J, 3, 3) rotations smoothed as continuous quaternions, renormalised; weights (N, J)."""
+    frames, joints = local.shape[:2]
+    quaternions = continuous_quaternions(matrix_to_quaternion(local))
+    channel_weights = np.repeat(weights, 4, axis=1)
+    smoothed = whittaker(quaternions.reshape(frames, joints * 4), channel_weights, cutoff, order)
+    smoothed = smoothed.reshape(frames, joints, 4)
+    smoothed /= np.linalg.norm(smoothed, axis=-1, keepdims=True)
+    return quaternion_to_matrix(smoothed)
+
+
+def ema_cutoff(gain: float) -> float:
+    """The order-1 cutoff matching a forward-backward EMA of `gain`: lambda = (1 - gain) / gain^2."""
+    gain = float(np.clip(gain, 1e-3, 1.0))
+    penalty = (1.0 - gain) / gain**2
+    if penalty <= 0.0:
+        return 1.0
+    return float(2.0 / np.pi * np.arcsin(min(1.0, 0.5 / np.sqrt(penalty))))
+
+
+def smooth_path(
+    path: np.ndarray, weights: np.ndarray, cutoff: float, parameters: SmoothingParameters
+) -> np.ndarray:
+    """A (N, 3) root path smoothed by the EMA override or by `cutoff`."""
+    if parameters.root_ema is not None:
+        return whittaker(path, weights, ema_cutoff(parameters.root_ema), order=1)
+    return whittaker(path, weights, cutoff, parameters.order)
+
+
+def contact_frames(positions: np.ndarray, fps: float) -> np.ndarray:
+    """(N, 2) booleans: each foot low and slow, in runs of at least CONTACT_MIN_FRAMES."""
+    result = np.zeros((positions.shape[0], len(FEET)), dtype=bool)
+    for column, foot in enumerate(FEET):
+        track = positions[:, foot]
+        speed = np.linalg.norm(np.gradient(track, axis=0), axis=-1) * fps
+        low = track[:, 1] < track[:, 1].min() + CONTACT_HEIGHT_M
+        contact = low & (speed < CONTACT_SPEED_M_S)
+        result[:, column] = drop_short_runs(contact, CONTACT_MIN_FRAMES)
+    return result
+
+
+def drop_short_runs(flags: np.ndarray, minimum: int) -> np.ndarray:
+    """`flags` with runs of True shorter than `minimum` frames cleared."""
+    result = flags.copy()
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], flags.astype(int), [0]])))
+    for start, stop in zip(edges[::2], edges[1::2], strict=True):
+        if stop - start < minimum:
+            result[start:stop] = False
+    return result
+
+
+def hold_contacts(positions: np.ndarray, contacts: np.ndarray, cutoff: float, order: int) -> np.ndarray:
+    """(N, 3) root correction that keeps each contacting foot at its contact's mean position."""
+    frames = positions.shape[0]
+    correction = np.zeros((frames, 3))
+    counts = np.zeros(frames)
+    for column, foot in enumerate(FEET):
+        flags = contacts[:, column]
+        edges = np.flatnonzero(np.diff(np.concatenate([[0], flags.astype(int), [0]])))
+        for start, stop in zip(edges[::2], edges[1::2], strict=True):
+            anchor = positions[start:stop, foot].mean(axis=0)
+            correction[start:stop] += anchor - positions[start:stop, foot]
+            counts[start:stop] += 1.0
+    held = counts > 0
+    correction[held] /= counts[held, None]
+    # Smoothing the correction (weight 1 in contact, the minimum elsewhere) blends it in and out.
+    return whittaker(correction, held.astype(float), cutoff, order)
+
+
+def smooth_motion(
+    motion: TrackMotion, parameters: SmoothingParameters, rotation_smoother: RotationSmoother | None = None
+) -> TrackMotion:
+    """The motion smoothed (joints by `rotation_smoother` when given); the input is not changed."""
+    if parameters.strength <= 0.0:
+        return replace(motion)
+    cutoff = rotation_cutoff(parameters.strength, parameters.window, motion.fps)
+    weights = confidence_weights(motion.confidence)
+    if rotation_smoother is not None:
+        local = rotation_smoother(motion.local_rotations())
+    else:
+        local = smooth_rotations(motion.local_rotations(), weights, cutoff, parameters.order)
+    root_cutoff = cutoff * ROOT_CUTOFF_FACTOR
+    root_weights = weights[:, 0]
+    trans = smooth_path(motion.trans, root_weights, root_cutoff, parameters)
+    camera = smooth_path(motion.camera, root_weights, root_cutoff, parameters)
+    if parameters.foot_locking and motion.frame_count > CONTACT_MIN_FRAMES:
+        positions = forward_kinematics(local_to_global(local), motion.offsets, trans)
+        contacts = contact_frames(positions, motion.fps)
+        if contacts.any():
+            trans = trans + hold_contacts(positions, contacts, root_cutoff, parameters.order)
+    return replace(motion, R_root=local[:, 0], R_body=local[:, 1:], trans=trans, camera=camera)
