@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+import types
+
 import pytest
 
 from mocapd.config import GpuSettings
@@ -79,3 +82,79 @@ def test_wait_without_a_gpu_is_a_transient_error_naming_the_reason() -> None:
     query = Queries(GpuStatus(False, "no NVIDIA driver (NVML not found)"))
     with pytest.raises(TransientError, match="no NVIDIA driver"):
         wait_for_free_memory(GpuSettings(), query=query, sleep=lambda _: None)
+
+
+class FakeNvml:
+    """Stands in for the pynvml module on a machine without a GPU: two boards, one without sensors."""
+
+    class NVMLError(Exception):
+        pass
+
+    class NVMLError_LibraryNotFound(NVMLError):  # pynvml's own names
+        pass
+
+    class NVMLError_DriverNotLoaded(NVMLError):
+        pass
+
+    NVML_TEMPERATURE_GPU = 0
+
+    def __init__(self, fail_init: type[Exception] | None = None) -> None:
+        self.fail_init = fail_init
+        self.shutdowns = 0
+
+    def nvmlInit(self) -> None:
+        if self.fail_init is not None:
+            raise self.fail_init()
+
+    def nvmlShutdown(self) -> None:
+        self.shutdowns += 1
+
+    def nvmlDeviceGetCount(self) -> int:
+        return 2
+
+    def nvmlDeviceGetHandleByIndex(self, index: int) -> int:
+        return index
+
+    def nvmlDeviceGetName(self, handle: int) -> str | bytes:
+        return b"NVIDIA H200" if handle == 0 else "NVIDIA A100 MIG 1g.10gb"
+
+    def nvmlDeviceGetMemoryInfo(self, handle: int) -> types.SimpleNamespace:
+        return types.SimpleNamespace(total=24 * 1024**3, free=(20 - handle * 10) * 1024**3)
+
+    def nvmlDeviceGetUtilizationRates(self, handle: int) -> types.SimpleNamespace:
+        if handle == 1:
+            raise self.NVMLError("Not Supported")
+        return types.SimpleNamespace(gpu=37, memory=5)
+
+    def nvmlDeviceGetTemperature(self, handle: int, sensor: int) -> int:
+        if handle == 1:
+            raise self.NVMLError("Not Supported")
+        return 41
+
+
+def test_query_gpus_reads_every_board_and_tolerates_missing_sensors(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = FakeNvml()
+    monkeypatch.setitem(sys.modules, "pynvml", fake)
+    status = query_gpus()
+    assert status.available and status.reason == "GPU 0 NVIDIA H200, GPU 1 NVIDIA A100 MIG 1g.10gb"
+    first, second = status.devices
+    assert (first.name, first.memory_total_mb, first.memory_free_mb) == ("NVIDIA H200", 24576.0, 20480.0)
+    assert (first.utilization_percent, first.temperature_c) == (37, 41)
+    assert (second.memory_free_mb, second.utilization_percent, second.temperature_c) == (10240.0, None, None)
+    assert fake.shutdowns == 1
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        (FakeNvml.NVMLError_LibraryNotFound, "no NVIDIA driver (NVML not found)"),
+        (FakeNvml.NVMLError_DriverNotLoaded, "NVIDIA driver not loaded"),
+        (FakeNvml.NVMLError, "NVML cannot start"),
+    ],
+)
+def test_query_gpus_without_a_driver_says_why(
+    monkeypatch: pytest.MonkeyPatch, error: type[Exception], reason: str
+) -> None:
+    monkeypatch.setitem(sys.modules, "pynvml", FakeNvml(fail_init=error))
+    status = query_gpus()
+    assert not status.available and status.devices == [] and status.reason.startswith(reason)
