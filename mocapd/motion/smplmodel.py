@@ -127,3 +127,15 @@ def load(path: Path) -> SmplModel:
     if len(parents) != NUM_JOINTS or parents[1:] != PARENTS[1:]:
         raise SmplModelError(f"{path.name}: its joint hierarchy (kintree_table) is not SMPL's 24-joint body")
     return SmplModel(v_template=v_template, shapedirs=shapedirs, joint_regressor=regressor)
+
+
+def load_or_explain(path: str, warnings: list[str]) -> SmplModel | None:
+    """The model at `path` (the fourdhumans.smpl_model setting), or None: not set, or unreadable with
+    the reason added to `warnings` (bone lengths then come from the standard skeleton)."""
+    if not path:
+        return None
+    try:
+        return load(Path(path))
+    except SmplModelError as error:
+        warnings.append(f"fourdhumans.smpl_model: {error}; bone lengths from the standard skeleton")
+        return None

@@ -1,0 +1,258 @@
+"""Tracks in a tracklets file: listing them, choosing them, and turning one into a world-frame motion.
+
+The motion has one row per video frame from the track's first to its last real detection. Rows
+without a measurement (PHALP's ghosts, frames where the track is missing) are interpolated: slerp
+for rotations, linear for translation and shape; their confidence is 0.
+Confidence of measured rows: the embedded backend's per-joint confidence; for 4D-Humans, which
+gives none, 1 for a detection and BACKFILLED_CONFIDENCE for the detections PHALP wrote back when it
+confirmed the track (real images, but their identity was settled only afterwards).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mocapd.errors import JobError
+from mocapd.motion import ik, landmarks, worldframe
+from mocapd.motion.smplmodel import SmplModel, load_or_explain
+from mocapd.motion.tracklets import Tracklets, TrackObservations, observations, real_frame_counts
+from mocapd.motion.tracklets import read as read_tracklets
+from mocapd.options import JobOptions
+from mocapd.rotations import matrix_to_quaternion, quaternion_to_matrix
+from mocapd.skeleton import NUM_JOINTS, STANDARD_OFFSETS
+from mocapd.trackfile import TrackMotion, save
+
+# The tracklets do not record the video's frame rate; the tools assume this one unless told.
+ASSUMED_FPS = 30.0
+MEASURED_CONFIDENCE = 1.0
+BACKFILLED_CONFIDENCE = 0.8
+INTERPOLATED_CONFIDENCE = 0.0
+
+
+@dataclass
+class TrackSummary:
+    """One track as listed to a person: real detections and where they lie in the clip."""
+
+    tid: int
+    frames: int  # real detections (ghost entries not counted)
+    share: float  # frames / the clip's frame count
+    first_frame: int
+    last_frame: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Extracted:
+    """A track's motion, the observations it came from and what the person should know about it."""
+
+    motion: TrackMotion
+    observations: TrackObservations
+    measured: np.ndarray  # (N,) bool per motion row
+    warnings: list[str] = field(default_factory=list)
+
+
+def summarise(tracklets: Tracklets, clip_frames: int | None = None) -> list[TrackSummary]:
+    """Every track with at least one real detection, longest first (then by id)."""
+    total = max(clip_frames or 0, tracklets.frame_count, 1)
+    summaries = [
+        TrackSummary(tid, count, round(count / total, 4), first, last)
+        for tid, (count, first, last) in real_frame_counts(tracklets).items()
+    ]
+    return sorted(summaries, key=lambda summary: (-summary.frames, summary.tid))
+
+
+def select(summaries: list[TrackSummary], options: JobOptions) -> list[int]:
+    """The tids to extract, per the job's track_mode, track_id and min_track_frames."""
+    if not summaries:
+        raise JobError("no person found in the video")
+    known = sorted(summary.tid for summary in summaries)
+    if options.track_mode == "all":
+        chosen = [summary.tid for summary in summaries if summary.frames >= options.min_track_frames]
+        if not chosen:
+            longest = summaries[0]
+            raise JobError(
+                f"no track has at least {options.min_track_frames} detected frames (min_track_frames); "
+                f"the longest, track {longest.tid}, has {longest.frames}"
+            )
+        return sorted(chosen)
+    if options.track_id is not None:
+        if options.track_id not in known:
+            raise JobError(
+                f"track_id {options.track_id} is not in this video; known tracks: {', '.join(map(str, known))}"
+            )
+        return [options.track_id]
+    return [summaries[0].tid]
+
+
+def slerp(first: np.ndarray, second: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """Spherical interpolation of unit quaternions (..., 4); weight broadcasts over the leading axes."""
+    dot = np.sum(first * second, axis=-1, keepdims=True)
+    second = np.where(dot < 0, -second, second)
+    dot = np.clip(np.abs(dot), 0.0, 1.0)
+    angle = np.arccos(dot)
+    sine = np.sin(angle)
+    weight = weight[..., None]
+    close = sine < 1e-6
+    safe_sine = np.where(close, 1.0, sine)
+    first_weight = np.where(close, 1.0 - weight, np.sin((1.0 - weight) * angle) / safe_sine)
+    second_weight = np.where(close, weight, np.sin(weight * angle) / safe_sine)
+    result = first_weight * first + second_weight * second
+    return result / np.linalg.norm(result, axis=-1, keepdims=True)
+
+
+def _neighbours(known: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """For each unknown row: its index, the known rows before and after, and the weight of the latter."""
+    known_rows = np.flatnonzero(known)
+    unknown_rows = np.flatnonzero(~known)
+    after_position = np.searchsorted(known_rows, unknown_rows)
+    before = known_rows[after_position - 1]
+    after = known_rows[after_position]
+    weight = (unknown_rows - before) / (after - before)
+    return unknown_rows, before, after, weight
+
+
+def fill_rotations(rotations: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """Rotations (N, ..., 3, 3) with unknown rows slerped between the nearest known rows."""
+    result = rotations.copy()
+    if known.all():
+        return result
+    rows, before, after, weight = _neighbours(known)
+    weight = weight.reshape((-1,) + (1,) * (rotations.ndim - 3))
+    result[rows] = quaternion_to_matrix(
+        slerp(matrix_to_quaternion(rotations[before]), matrix_to_quaternion(rotations[after]), weight)
+    )
+    return result
+
+
+def fill_linear(values: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """Values (N, ...) with unknown rows interpolated linearly between the nearest known rows."""
+    result = values.copy()
+    if known.all():
+        return result
+    rows, before, after, weight = _neighbours(known)
+    weight = weight.reshape((-1,) + (1,) * (values.ndim - 1))
+    result[rows] = (1.0 - weight) * values[before] + weight * values[after]
+    return result
+
+
+def _dense(values: np.ndarray, rows: np.ndarray, count: int) -> np.ndarray:
+    result = np.zeros((count,) + values.shape[1:])
+    result[rows] = values
+    return result
+
+
+def extract(
+    tracklets: Tracklets,
+    tid: int,
+    fps: float,
+    smpl_model: SmplModel | None = None,
+    focal_length_px: float | None = None,
+) -> Extracted:
+    """One track as a world-frame motion (mocapd.trackfile), rows from its first to last detection.
+
+    fps: the source video's frame rate (PHALP does not record it). focal_length_px: the true focal
+    length where the video's metadata gives it; PHALP's depths are rescaled to it.
+    """
+    if not (np.isfinite(fps) and fps > 0):
+        raise JobError(f"the frame rate must be a positive number, got {fps}")
+    observed = observations(tracklets, tid)
+    if not observed.measured.any():
+        raise JobError(f"track {tid} has no real detection, only predicted (ghost) entries")
+    warnings: list[str] = []
+    real_rows = np.flatnonzero(observed.measured)
+    first, last = observed.frame_idx[real_rows[0]], observed.frame_idx[real_rows[-1]]
+    frame_idx = np.arange(first, last + 1, dtype=np.int64)
+    count = frame_idx.shape[0]
+    rows = observed.frame_idx[real_rows] - first  # motion row of each real detection
+    measured = np.zeros(count, dtype=bool)
+    measured[rows] = True
+
+    camera_rotations = fill_rotations(_dense(observed.global_orient[real_rows], rows, count), measured)
+    body = fill_rotations(_dense(observed.body_pose[real_rows], rows, count), measured)
+    camera = fill_linear(_dense(observed.camera[real_rows], rows, count), measured)
+    betas = fill_linear(_dense(observed.betas[real_rows], rows, count), measured)
+    confidence = np.full((count, NUM_JOINTS), INTERPOLATED_CONFIDENCE)
+    joint_confidence = observed.extras.get("joint_confidence")
+    if tracklets.embedded and joint_confidence is not None:
+        confidence[rows] = np.nan_to_num(joint_confidence[real_rows], nan=INTERPOLATED_CONFIDENCE)
+    else:
+        per_row = np.where(observed.backfilled[real_rows], BACKFILLED_CONFIDENCE, MEASURED_CONFIDENCE)
+        confidence[rows] = per_row[:, None]
+
+    shape = np.median(observed.betas[real_rows], axis=0)
+    # The embedded backend writes `camera` with the standard pelvis offset and has no betas.
+    pelvis_offset = worldframe.PELVIS_IN_SMPL_MODEL
+    offsets = STANDARD_OFFSETS.copy()
+    landmarks_world = observed.extras.get("landmarks_world")
+    if tracklets.embedded and landmarks_world is not None:
+        visibility = observed.extras.get("landmarks_visibility")
+        offsets = ik.estimate_offsets(
+            landmarks.from_mediapipe(landmarks_world[real_rows]),
+            None
+            if visibility is None
+            else landmarks.confidence_from_mediapipe(np.nan_to_num(visibility[real_rows])),
+        )
+    elif smpl_model is not None and not tracklets.embedded:
+        offsets = smpl_model.offsets(shape)
+        pelvis_offset = smpl_model.pelvis(shape)
+    depth_scale = 1.0
+    if focal_length_px and not tracklets.embedded:
+        sizes = observed.image_size[real_rows]
+        if np.isfinite(sizes).all():
+            height, width = np.median(sizes, axis=0)
+            depth_scale = focal_length_px / worldframe.phalp_focal_length(height, width)
+        else:
+            warnings.append(f"track {tid}: image size missing, depths kept at the tracker's focal length")
+    pelvis_camera = worldframe.pelvis_in_camera(camera, pelvis_offset, depth_scale)
+    root, trans = worldframe.to_world(camera_rotations, body, pelvis_camera, offsets)
+    motion = TrackMotion(
+        tid=tid,
+        fps=float(fps),
+        frame_idx=frame_idx,
+        time=frame_idx / float(fps),
+        R_root=root,
+        R_body=body,
+        camera=camera,
+        betas=betas,
+        trans=trans,
+        offsets=offsets,
+        confidence=confidence,
+    )
+    motion.validate()
+    return Extracted(motion=motion, observations=observed, measured=measured, warnings=warnings)
+
+
+def format_track_list(summaries: list[TrackSummary]) -> str:
+    """The tracks as a table for a terminal: tid, real frames, share of the clip, first and last frame."""
+    lines = [f"{'tid':>6} {'frames':>7} {'share':>7} {'first':>7} {'last':>7}"]
+    for summary in summaries:
+        lines.append(
+            f"{summary.tid:>6} {summary.frames:>7} {summary.share:>7.1%} {summary.first_frame:>7} {summary.last_frame:>7}"
+        )
+    return "\n".join(lines)
+
+
+def list_file(path: Path) -> str:
+    """The track table of a tracklets file (ours or PHALP's)."""
+    return format_track_list(summarise(read_tracklets(path)))
+
+
+def extract_file(
+    path: Path, tid: int, out: Path, fps: float | None = None, smpl_model: str = ""
+) -> list[str]:
+    """Extract one track of a tracklets file (ours or PHALP's) to a track NPZ; returns warnings."""
+    warnings: list[str] = []
+    if fps is None:
+        fps = ASSUMED_FPS
+        warnings.append(f"the tracklets do not record the frame rate: {fps:g} fps assumed (give --fps)")
+    data = read_tracklets(path)
+    model = None if data.embedded else load_or_explain(smpl_model, warnings)
+    extracted = extract(data, tid, fps, model)
+    save(extracted.motion, out)
+    return warnings + extracted.warnings

@@ -1,0 +1,169 @@
+"""Choosing tracks and extracting them from PHALP-layout tracklets built in code."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from mocapd.errors import JobError
+from mocapd.motion import extraction, tracklets, worldframe
+from mocapd.options import JobOptions
+from mocapd.rotations import angle_between, rotation_x, rotation_y
+from tests.fake_4dhumans.layout import LayoutBuilder, Person, camera_from_world
+
+FPS = 25.0
+
+
+def person_at(tid: int, x: float, depth: float = 8.0, tracked_time: int = 0) -> Person:
+    """An upright person facing the camera, pelvis at (x, 0, -depth) in Y-up camera axes."""
+    return Person(tid=tid, tracked_time=tracked_time, camera=camera_from_world([x, 0.0, -depth]))
+
+
+def camera_x(motion_camera: np.ndarray) -> np.ndarray:
+    return motion_camera[:, 0] + worldframe.PELVIS_IN_SMPL_MODEL[0]
+
+
+def test_a_ghost_listed_first_is_not_taken_for_the_real_detection() -> None:
+    builder = LayoutBuilder(20)
+    for frame in range(20):
+        if 8 <= frame <= 11:
+            # Track 1 lost: PHALP lists its ghost (a repeat, here far off) before track 2's detection.
+            builder.add(frame, person_at(1, 50.0, tracked_time=frame - 7))
+        else:
+            builder.add(frame, person_at(1, -1.0 + 0.01 * frame))
+        builder.add(frame, person_at(2, 1.0))
+    data = tracklets.from_dict(builder.build())
+    two = extraction.extract(data, 2, FPS)
+    assert np.allclose(camera_x(two.motion.camera), 1.0, atol=1e-6)
+    assert np.all(two.motion.confidence[4:] == 1.0) and np.all(two.motion.confidence[:4] < 1.0)
+    one = extraction.extract(data, 1, FPS)
+    assert np.allclose(camera_x(one.motion.camera), -1.0 + 0.01 * np.arange(20), atol=1e-5)
+    assert np.all(one.motion.confidence[8:12] == 0.0)
+    assert np.all(one.motion.confidence[12:] == 1.0)
+    assert list(one.measured) == [not 8 <= frame <= 11 for frame in range(20)]
+
+
+def test_auto_picks_the_track_with_most_real_frames_not_most_entries() -> None:
+    builder = LayoutBuilder(40)
+    for frame in range(40):
+        # Track 3 is listed in every frame but detected only in the first 10; track 4 in 30 frames.
+        builder.add(frame, person_at(3, -1.0, tracked_time=0 if frame < 10 else frame - 9))
+        if frame >= 10:
+            builder.add(frame, person_at(4, 1.0))
+    data = tracklets.from_dict(builder.build())
+    summaries = extraction.summarise(data)
+    assert [(summary.tid, summary.frames) for summary in summaries] == [(4, 30), (3, 10)]
+    assert summaries[0].share == 0.75 and (summaries[0].first_frame, summaries[0].last_frame) == (10, 39)
+    assert extraction.select(summaries, JobOptions()) == [4]
+    assert extraction.select(summaries, JobOptions(track_mode="single", track_id=3)) == [3]
+    assert extraction.select(summaries, JobOptions(track_mode="all", min_track_frames=10)) == [3, 4]
+    assert extraction.select(summaries, JobOptions(track_mode="all", min_track_frames=11)) == [4]
+    # Ghost entries after its last detection do not extend the track.
+    assert extraction.extract(data, 3, FPS).motion.frame_count == 10
+
+
+def test_unknown_track_id_and_empty_tracklets_are_clear_errors() -> None:
+    builder = LayoutBuilder(5)
+    for frame in range(5):
+        builder.add(frame, person_at(7, 0.0))
+        builder.add(frame, person_at(9, 1.0))
+    summaries = extraction.summarise(tracklets.from_dict(builder.build()))
+    with pytest.raises(JobError, match="track_id 8 .*known tracks: 7, 9"):
+        extraction.select(summaries, JobOptions(track_id=8))
+    with pytest.raises(JobError, match="min_track_frames"):
+        extraction.select(summaries, JobOptions(track_mode="all", min_track_frames=6))
+    empty = extraction.summarise(tracklets.from_dict(LayoutBuilder(5).build()))
+    with pytest.raises(JobError, match="no person found"):
+        extraction.select(empty, JobOptions())
+
+
+def test_two_people_crossing_keep_their_identity_at_every_frame() -> None:
+    count = 60
+    builder = LayoutBuilder(count)
+    path = np.linspace(-2.0, 2.0, count)
+    for frame in range(count):
+        first, second = person_at(1, path[frame], 7.0), person_at(2, -path[frame], 9.0)
+        # After the crossing PHALP happens to list the people in the other order.
+        for person in (first, second) if frame < count // 2 else (second, first):
+            builder.add(frame, person)
+    data = tracklets.from_dict(builder.build())
+    one, two = extraction.extract(data, 1, FPS).motion, extraction.extract(data, 2, FPS).motion
+    assert np.allclose(camera_x(one.camera), path, atol=1e-5)
+    assert np.allclose(camera_x(two.camera), -path, atol=1e-5)
+    # In the world frame each moves along x at its own depth, facing +Z.
+    assert np.allclose(one.trans[:, 0], path - path[0], atol=1e-5)
+    assert np.allclose(two.trans[:, 0], -path + path[0], atol=1e-5)
+    assert np.allclose(one.trans[:, 2], 0.0, atol=1e-5)
+
+
+def test_back_filled_first_frames_sit_at_the_end_of_their_frames_lists() -> None:
+    builder = LayoutBuilder(30)
+    for frame in range(30):
+        builder.add(frame, person_at(1, -1.0))
+        if frame >= 9:
+            builder.add(frame, person_at(5, 0.5 + 0.01 * frame))
+    # Track 5 confirmed at frame 9: PHALP then appends its 4 earlier detections to frames 5..8.
+    for frame in range(5, 9):
+        builder.add(frame, person_at(5, 0.5 + 0.01 * frame))
+    motion = extraction.extract(tracklets.from_dict(builder.build()), 5, FPS).motion
+    assert list(motion.frame_idx) == list(range(5, 30))
+    assert np.allclose(motion.time, np.arange(5, 30) / FPS)
+    assert np.allclose(camera_x(motion.camera), 0.5 + 0.01 * np.arange(5, 30), atol=1e-5)
+    assert np.allclose(motion.confidence[:4], extraction.BACKFILLED_CONFIDENCE)
+    assert np.allclose(motion.confidence[4:], extraction.MEASURED_CONFIDENCE)
+
+
+def test_tuple_keys_in_any_order_are_ordered_by_time() -> None:
+    builder = LayoutBuilder(12, tuple_keys=True)
+    for frame in range(12):
+        builder.add(frame, person_at(1, 0.1 * frame))
+    items = list(builder.build().items())
+    random.Random(3).shuffle(items)
+    data = tracklets.from_dict(dict(items))
+    motion = extraction.extract(data, 1, FPS).motion
+    assert list(motion.frame_idx) == list(range(12))
+    assert np.allclose(camera_x(motion.camera), 0.1 * np.arange(12), atol=1e-5)
+    assert data.frames[3].key == "clip.mp4#1536"
+
+
+def test_a_2000_frame_clip_is_extracted_whole() -> None:
+    count = 2000
+    builder = LayoutBuilder(count)
+    for frame in range(count):
+        builder.add(frame, person_at(1, 0.001 * frame))
+    data = tracklets.from_dict(builder.build())
+    (summary,) = extraction.summarise(data)
+    assert (summary.frames, summary.share, summary.last_frame) == (2000, 1.0, 1999)
+    motion = extraction.extract(data, 1, 29.97).motion
+    assert motion.frame_count == 2000 and motion.frame_idx[-1] == 1999
+    assert np.isclose(motion.time[-1], 1999 / 29.97)
+
+
+def test_gaps_are_slerped_and_interpolated_linearly() -> None:
+    builder = LayoutBuilder(11)
+    for frame in (0, 10):
+        person = person_at(1, float(frame))
+        person.global_orient = worldframe.OPENCV_TO_WORLD @ rotation_y(np.radians(9 * frame))
+        person.body_pose[0] = rotation_x(np.radians(6 * frame))
+        builder.add(frame, person)
+    motion = extraction.extract(tracklets.from_dict(builder.build()), 1, FPS).motion
+    assert motion.frame_count == 11
+    assert np.allclose(camera_x(motion.camera), np.arange(11), atol=1e-5)
+    turns = [angle_between(motion.R_root[0], motion.R_root[frame]) for frame in range(11)]
+    assert np.allclose(turns, np.radians(9 * np.arange(11)), atol=1e-6)
+    knee_angles = angle_between(np.eye(3), motion.R_body[:, 0])
+    assert np.allclose(knee_angles, np.radians(6 * np.arange(11)), atol=1e-6)
+    assert np.all(motion.confidence[1:10] == 0.0) and np.all(motion.confidence[10] > 0)
+
+
+def test_a_track_of_ghosts_only_and_a_bad_fps_are_errors() -> None:
+    builder = LayoutBuilder(3)
+    builder.add(0, person_at(1, 0.0))
+    builder.add(1, person_at(2, 0.0, tracked_time=1))
+    data = tracklets.from_dict(builder.build())
+    with pytest.raises(JobError, match="no real detection"):
+        extraction.extract(data, 2, FPS)
+    with pytest.raises(JobError, match="frame rate"):
+        extraction.extract(data, 1, 0.0)
