@@ -167,3 +167,17 @@ def test_a_track_of_ghosts_only_and_a_bad_fps_are_errors() -> None:
         extraction.extract(data, 2, FPS)
     with pytest.raises(JobError, match="frame rate"):
         extraction.extract(data, 1, 0.0)
+
+
+def test_recorded_timestamps_are_the_frame_times() -> None:
+    builder = LayoutBuilder(6)
+    stamps = [0.0, 0.04, 0.09, 0.13, 0.2, 0.24]  # a variable frame rate
+    for frame in range(6):
+        builder.add(frame, person_at(1, 0.0))
+    raw = builder.build()
+    for key, stamp in zip(builder.keys, stamps, strict=True):
+        raw[key]["timestamp"] = stamp
+    data = tracklets.from_dict(raw)
+    assert np.allclose(extraction.extract(data, 1, FPS).motion.time, stamps)
+    del raw[builder.keys[2]]["timestamp"]
+    assert np.allclose(extraction.extract(tracklets.from_dict(raw), 1, FPS).motion.time, np.arange(6) / FPS)

@@ -6,6 +6,9 @@ for rotations, linear for translation and shape; their confidence is 0.
 Confidence of measured rows: the embedded backend's per-joint confidence; for 4D-Humans, which
 gives none, 1 for a detection and BACKFILLED_CONFIDENCE for the detections PHALP wrote back when it
 confirmed the track (real images, but their identity was settled only afterwards).
+Bone lengths: from the embedded backend's world landmarks (mocapd.motion.ik.estimate_offsets); for
+4D-Humans from the track's median betas through the SMPL model file when one is configured, else
+the standard skeleton.
 """
 
 from __future__ import annotations
@@ -156,7 +159,8 @@ def extract(
 ) -> Extracted:
     """One track as a world-frame motion (mocapd.trackfile), rows from its first to last detection.
 
-    fps: the source video's frame rate (PHALP does not record it). focal_length_px: the true focal
+    fps: the source video's frame rate (PHALP does not record it); frame times are the file's own
+    timestamps where it has them, else index / fps. focal_length_px: the true focal
     length where the video's metadata gives it; PHALP's depths are rescaled to it.
     """
     if not (np.isfinite(fps) and fps > 0):
@@ -210,12 +214,14 @@ def extract(
         else:
             warnings.append(f"track {tid}: image size missing, depths kept at the tracker's focal length")
     pelvis_camera = worldframe.pelvis_in_camera(camera, pelvis_offset, depth_scale)
+    recorded = tracklets.timestamps(frame_idx)
+    times = recorded if recorded is not None else frame_idx / float(fps)
     root, trans = worldframe.to_world(camera_rotations, body, pelvis_camera, offsets)
     motion = TrackMotion(
         tid=tid,
         fps=float(fps),
         frame_idx=frame_idx,
-        time=frame_idx / float(fps),
+        time=times,
         R_root=root,
         R_body=body,
         camera=camera,

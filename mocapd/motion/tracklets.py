@@ -62,6 +62,15 @@ class Tracklets:
     def track_ids(self) -> list[int]:
         return sorted({tid for frame in self.frames for tid in frame.tids})
 
+    def timestamps(self, frame_idx: np.ndarray) -> np.ndarray | None:
+        """Seconds from the clip's start of these frames, where the file records them for every one
+        (the embedded backend's `timestamp`, VFR-safe); None where it does not (PHALP's files)."""
+        recorded = {frame.index: frame.data.get("timestamp") for frame in self.frames}
+        values = [recorded.get(int(index)) for index in frame_idx]
+        if any(value is None for value in values):
+            return None
+        return np.array(values, dtype=np.float64)
+
 
 @dataclass
 class TrackObservations:

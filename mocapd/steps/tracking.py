@@ -19,10 +19,12 @@ def run(job: Job) -> StepOutcome:
     log.info("job %d: tracking with %s (%s)", job.id, choice.name, choice.reason)
     job.backend = choice.name
     if choice.name == selection.FOURDHUMANS:
-        problem = fourdhumans.installation_problem(config.fourdhumans)
-        if problem is None:
+        if (
+            config.backend == selection.FOURDHUMANS
+            and fourdhumans.installation_problem(config.fourdhumans) is None
+        ):
             # Chosen explicitly, 4D-Humans waits (up to gpu.wait_s) for the memory it needs.
-            gpu.wait_for_free_memory(config.gpu)
+            gpu.wait_for_free_memory(config.gpu, query=gpu.query_gpus)
         outcome = fourdhumans.track(job)
     else:
         # Imported here: the embedded model's libraries are large and a 4D-Humans run needs none of them.
