@@ -1,0 +1,132 @@
+"""Finding Blender and running it in a child process: one start writes every FBX file of a job.
+
+A configured `blender` executable is used when set; otherwise the bpy module of mocapd's own Python.
+Blender's output goes to the step's log; a crash or a timeout fails the step, never the daemon.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from mocapd.config import Config
+from mocapd.errors import JobError, TransientError
+
+SCENE_SCRIPT = Path(__file__).with_name("blender_scene.py")
+SCENE_MODULE = "mocapd.export.blender_scene"
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]
+INSTALL_HINT = (
+    "install the bpy package (pip install bpy==5.0.1) or set blender.executable to a Blender 3.4+ executable"
+)
+# Lines of Blender's log quoted in an error message.
+LOG_TAIL_LINES = 8
+
+
+@dataclass
+class FbxExport:
+    """One FBX file to write: the prepared motion (motion.save NPZ) and the output path."""
+
+    motion_path: Path
+    out_path: Path
+
+
+def find_blender(config: Config) -> tuple[bool, str]:
+    """(usable, description): whether an FBX can be written, and with what, or what to install."""
+    executable = config.blender.executable
+    if executable:
+        found = shutil.which(executable)
+        if found is None:
+            return (
+                False,
+                f"Blender not found: {INSTALL_HINT} (blender.executable {executable!r} is not an executable file)",
+            )
+        return True, f"Blender executable {found}"
+    if importlib.util.find_spec("bpy") is None:
+        return False, f"Blender not found: {INSTALL_HINT}"
+    return True, f"bpy module of {sys.executable}"
+
+
+def command(config: Config, request_path: Path) -> list[str]:
+    """The child process's command line for a request."""
+    executable = config.blender.executable
+    if executable:
+        return [
+            executable,
+            "-b",
+            "--factory-startup",
+            "--python-exit-code",
+            "1",
+            "--python",
+            str(SCENE_SCRIPT),
+            "--",
+            "--request",
+            str(request_path),
+        ]
+    return [sys.executable, "-m", SCENE_MODULE, "--request", str(request_path)]
+
+
+def log_tail(log_path: Path) -> str:
+    """The last lines of Blender's log, for an error message."""
+    try:
+        lines = log_path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return ""
+    return "\n".join(line for line in lines[-LOG_TAIL_LINES:] if line.strip())
+
+
+def signal_name(number: int) -> str:
+    """SIGSEGV for 11, or the number where the platform has no name for it."""
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+def run_blender(
+    config: Config, exports: list[FbxExport], request_path: Path, log_path: Path, timeout: float
+) -> None:
+    """Write all `exports` in one Blender process; JobError (TransientError on timeout) names the cause."""
+    usable, description = find_blender(config)
+    if not usable:
+        raise JobError(description)
+    request = {"exports": [{"motion": str(item.motion_path), "out": str(item.out_path)} for item in exports]}
+    request_path.write_text(json.dumps(request, indent=1), encoding="utf-8")
+    for item in exports:
+        item.out_path.unlink(missing_ok=True)
+    environment = dict(os.environ)
+    environment["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(PACKAGE_ROOT), environment.get("PYTHONPATH", "")])
+    )
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab") as log:
+        log.write(f"$ {' '.join(command(config, request_path))}\n".encode())
+        log.flush()
+        # Its own session, so a timeout kills Blender and anything it started.
+        process = subprocess.Popen(
+            command(config, request_path),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=environment,
+            start_new_session=True,
+        )
+        try:
+            code = process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            raise TransientError(f"Blender did not finish the FBX export within {timeout:.0f} s") from None
+    if code != 0:
+        cause = f"exit code {code}" if code > 0 else f"killed by {signal_name(-code)}"
+        tail = log_tail(log_path)
+        raise JobError(f"Blender failed writing the FBX ({cause})" + (f":\n{tail}" if tail else ""))
+    missing = [item.out_path.name for item in exports if not item.out_path.is_file()]
+    if missing:
+        raise JobError(f"Blender finished but did not write {', '.join(missing)}; see {log_path.name}")

@@ -1,0 +1,204 @@
+"""Inside Blender: build an armature per motion, key it, and write the FBX files one request lists.
+
+Runs as `python -m mocapd.export.blender_scene --request R.json` (bpy from PyPI) or as
+`blender -b --factory-startup --python-exit-code 1 --python blender_scene.py -- --request R.json`;
+it needs only bpy and numpy. The request: {"exports": [{"motion": "m.npz", "out": "a.fbx"}, ...]}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+if __package__ in (None, ""):
+    # Run by a Blender executable as a plain script: make the package importable.
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+import bpy  # noqa: E402
+import numpy as np  # noqa: E402
+from bpy_extras import anim_utils  # noqa: E402
+from mathutils import Matrix  # noqa: E402
+
+from mocapd.export import motion as export_motion  # noqa: E402
+
+ARMATURE_NAME = "Armature"  # Unreal's importer drops a root node of this name, keeping the bones
+# The rest pose is keyed on this frame and shown while exporting: Blender writes the current pose as the rest pose.
+REST_FRAME = -1
+# Bone lengths are for display only: the FBX carries joint positions, not bone ends.
+DISPLAY_LENGTH = 0.08
+
+
+def frame_rate(fps: float) -> tuple[int, float]:
+    """Blender's (fps, fps_base) for a rate: 29.97 is 30 / 1.001 so the FBX gets the NTSC time mode."""
+    for base in (1.0, 1.001):
+        scaled = fps * base
+        if abs(scaled - round(scaled)) < 1e-3:
+            return int(round(scaled)), base
+    integer = max(1, int(round(fps)))
+    return integer, integer / fps
+
+
+def clear_scene() -> None:
+    """Remove every object, armature and action so each export starts from nothing."""
+    for obj in list(bpy.data.objects):
+        bpy.data.objects.remove(obj, do_unlink=True)
+    for armature in list(bpy.data.armatures):
+        bpy.data.armatures.remove(armature)
+    for action in list(bpy.data.actions):
+        bpy.data.actions.remove(action)
+
+
+def rest_positions(motion: export_motion.ExportMotion) -> np.ndarray:
+    """Joint positions in the rest pose (armature space = the motion's Y-up frame)."""
+    positions = np.zeros((motion.joint_count, 3))
+    for joint, parent in enumerate(motion.parents):
+        base = positions[parent] if parent >= 0 else np.zeros(3)
+        positions[joint] = base + motion.offsets[joint]
+    return positions
+
+
+def build_armature(motion: export_motion.ExportMotion) -> bpy.types.Object:
+    """An armature whose bones all have the armature's axes at rest, so local rotations are the motion's."""
+    armature = bpy.data.armatures.new(ARMATURE_NAME)
+    obj = bpy.data.objects.new(ARMATURE_NAME, armature)
+    bpy.context.scene.collection.objects.link(obj)
+    # The motion is Y up; Blender is Z up. The FBX exporter turns Z up back into Y up, so the
+    # armature node arrives in the file with an identity transform.
+    obj.rotation_euler = (math.pi / 2, 0.0, 0.0)
+    bpy.context.view_layer.objects.active = obj
+    bpy.ops.object.mode_set(mode="EDIT")
+    heads = rest_positions(motion)
+    edit_bones: list[bpy.types.EditBone] = []
+    for joint, name in enumerate(motion.names):
+        bone = armature.edit_bones.new(name)
+        bone.head = tuple(heads[joint])
+        # Pointing along +Y with no roll gives a bone matrix equal to the armature's axes.
+        bone.tail = tuple(heads[joint] + np.array([0.0, DISPLAY_LENGTH, 0.0]))
+        bone.roll = 0.0
+        parent = motion.parents[joint]
+        if parent >= 0:
+            bone.parent = edit_bones[parent]
+            bone.use_connect = False
+        edit_bones.append(bone)
+    bpy.ops.object.mode_set(mode="OBJECT")
+    for pose_bone in obj.pose.bones:
+        pose_bone.rotation_mode = "QUATERNION"
+    return obj
+
+
+def continuous_quaternions(rotations: np.ndarray) -> np.ndarray:
+    """(N, 3, 3) -> (N, 4) quaternions (w, x, y, z) without sign flips between frames."""
+    result = np.empty((rotations.shape[0], 4))
+    previous = np.array([1.0, 0.0, 0.0, 0.0])
+    for frame, matrix in enumerate(rotations):
+        quaternion = np.array(Matrix(matrix.tolist()).to_quaternion())
+        if float(np.dot(quaternion, previous)) < 0.0:
+            quaternion = -quaternion
+        result[frame] = quaternion
+        previous = quaternion
+    return result
+
+
+def add_curve(channelbag: object, data_path: str, index: int, group: str, values: np.ndarray) -> None:
+    """Key `values` on frames REST_FRAME, 0, 1, ... (the first value is the rest pose)."""
+    curve = channelbag.fcurves.new(data_path, index=index, group_name=group)  # type: ignore[attr-defined]
+    frames = np.arange(REST_FRAME, REST_FRAME + values.shape[0], dtype=np.float64)
+    curve.keyframe_points.add(values.shape[0])
+    curve.keyframe_points.foreach_set("co", np.column_stack([frames, values]).ravel().tolist())
+    curve.update()
+
+
+def key_motion(obj: bpy.types.Object, motion: export_motion.ExportMotion) -> None:
+    """One key per frame per joint (rotation; root also location), plus the rest pose on REST_FRAME."""
+    action = bpy.data.actions.new(ARMATURE_NAME + "Action")
+    slot = action.slots.new(id_type="OBJECT", name=ARMATURE_NAME)
+    obj.animation_data_create()
+    obj.animation_data.action = action
+    obj.animation_data.action_slot = slot
+    channelbag = anim_utils.action_ensure_channelbag_for_slot(action, slot)
+    for joint, name in enumerate(motion.names):
+        quaternions = continuous_quaternions(motion.rotations[:, joint])
+        quaternions = np.concatenate([[[1.0, 0.0, 0.0, 0.0]], quaternions])
+        path = f'pose.bones["{name}"].rotation_quaternion'
+        for index in range(4):
+            add_curve(channelbag, path, index, name, quaternions[:, index])
+    root = motion.names[0]
+    # A pose bone's location is relative to its rest head, in the bone's (here the armature's) axes.
+    locations = motion.root_positions - motion.offsets[0]
+    locations = np.concatenate([np.zeros((1, 3)), locations])
+    for index in range(3):
+        add_curve(channelbag, f'pose.bones["{root}"].location', index, root, locations[:, index])
+
+
+def export_fbx(motion: export_motion.ExportMotion, out: Path) -> None:
+    """Build, key and write one motion as an FBX file."""
+    clear_scene()
+    scene = bpy.context.scene
+    scene.unit_settings.system = "METRIC"
+    scene.unit_settings.scale_length = 1.0
+    obj = build_armature(motion)
+    key_motion(obj, motion)
+    scene.render.fps, scene.render.fps_base = frame_rate(motion.fps)
+    scene.frame_start = 0
+    scene.frame_end = motion.frame_count - 1
+    scene.frame_set(REST_FRAME)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    result = bpy.ops.export_scene.fbx(
+        filepath=str(out),
+        use_selection=False,
+        object_types={"ARMATURE"},
+        axis_forward="-Z",
+        axis_up="Y",
+        global_scale=1.0,
+        apply_unit_scale=True,
+        # Units into the file's UnitScaleFactor, node scales 1: metres stay metres in Unity and Unreal.
+        apply_scale_options="FBX_SCALE_ALL",
+        add_leaf_bones=False,
+        primary_bone_axis="Y",
+        secondary_bone_axis="X",
+        armature_nodetype="NULL",
+        bake_anim=True,
+        bake_anim_use_all_bones=True,
+        bake_anim_use_nla_strips=False,
+        bake_anim_use_all_actions=False,
+        bake_anim_force_startend_keying=True,
+        bake_anim_step=1.0,
+        bake_anim_simplify_factor=0.0,
+    )
+    if "FINISHED" not in result:
+        raise RuntimeError(f"Blender's FBX exporter did not finish for {out.name}: {result}")
+
+
+def run_request(request_path: Path) -> None:
+    """Export every motion the request lists, printing one line per file."""
+    request = json.loads(request_path.read_text(encoding="utf-8"))
+    for entry in request["exports"]:
+        started = time.perf_counter()
+        motion = export_motion.load(Path(entry["motion"]))
+        export_fbx(motion, Path(entry["out"]))
+        print(
+            f"wrote {entry['out']}: {motion.frame_count} frames at {motion.fps:g} fps "
+            f"in {time.perf_counter() - started:.2f} s",
+            flush=True,
+        )
+
+
+def script_arguments(argv: list[str]) -> list[str]:
+    """The arguments after `--` when run by a Blender executable, else all of them."""
+    return argv[argv.index("--") + 1 :] if "--" in argv else argv[1:]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Write the FBX files a request lists (runs inside Blender).")
+    parser.add_argument("--request", type=Path, required=True, help="request JSON written by mocapd")
+    arguments = parser.parse_args(script_arguments(sys.argv if argv is None else argv))
+    run_request(arguments.request)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

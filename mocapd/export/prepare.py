@@ -1,0 +1,133 @@
+"""From a track file to the motion every writer takes: resampled to the job's rate, feet locked, names per preset.
+
+numpy only at import, so the Blender-side tool can use it; resampling to another rate imports scipy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from mocapd import skeleton
+from mocapd.errors import JobError
+from mocapd.export import footlock
+from mocapd.export.motion import ExportMotion
+from mocapd.trackfile import TrackMotion
+
+
+@dataclass
+class PrepareSettings:
+    """What the job options say about the written motion."""
+
+    fps: float | None = None  # None: the track's own rate
+    preset: str = "smpl"
+    with_root_motion: bool = True
+    foot_locking: bool = True
+    tpose_frame: bool = False
+
+
+@dataclass
+class Prepared:
+    """The motion to write and the figures the report shows about it."""
+
+    motion: ExportMotion
+    report: dict[str, Any] = field(default_factory=dict)
+
+
+# Video rates written as 29.97, 59.94, 23.976 are the NTSC rates N * 1000 / 1001.
+NTSC_RATES = (24000 / 1001, 30000 / 1001, 60000 / 1001)
+
+
+def standard_rate(fps: float) -> float:
+    """The exact rate a rounded one stands for: 29.97 -> 30000/1001, so key times match the NTSC time mode."""
+    for rate in NTSC_RATES:
+        if abs(fps - rate) < 1e-3:
+            return rate
+    return fps
+
+
+def resample(
+    times: np.ndarray, rotations: np.ndarray, positions: np.ndarray, fps: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rotations and positions at k / fps from samples at `times` (seconds from the first frame)."""
+    from mocapd.rotations import orthonormalize
+
+    if len(times) == 1:
+        return rotations[:1].copy(), positions[:1].copy()
+    duration = float(times[-1] - times[0])
+    count = int(np.floor(duration * fps + 1e-6)) + 1
+    wanted = np.arange(count) / fps + times[0]
+    upper = np.clip(np.searchsorted(times, wanted, side="right"), 1, len(times) - 1)
+    lower = upper - 1
+    span = np.maximum(times[upper] - times[lower], 1e-12)
+    weight = np.clip((wanted - times[lower]) / span, 0.0, 1.0)
+    # Neighbouring frames are close, so a blend of matrices brought back to a rotation is a good slerp.
+    blended = (1.0 - weight)[:, None, None, None] * rotations[lower] + weight[
+        :, None, None, None
+    ] * rotations[upper]
+    moved = (1.0 - weight)[:, None] * positions[lower] + weight[:, None] * positions[upper]
+    return orthonormalize(blended), moved
+
+
+def rest_root_position(offsets: np.ndarray) -> np.ndarray:
+    """The root's position in the rest pose with the lowest foot point on the floor."""
+    rest = np.broadcast_to(np.eye(3), (1, skeleton.NUM_JOINTS, 3, 3))
+    positions = skeleton.forward_kinematics(rest, offsets, np.zeros((1, 3)))
+    lowest = footlock.foot_points(positions)[..., 1].min()
+    return np.array([0.0, -lowest, 0.0])
+
+
+def prepare(track: TrackMotion, settings: PrepareSettings) -> Prepared:
+    """The motion as it will be written, with figures about what was done to it."""
+    if settings.preset not in skeleton.PRESETS:
+        raise JobError(
+            f"unknown skeleton preset {settings.preset!r}; choose one of {', '.join(skeleton.PRESETS)}"
+        )
+    track.validate()
+    rotations = track.local_rotations()
+    positions = track.trans.copy()
+    fps = standard_rate(float(settings.fps or track.fps))
+    report: dict[str, Any] = {"tid": track.tid, "source_fps": track.fps, "fps": fps}
+    if abs(fps - standard_rate(track.fps)) > 1e-9:
+        rotations, positions = resample(track.time - track.time[0], rotations, positions, fps)
+    if settings.foot_locking:
+        locked = footlock.lock_feet(rotations, track.offsets, positions, fps)
+        positions = locked.root_positions
+        report["foot_locking"] = {
+            "contact_share": [float(share) for share in locked.contacts.mean(axis=0)],
+            "floor_offset_m": locked.floor_offset_m,
+            "sliding_before_cm": locked.sliding_before_cm,
+            "sliding_after_cm": locked.sliding_after_cm,
+            "below_floor_before": locked.below_floor_before,
+            "below_floor_after": locked.below_floor_after,
+        }
+    else:
+        positions = footlock.lift_above_floor(rotations, track.offsets, positions)
+    if not settings.with_root_motion:
+        # In place: the root keeps its height (crouches, jumps) but stays over the origin.
+        positions = np.column_stack([np.zeros(len(positions)), positions[:, 1], np.zeros(len(positions))])
+    offsets = track.offsets.copy()
+    offsets[0] = rest_root_position(track.offsets)
+    if settings.tpose_frame:
+        rest_position = offsets[0] + np.array([positions[0, 0], 0.0, positions[0, 2]])
+        rotations = np.concatenate([np.broadcast_to(np.eye(3), (1,) + rotations.shape[1:]), rotations])
+        positions = np.concatenate([rest_position[None], positions])
+    report["frames"] = int(rotations.shape[0])
+    motion = ExportMotion(
+        names=skeleton.PRESETS[settings.preset],
+        parents=skeleton.PARENTS,
+        offsets=offsets,
+        rotations=rotations,
+        root_positions=positions,
+        fps=fps,
+    )
+    return Prepared(motion=motion, report=report)
+
+
+def root_from_camera(track: TrackMotion, scale: float) -> np.ndarray:
+    """Root positions from the backend's camera translation (OpenCV axes) times `scale`, starting at trans[0]."""
+    # OpenCV's camera frame is x right, y down, z away from the camera; the world is Y up, facing +Z.
+    travel = (track.camera - track.camera[0]) * scale * np.array([1.0, -1.0, -1.0])
+    return track.trans[0] + travel
