@@ -1,0 +1,103 @@
+"""Streaming video decoding for inference: real timestamps, upright frames, bounded size.
+
+Frames come one at a time from a generator, so memory does not grow with the clip's length.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import NamedTuple
+
+import av
+import numpy as np
+
+from mocapd.errors import JobError
+
+
+class DecodedFrame(NamedTuple):
+    """One upright RGB frame ready for the pose model."""
+
+    frame_index: int  # 0-based position in the video
+    time: float  # seconds since the first frame (from pts, so variable frame rates are exact)
+    image: np.ndarray  # (H, W, 3) uint8 RGB, display-rotated, downscaled
+    scale: float  # inference pixels per upright source pixel (1.0 when not downscaled)
+
+
+def upright(image: np.ndarray, rotation: int) -> np.ndarray:
+    """The frame as it is meant to be shown; `rotation` is the display matrix's counter-clockwise degrees."""
+    quarter_turns = int(round(rotation / 90.0)) % 4
+    # Contiguous either way: PyAV may hand back rows with padding, and MediaPipe needs packed rows.
+    return np.ascontiguousarray(np.rot90(image, k=quarter_turns) if quarter_turns else image)
+
+
+def inference_size(width: int, height: int, max_resolution: int) -> tuple[int, int, float]:
+    """(width, height, scale) of a frame whose longest side is at most `max_resolution`; even sizes."""
+    longest = max(width, height)
+    if longest <= max_resolution:
+        return width, height, 1.0
+    scale = max_resolution / longest
+    new_width = max(2, int(round(width * scale / 2.0)) * 2)
+    new_height = max(2, int(round(height * scale / 2.0)) * 2)
+    return new_width, new_height, new_width / width
+
+
+def frame_rotation(frame: av.VideoFrame, stream_rotation: int) -> int:
+    """The frame's display rotation from its side data, else the stream's (degrees counter-clockwise)."""
+    try:
+        rotation = int(frame.rotation)
+    except (AttributeError, TypeError, ValueError):
+        rotation = 0
+    return rotation or stream_rotation
+
+
+def open_video(path: Path) -> av.container.InputContainer:
+    """Open a video for reading; unreadable files are a JobError."""
+    try:
+        container = av.open(str(path), mode="r")
+    except (av.error.FFmpegError, OSError) as error:
+        raise JobError(f"cannot open video {path.name}: {error}") from error
+    if not container.streams.video:
+        container.close()
+        raise JobError(f"{path.name} has no video stream")
+    return container
+
+
+def iter_frames(
+    path: Path, max_resolution: int = 1280, limit: int | None = None, rotation: int = 0
+) -> Iterator[DecodedFrame]:
+    """Decode `path` frame by frame: upright (display rotation), longest side <= max_resolution.
+
+    `rotation` is used only when the frames carry no display matrix of their own (e.g. a probe found
+    a legacy 'rotate' tag). Timestamps are pts * time_base relative to the first frame.
+    """
+    with open_video(path) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"  # frame-parallel decoding: the pose model is the bottleneck anyway
+        time_base = float(stream.time_base) if stream.time_base else 0.0
+        rate = float(stream.average_rate or stream.guessed_rate or 30.0)
+        first_pts: int | None = None
+        index = 0
+        try:
+            for frame in container.decode(stream):
+                if limit is not None and index >= limit:
+                    break
+                turns = frame_rotation(frame, rotation)
+                sideways = int(round(turns / 90.0)) % 2 == 1
+                upright_width, upright_height = (
+                    (frame.height, frame.width) if sideways else (frame.width, frame.height)
+                )
+                width, height, scale = inference_size(upright_width, upright_height, max_resolution)
+                # Scale before rotating: swscale does the resize and the RGB conversion in one pass.
+                stored_width, stored_height = (height, width) if sideways else (width, height)
+                image = frame.to_ndarray(width=stored_width, height=stored_height, format="rgb24")
+                if frame.pts is not None and time_base:
+                    if first_pts is None:
+                        first_pts = frame.pts
+                    seconds = (frame.pts - first_pts) * time_base
+                else:
+                    seconds = index / rate
+                yield DecodedFrame(index, float(seconds), upright(image, turns), scale)
+                index += 1
+        except av.error.FFmpegError as error:
+            raise JobError(f"cannot decode {path.name} at frame {index}: {error}") from error

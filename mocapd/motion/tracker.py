@@ -1,0 +1,153 @@
+"""Following people from frame to frame: Hungarian assignment on box overlap, landmark distance and motion.
+
+Each track predicts its box and landmarks with constant velocity; detections are matched to
+predictions by minimum total cost (scipy's linear_sum_assignment). A track survives unmatched
+frames (occlusion) for a while; an unmatched detection starts a new track; ids are never reused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+# Weight of the landmark distance (in box diagonals) against 1 - IoU in the matching cost.
+LANDMARK_WEIGHT = 1.0
+# Pairs costlier than this never match: a different person, or a jump no body makes in one frame.
+MAX_COST = 1.2
+# Seconds a track may go unseen (occlusion, a missed detection) before it ends.
+MAX_GAP_SECONDS = 1.0
+# Two detections overlapping this much are one person found twice: the weaker is dropped.
+DUPLICATE_IOU = 0.6
+# How much of a new velocity measurement enters the track's velocity (the rest is kept): damps noise.
+VELOCITY_GAIN = 0.5
+
+
+@dataclass
+class Detection:
+    """One person found in one frame: landmarks in image pixels and the box around them."""
+
+    image_points: np.ndarray  # (L, 2) pixels
+    confidence: np.ndarray  # (L,) 0..1 per landmark
+    box: np.ndarray  # (4,) x0, y0, x1, y1 pixels
+    score: float  # 0..1 for the whole detection
+    payload: Any = None  # whatever the caller attaches (world landmarks, ...)
+
+
+@dataclass
+class Track:
+    """A followed person: last state and constant-velocity motion."""
+
+    tid: int
+    box: np.ndarray
+    points: np.ndarray
+    last_time: float
+    box_velocity: np.ndarray = field(default_factory=lambda: np.zeros(4))
+    point_velocity: np.ndarray | None = None
+    hits: int = 1
+
+    def predicted(self, time: float) -> tuple[np.ndarray, np.ndarray]:
+        """Box and landmarks extrapolated to `time`."""
+        elapsed = time - self.last_time
+        points = self.points if self.point_velocity is None else self.points + self.point_velocity * elapsed
+        return self.box + self.box_velocity * elapsed, points
+
+
+def box_from_points(
+    points: np.ndarray, confidence: np.ndarray, size: tuple[int, int], pad: float = 0.1
+) -> np.ndarray:
+    """(x0, y0, x1, y1) around the confident landmarks, padded, clipped to the (H, W) image."""
+    height, width = size
+    chosen = points[confidence >= 0.3] if np.count_nonzero(confidence >= 0.3) >= 2 else points
+    low, high = chosen.min(axis=0), chosen.max(axis=0)
+    margin = (high - low) * pad
+    low, high = low - margin, high + margin
+    return np.array(
+        [
+            np.clip(low[0], 0, width),
+            np.clip(low[1], 0, height),
+            np.clip(high[0], 0, width),
+            np.clip(high[1], 0, height),
+        ]
+    )
+
+
+def iou(first: np.ndarray, second: np.ndarray) -> float:
+    """Intersection over union of two (x0, y0, x1, y1) boxes."""
+    width = min(first[2], second[2]) - max(first[0], second[0])
+    height = min(first[3], second[3]) - max(first[1], second[1])
+    if width <= 0 or height <= 0:
+        return 0.0
+    intersection = width * height
+    area = (first[2] - first[0]) * (first[3] - first[1]) + (second[2] - second[0]) * (second[3] - second[1])
+    return float(intersection / max(area - intersection, 1e-9))
+
+
+def drop_duplicates(detections: list[Detection]) -> list[Detection]:
+    """Detections with the same person found twice reduced to the stronger one."""
+    kept: list[Detection] = []
+    for detection in sorted(detections, key=lambda item: -item.score):
+        if all(iou(detection.box, other.box) < DUPLICATE_IOU for other in kept):
+            kept.append(detection)
+    return kept
+
+
+class Tracker:
+    """Assigns a stable track id to each detection, frame after frame."""
+
+    def __init__(self, max_gap_seconds: float = MAX_GAP_SECONDS) -> None:
+        self.max_gap_seconds = max_gap_seconds
+        self.tracks: list[Track] = []
+        self.next_tid = 1
+
+    def cost(self, track: Track, detection: Detection, time: float) -> float:
+        """1 - IoU with the predicted box + landmark distance in box diagonals (both from the prediction)."""
+        box, points = track.predicted(time)
+        diagonal = max(float(np.hypot(box[2] - box[0], box[3] - box[1])), 1.0)
+        weights = np.minimum(detection.confidence, 1.0) + 1e-3
+        distance = float(np.average(np.linalg.norm(points - detection.image_points, axis=1), weights=weights))
+        return (1.0 - iou(box, detection.box)) + LANDMARK_WEIGHT * distance / diagonal
+
+    def update(self, detections: list[Detection], time: float) -> list[tuple[int, Detection]]:
+        """Match this frame's detections to tracks; returns (tid, detection) pairs, new tracks included."""
+        self.tracks = [track for track in self.tracks if time - track.last_time <= self.max_gap_seconds]
+        detections = drop_duplicates(detections)
+        assigned: list[tuple[int, Detection]] = []
+        unmatched = set(range(len(detections)))
+        if self.tracks and detections:
+            costs = np.array(
+                [[self.cost(track, detection, time) for detection in detections] for track in self.tracks]
+            )
+            rows, columns = linear_sum_assignment(costs)
+            for row, column in zip(rows, columns, strict=True):
+                if costs[row, column] > MAX_COST:
+                    continue
+                self.advance(self.tracks[row], detections[column], time)
+                assigned.append((self.tracks[row].tid, detections[column]))
+                unmatched.discard(int(column))
+        for column in sorted(unmatched):
+            detection = detections[column]
+            track = Track(self.next_tid, detection.box.copy(), detection.image_points.copy(), time)
+            self.next_tid += 1
+            self.tracks.append(track)
+            assigned.append((track.tid, detection))
+        return assigned
+
+    @staticmethod
+    def advance(track: Track, detection: Detection, time: float) -> None:
+        """Move a track to its new detection and update its velocity."""
+        elapsed = max(time - track.last_time, 1e-6)
+        box_velocity = (detection.box - track.box) / elapsed
+        point_velocity = (detection.image_points - track.points) / elapsed
+        track.box_velocity = VELOCITY_GAIN * box_velocity + (1 - VELOCITY_GAIN) * track.box_velocity
+        track.point_velocity = (
+            point_velocity
+            if track.point_velocity is None
+            else VELOCITY_GAIN * point_velocity + (1 - VELOCITY_GAIN) * track.point_velocity
+        )
+        track.box = detection.box.copy()
+        track.points = detection.image_points.copy()
+        track.last_time = time
+        track.hits += 1

@@ -1,0 +1,113 @@
+"""The tracking preview video: each person's 2D skeleton and track id drawn over the frames (mp4, PyAV)."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+from types import TracebackType
+
+import av
+import cv2
+import numpy as np
+
+from mocapd.motion.landmarks import MEDIAPIPE_INDEX
+
+# Bones drawn between MediaPipe landmarks.
+BONES: tuple[tuple[str, str], ...] = tuple(
+    (first, second)
+    for side in ("left", "right")
+    for first, second in (
+        ("shoulder", "elbow"),
+        ("elbow", "wrist"),
+        ("wrist", "index"),
+        ("hip", "knee"),
+        ("knee", "ankle"),
+        ("ankle", "heel"),
+        ("heel", "foot_index"),
+        ("ankle", "foot_index"),
+        ("shoulder", "hip"),
+    )
+    for first, second in [(f"{side}_{first}", f"{side}_{second}")]
+) + (
+    ("left_shoulder", "right_shoulder"),
+    ("left_hip", "right_hip"),
+    ("left_ear", "nose"),
+    ("right_ear", "nose"),
+)
+BONE_INDICES = tuple((MEDIAPIPE_INDEX[first], MEDIAPIPE_INDEX[second]) for first, second in BONES)
+# Landmarks less confident than this are not drawn.
+DRAW_CONFIDENCE = 0.3
+# Timestamps are written in this unit (seconds), fine enough for any real frame rate.
+TIME_BASE = Fraction(1, 90000)
+
+
+def colour(tid: int) -> tuple[int, int, int]:
+    """A distinct, stable RGB colour per track id."""
+    hue = (tid * 47) % 180
+    pixel = cv2.cvtColor(np.array([[[hue, 220, 255]]], dtype=np.uint8), cv2.COLOR_HSV2RGB)[0, 0]
+    return int(pixel[0]), int(pixel[1]), int(pixel[2])
+
+
+def draw_person(
+    image: np.ndarray, tid: int, points: np.ndarray, confidence: np.ndarray, box: np.ndarray
+) -> None:
+    """Draw one person's skeleton, box and id onto `image` (RGB, in place); coordinates in its pixels."""
+    rgb = colour(tid)
+    thickness = max(1, round(max(image.shape[:2]) / 400))
+    for first, second in BONE_INDICES:
+        if confidence[first] >= DRAW_CONFIDENCE and confidence[second] >= DRAW_CONFIDENCE:
+            start = (int(points[first, 0]), int(points[first, 1]))
+            end = (int(points[second, 0]), int(points[second, 1]))
+            cv2.line(image, start, end, rgb, thickness, cv2.LINE_AA)
+    x0, y0, x1, y1 = (int(value) for value in box)
+    cv2.rectangle(image, (x0, y0), (x1, y1), rgb, thickness)
+    cv2.putText(
+        image,
+        f"id {tid}",
+        (x0 + 4, max(y0 - 6, 14)),
+        cv2.FONT_HERSHEY_SIMPLEX,
+        0.4 * thickness + 0.2,
+        rgb,
+        thickness,
+    )
+
+
+class PreviewWriter:
+    """Streams drawn frames into an mp4 (H.264); frames keep their real timestamps."""
+
+    def __init__(self, path: Path, width: int, height: int, rate: float) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.container = av.open(str(path), mode="w")
+        self.stream = self.container.add_stream("libx264", rate=Fraction(rate).limit_denominator(1001))
+        self.stream.width = width - width % 2
+        self.stream.height = height - height % 2
+        self.stream.pix_fmt = "yuv420p"
+        self.stream.time_base = TIME_BASE
+        # The encoder counts in the same fine unit, so irregular (VFR) timestamps are kept as they are.
+        self.stream.codec_context.time_base = TIME_BASE
+        self.stream.options = {"preset": "veryfast", "crf": "26"}
+        self.last_pts = -1
+
+    def write(self, image: np.ndarray, time: float) -> None:
+        """Encode one RGB frame shown at `time` seconds."""
+        cropped = np.ascontiguousarray(image[: self.stream.height, : self.stream.width])
+        frame = av.VideoFrame.from_ndarray(cropped, format="rgb24")
+        pts = max(int(round(time / TIME_BASE)), self.last_pts + 1)
+        frame.pts, frame.time_base = pts, TIME_BASE
+        self.last_pts = pts
+        for packet in self.stream.encode(frame):
+            self.container.mux(packet)
+
+    def close(self) -> None:
+        for packet in self.stream.encode():
+            self.container.mux(packet)
+        self.container.close()
+
+    def __enter__(self) -> PreviewWriter:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, value: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.close()
