@@ -8,6 +8,9 @@ import torch
 from mocapd.rotations import matrix_to_6d, sixd_to_matrix
 from SmoothNet.model import SmoothNet
 
+# Windows per forward pass: bounds memory (3000 frames at stride 1 would otherwise need ~1 GB at once).
+BATCH_WINDOWS = 128
+
 
 def smooth_channels(model: SmoothNet, values: np.ndarray, stride: int = 1) -> np.ndarray:
     """(N, C) signals -> (N, C) smoothed by windows of model.window frames every `stride` frames, averaged."""
@@ -19,14 +22,16 @@ def smooth_channels(model: SmoothNet, values: np.ndarray, stride: int = 1) -> np
     starts = list(range(0, total - window + 1, max(1, stride)))
     if starts[-1] != total - window:
         starts.append(total - window)
-    windows = np.stack([padded[start : start + window].T for start in starts])  # (windows, C, W)
-    with torch.no_grad():
-        output = model(torch.from_numpy(windows.astype(np.float32))).numpy().astype(np.float64)
     summed = np.zeros_like(padded, dtype=np.float64)
     counts = np.zeros((total, 1))
-    for index, start in enumerate(starts):
-        summed[start : start + window] += output[index].T
-        counts[start : start + window] += 1.0
+    for first in range(0, len(starts), BATCH_WINDOWS):
+        batch = starts[first : first + BATCH_WINDOWS]
+        windows = np.stack([padded[start : start + window].T for start in batch])  # (windows, C, W)
+        with torch.no_grad():
+            output = model(torch.from_numpy(windows.astype(np.float32))).numpy()
+        for index, start in enumerate(batch):
+            summed[start : start + window] += output[index].T
+            counts[start : start + window] += 1.0
     return (summed / counts)[:frames]
 
 
