@@ -1,0 +1,77 @@
+"""Preparing a track for the writers: rate, preset names, root motion, T-pose frame, rest root height."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mocapd import skeleton
+from mocapd.errors import JobError
+from mocapd.export import footlock
+from mocapd.export.prepare import (
+    PrepareSettings,
+    prepare,
+    resample,
+    rest_root_position,
+    root_from_camera,
+    standard_rate,
+)
+from mocapd.rotations import angle_between
+from tests.deepmimic import load_track
+
+
+def test_ntsc_rates_are_exact() -> None:
+    assert standard_rate(29.97) == 30000 / 1001
+    assert standard_rate(59.94) == 60000 / 1001
+    assert standard_rate(25.0) == 25.0
+
+
+def test_resampling_keeps_the_duration_and_hits_the_source_frames() -> None:
+    track = load_track("walk", cycles=2)
+    times = track.time - track.time[0]
+    rotations, positions = resample(times, track.local_rotations(), track.trans, track.fps * 2)
+    assert rotations.shape[0] == 2 * track.frame_count - 1
+    # Every other frame is a source frame; the ones between lie between their neighbours.
+    assert np.degrees(angle_between(rotations[::2], track.local_rotations())).max() < 1e-3
+    np.testing.assert_allclose(positions[::2], track.trans, atol=1e-9)
+    middle = np.degrees(angle_between(rotations[1::2], track.local_rotations()[:-1]))
+    step = np.degrees(angle_between(track.local_rotations()[1:], track.local_rotations()[:-1]))
+    assert np.all(middle <= step * 0.5 + 1e-3)
+
+
+def test_presets_name_the_bones() -> None:
+    track = load_track("walk")
+    for preset, names in skeleton.PRESETS.items():
+        assert prepare(track, PrepareSettings(preset=preset)).motion.names == names
+    with pytest.raises(JobError, match="unknown skeleton preset"):
+        prepare(track, PrepareSettings(preset="maya"))
+
+
+def test_without_root_motion_the_root_stays_over_the_origin() -> None:
+    motion = prepare(load_track("walk", cycles=2), PrepareSettings(with_root_motion=False)).motion
+    np.testing.assert_allclose(motion.root_positions[:, [0, 2]], 0.0)
+    assert motion.root_positions[:, 1].min() > 0.7
+
+
+def test_tpose_frame_stands_on_the_floor() -> None:
+    motion = prepare(load_track("walk"), PrepareSettings(tpose_frame=True)).motion
+    np.testing.assert_allclose(motion.rotations[0], np.broadcast_to(np.eye(3), (24, 3, 3)))
+    points = footlock.foot_points(
+        skeleton.forward_kinematics(motion.rotations[:1], motion.offsets, motion.root_positions[:1])
+    )
+    assert points[..., 1].min() == pytest.approx(0.0, abs=1e-9)
+
+
+def test_rest_root_position_puts_the_lowest_foot_point_on_the_floor() -> None:
+    height = rest_root_position(skeleton.STANDARD_OFFSETS)
+    assert height[1] == pytest.approx(0.93, abs=0.01)
+    np.testing.assert_allclose(height[[0, 2]], 0.0)
+
+
+def test_root_from_camera_turns_opencv_axes_into_y_up() -> None:
+    track = load_track("walk")
+    track.camera = np.zeros_like(track.camera)
+    track.camera[:, 1] = -np.linspace(0.0, 1.0, track.frame_count)  # moving up in the image
+    track.camera[:, 2] = 5.0 - np.linspace(0.0, 2.0, track.frame_count)  # towards the camera
+    root = root_from_camera(track, 0.5)
+    np.testing.assert_allclose(root[-1] - root[0], [0.0, 0.5, 1.0])
