@@ -5,7 +5,10 @@ Run: .venv/bin/python bench/bench_smoothing.py [--skip-measure]
    figures behind tests/jitter_model.py).
 2. Adds that jitter to the held-out DeepMimic clips and prints raw / ours / each alternative tried:
    acceleration error and MPJPE (mm), peak limb speed against the truth, and the lag (frames).
-3. Times smoothing 3000 frames of one track on the CPU, with peak memory (run first, so that the
+3. Runs mocapd's own steps (tracking, track_extraction, smoothing; embedded backend) on the four real
+   Pose2Sim views: the jitter of the exported motion before and after, and the tracks' own noise on
+   the stillest frames (the second measurement behind tests/jitter_model.py).
+4. Times smoothing 3000 frames of one track on the CPU, with peak memory (run first, so that the
    process's peak memory is the smoothers' own).
 """
 
@@ -100,6 +103,56 @@ def measure_pose_model_jitter() -> None:
     print(
         f"  hip midpoint   {sigma_pixels.round(2)} px = {millimetres.round(1)} mm (nose-heel {body_pixels:.0f} px ~ 1.6 m)"
     )
+
+
+def real_clips() -> None:
+    """The product's steps on the real Pose2Sim views: jitter before/after and still-frame noise."""
+    import shutil
+    import tempfile
+
+    from mocapd import trackfile
+    from mocapd.config import Config
+    from mocapd.job import Job, VideoInfo
+    from mocapd.options import JobOptions
+    from mocapd.rotations import matrix_to_axis_angle
+    from mocapd.steps import smoothing, track_extraction, tracking
+
+    print("\nreal clips through mocapd's steps (embedded backend); jitter in mm/frame^2")
+    with tempfile.TemporaryDirectory() as folder:
+        for view in sorted(VIDEO.parent.glob("cam*.mp4")):
+            job = Job(
+                id=1,
+                name=view.stem,
+                work_dir=Path(folder) / view.stem,
+                source_name=view.name,
+                options=JobOptions(),
+                config=Config(backend="mediapipe"),
+                video_info=VideoInfo(1088, 1920, 60.0, 100 / 60, 100, "h264"),
+            )
+            job.video_path.parent.mkdir(parents=True)
+            shutil.copy(view, job.video_path)
+            try:
+                tracking.run(job)
+                track_extraction.run(job)
+                outcome = smoothing.run(job)
+            except Exception as error:  # the other steps are still moving: report and go on
+                print(f"  {view.name}: the steps failed: {error}")
+                continue
+            for tid, figures in outcome.data["jitter"].items():
+                motion = trackfile.load(job.track_path(int(tid)))
+                local = motion.local_rotations()
+                velocity = matrix_to_axis_angle(np.swapaxes(local[:-1], -1, -2) @ local[1:])
+                second = (velocity[1:] - velocity[:-1])[32:60]
+                driven = np.abs(second).sum(axis=(0, 2)) > 0
+                # Three axes of white noise s give second differences of 18 s^2 in all.
+                joint_sigma = np.degrees(np.sqrt((second[:, driven] ** 2).sum(axis=-1).mean(axis=0) / 18.0))
+                root = motion.trans[2:] - 2 * motion.trans[1:-1] + motion.trans[:-2]
+                root_sigma = np.sqrt((root[32:60] ** 2).mean(axis=0) / 6.0) * 1000.0
+                print(
+                    f"  {view.name} track {tid}: {figures['before']:6.2f} -> {figures['after']:5.2f}; "
+                    f"frames 32-62 joint noise median {np.median(joint_sigma):.2f} deg per axis "
+                    f"(max {joint_sigma.max():.2f}), root {root_sigma.round(1)} mm"
+                )
 
 
 def quaternion_filter(apply: Callable[[np.ndarray], np.ndarray]) -> Callable[[np.ndarray], np.ndarray]:
@@ -250,6 +303,7 @@ def main() -> None:
     if not arguments.skip_measure:
         print()
         measure_pose_model_jitter()
+        real_clips()
 
 
 if __name__ == "__main__":
