@@ -21,7 +21,6 @@ if __package__ in (None, ""):
 import bpy  # noqa: E402
 import numpy as np  # noqa: E402
 from bpy_extras import anim_utils  # noqa: E402
-from mathutils import Matrix  # noqa: E402
 
 from mocapd.export import motion as export_motion  # noqa: E402
 
@@ -91,35 +90,52 @@ def build_armature(motion: export_motion.ExportMotion) -> bpy.types.Object:
 
 
 def continuous_quaternions(rotations: np.ndarray) -> np.ndarray:
-    """(N, 3, 3) -> (N, 4) quaternions (w, x, y, z) without sign flips between frames."""
-    result = np.empty((rotations.shape[0], 4))
-    previous = np.array([1.0, 0.0, 0.0, 0.0])
-    for frame, matrix in enumerate(rotations):
-        quaternion = np.array(Matrix(matrix.tolist()).to_quaternion())
-        if float(np.dot(quaternion, previous)) < 0.0:
-            quaternion = -quaternion
-        result[frame] = quaternion
-        previous = quaternion
-    return result
+    """(N, 3, 3) -> (N, 4) quaternions (w, x, y, z) without sign flips between frames.
+
+    numpy only (Blender's Python has no scipy, and mathutils one matrix at a time is slow).
+    """
+    m = rotations
+    w = 0.5 * np.sqrt(np.maximum(0.0, 1.0 + m[:, 0, 0] + m[:, 1, 1] + m[:, 2, 2]))
+    x = 0.5 * np.sqrt(np.maximum(0.0, 1.0 + m[:, 0, 0] - m[:, 1, 1] - m[:, 2, 2]))
+    y = 0.5 * np.sqrt(np.maximum(0.0, 1.0 - m[:, 0, 0] + m[:, 1, 1] - m[:, 2, 2]))
+    z = 0.5 * np.sqrt(np.maximum(0.0, 1.0 - m[:, 0, 0] - m[:, 1, 1] + m[:, 2, 2]))
+    x = np.copysign(x, m[:, 2, 1] - m[:, 1, 2])
+    y = np.copysign(y, m[:, 0, 2] - m[:, 2, 0])
+    z = np.copysign(z, m[:, 1, 0] - m[:, 0, 1])
+    result = np.stack([w, x, y, z], axis=1)
+    result /= np.linalg.norm(result, axis=1, keepdims=True)
+    # Flip each frame into the hemisphere of the previous one.
+    dots = np.sum(result[1:] * result[:-1], axis=1)
+    signs = np.concatenate([[1.0], np.cumprod(np.where(dots < 0.0, -1.0, 1.0))])
+    return result * signs[:, None]
 
 
-def add_curve(channelbag: object, data_path: str, index: int, group: str, values: np.ndarray) -> None:
+def curve_owner(obj: bpy.types.Object, action: bpy.types.Action) -> object:
+    """Where F-curves are made: the slot's channel bag (Blender 4.4+; 5.0 has no Action.fcurves), else the action."""
+    obj.animation_data_create()
+    obj.animation_data.action = action
+    if not hasattr(action, "slots"):  # Blender before 4.4 (e.g. Debian's 3.4)
+        return action
+    slot = action.slots.new(id_type="OBJECT", name=ARMATURE_NAME)
+    obj.animation_data.action_slot = slot
+    return anim_utils.action_ensure_channelbag_for_slot(action, slot)
+
+
+def add_curve(owner: object, data_path: str, index: int, group: str, values: np.ndarray) -> None:
     """Key `values` on frames REST_FRAME, 0, 1, ... (the first value is the rest pose)."""
-    curve = channelbag.fcurves.new(data_path, index=index, group_name=group)  # type: ignore[attr-defined]
+    if isinstance(owner, bpy.types.Action):
+        curve = owner.fcurves.new(data_path, index=index, action_group=group)
+    else:
+        curve = owner.fcurves.new(data_path, index=index, group_name=group)  # type: ignore[attr-defined]
     frames = np.arange(REST_FRAME, REST_FRAME + values.shape[0], dtype=np.float64)
     curve.keyframe_points.add(values.shape[0])
-    curve.keyframe_points.foreach_set("co", np.column_stack([frames, values]).ravel().tolist())
+    curve.keyframe_points.foreach_set("co", np.column_stack([frames, values]).astype(np.float32).ravel())
     curve.update()
 
 
 def key_motion(obj: bpy.types.Object, motion: export_motion.ExportMotion) -> None:
     """One key per frame per joint (rotation; root also location), plus the rest pose on REST_FRAME."""
-    action = bpy.data.actions.new(ARMATURE_NAME + "Action")
-    slot = action.slots.new(id_type="OBJECT", name=ARMATURE_NAME)
-    obj.animation_data_create()
-    obj.animation_data.action = action
-    obj.animation_data.action_slot = slot
-    channelbag = anim_utils.action_ensure_channelbag_for_slot(action, slot)
+    channelbag = curve_owner(obj, bpy.data.actions.new(ARMATURE_NAME + "Action"))
     for joint, name in enumerate(motion.names):
         quaternions = continuous_quaternions(motion.rotations[:, joint])
         quaternions = np.concatenate([[[1.0, 0.0, 0.0, 0.0]], quaternions])
