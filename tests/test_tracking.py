@@ -1,85 +1,184 @@
-"""The tracking step: which backend runs, and the report's reason."""
+"""The embedded tracking backend on real clips: tracks, identities, the tracklets layout, bad input."""
 
 from __future__ import annotations
 
 import shutil
-import sys
 from pathlib import Path
 
+import av
+import joblib
+import numpy as np
 import pytest
 
-from mocapd import gpu
-from mocapd.config import Config, FourDHumansSettings
-from mocapd.errors import JobError, TransientError
-from mocapd.job import Job, VideoInfo
-from mocapd.motion import tracklets
+from mocapd.config import Config
+from mocapd.decode import iter_frames
+from mocapd.errors import JobError
+from mocapd.job import Job, StepOutcome
+from mocapd.motion.tracking import track_video
+from mocapd.motion.worldframe import PELVIS_IN_SMPL_MODEL
 from mocapd.options import JobOptions
-from mocapd.steps import tracking
+from mocapd.skeleton import JOINT_INDEX
 
-REPOSITORY = Path(__file__).resolve().parents[1]
-SAMPLE = REPOSITORY / "examples" / "sample.mp4"
-FAKE_CHECKOUT = REPOSITORY / "tests" / "fake_4dhumans"
-
-
-def make_job(tmp_path: Path, config: Config) -> Job:
-    config.state_dir = str(tmp_path / "state")
-    job = Job(
-        id=3,
-        name="sample",
-        work_dir=tmp_path / "job",
-        source_name="sample.mp4",
-        options=JobOptions(),
-        config=config,
-        video_info=VideoInfo(
-            width=1088, height=1920, fps=60.0, duration=100 / 60, frame_count=100, codec="h264"
-        ),
-    )
-    job.video_path.parent.mkdir(parents=True)
-    shutil.copyfile(SAMPLE, job.video_path)
-    return job
+VIDEOS = Path(__file__).parent / "data" / "pose2sim"
+SINGLE = VIDEOS / "SinglePerson" / "videos" / "cam01.mp4"
+MULTI = VIDEOS / "MultiPerson" / "videos" / "cam01.mp4"
+# Inference at this size keeps the module fast; the model resizes to 256 px anyway.
+MAX_RESOLUTION = 640
+LEGS = [
+    JOINT_INDEX[name]
+    for name in ("left_knee", "right_knee", "left_ankle", "right_ankle", "left_foot", "right_foot")
+]
+ARMS = [JOINT_INDEX[name] for name in ("left_shoulder", "right_shoulder", "left_elbow", "right_elbow")]
 
 
-@pytest.mark.slow
-def test_auto_without_4dhumans_runs_the_embedded_model_and_says_why(tmp_path: Path) -> None:
-    job = make_job(tmp_path, Config())
-    outcome = tracking.run(job)
-    assert outcome.data["backend"] == "mediapipe" and job.backend == "mediapipe"
-    assert "4D-Humans is not installed" in outcome.data["backend_reason"]
-    data = tracklets.read(job.tracklets_path)
-    assert data.embedded and data.track_ids()
+def make_job(root: Path, video: Path, keep_intermediate: bool = False) -> Job:
+    work = root / video.stem
+    (work / "input").mkdir(parents=True)
+    shutil.copy(video, work / "input" / video.name)
+    config = Config(state_dir=str(root / "state"))
+    config.limits.max_resolution = MAX_RESOLUTION
+    return Job(1, video.stem, work, video.name, JobOptions(keep_intermediate=keep_intermediate), config)
 
 
-def installed() -> Config:
-    config = Config()
-    config.fourdhumans = FourDHumansSettings(python=sys.executable, checkout=str(FAKE_CHECKOUT))
-    return config
+def write_frames(path: Path, frames: list[np.ndarray], rate: int = 60) -> Path:
+    container = av.open(str(path), mode="w")
+    stream = container.add_stream("libx264", rate=rate)
+    stream.height, stream.width = frames[0].shape[:2]
+    stream.pix_fmt = "yuv420p"
+    for image in frames:
+        for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+            container.mux(packet)
+    for packet in stream.encode():
+        container.mux(packet)
+    container.close()
+    return path
 
 
-def test_auto_with_4dhumans_and_a_free_gpu_runs_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # No GPU here: the NVML reading is the one thing stood in for.
-    free = gpu.GpuStatus(True, "GPU 0 Test", [gpu.GpuDevice(0, "Test", 24000.0, 20000.0, None, None)])
-    monkeypatch.setattr(gpu, "query_gpus", lambda: free)
-    monkeypatch.setenv("FAKE_4DHUMANS_MODE", "ok")
-    job = make_job(tmp_path, installed())
-    outcome = tracking.run(job)
-    assert (
-        outcome.data["backend"] == "4dhumans"
-        and "GPU 0 has enough free memory" in outcome.data["backend_reason"]
-    )
-    assert tracklets.read(job.tracklets_path).frame_count == 100
+def frames_of(tracklets: dict) -> list[dict]:
+    return sorted(tracklets.values(), key=lambda entry: entry["time"])
 
 
-def test_4dhumans_chosen_explicitly_without_a_gpu_is_retried_later(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(gpu, "query_gpus", lambda: gpu.GpuStatus(False, "no NVIDIA driver (NVML not found)"))
-    config = installed()
-    config.backend = "4dhumans"
-    with pytest.raises(TransientError, match="no GPU to run on: no NVIDIA driver"):
-        tracking.run(make_job(tmp_path, config))
+def track_rows(frames: list[dict], tid: int, key: str) -> np.ndarray:
+    return np.array([entry[key][entry["tid"].index(tid)] for entry in frames if tid in entry["tid"]])
 
 
-def test_4dhumans_chosen_explicitly_but_not_installed_says_so(tmp_path: Path) -> None:
-    config = Config(backend="4dhumans")
-    with pytest.raises(JobError, match="4D-Humans cannot run: fourdhumans.python and fourdhumans.checkout"):
-        tracking.run(make_job(tmp_path, config))
+@pytest.fixture(scope="module")
+def single(tmp_path_factory: pytest.TempPathFactory) -> tuple[Job, StepOutcome, list[dict]]:
+    job = make_job(tmp_path_factory.mktemp("single"), SINGLE, keep_intermediate=True)
+    outcome = track_video(job)
+    return job, outcome, frames_of(joblib.load(job.tracklets_path))
+
+
+@pytest.fixture(scope="module")
+def multi(tmp_path_factory: pytest.TempPathFactory) -> tuple[Job, list[dict]]:
+    job = make_job(tmp_path_factory.mktemp("multi"), MULTI)
+    track_video(job)
+    return job, frames_of(joblib.load(job.tracklets_path))
+
+
+def test_one_person_is_one_track_over_the_clip(single: tuple[Job, StepOutcome, list[dict]]) -> None:
+    _, outcome, frames = single
+    assert len(frames) == 100
+    tids = {tid for entry in frames for tid in entry["tid"]}
+    assert len(tids) == 1
+    covered = sum(1 for entry in frames if entry["tid"])
+    assert covered >= 95
+    assert outcome.data["frames"] == 100
+
+
+def test_tracklets_follow_the_phalp_layout(single: tuple[Job, StepOutcome, list[dict]]) -> None:
+    _, _, frames = single
+    entry = next(entry for entry in frames if entry["tid"])
+    people = len(entry["tid"])
+    for key in (
+        "bbox",
+        "tracked_time",
+        "smpl",
+        "camera",
+        "size",
+        "conf",
+        "landmarks_world",
+        "landmarks_image",
+        "landmarks_visibility",
+        "joint_confidence",
+    ):
+        assert len(entry[key]) == people, key
+    assert entry["tracked_time"][0] == 0
+    smpl = entry["smpl"][0]
+    assert smpl["global_orient"].shape == (1, 3, 3) and smpl["body_pose"].shape == (23, 3, 3)
+    assert np.array_equal(smpl["betas"], np.zeros(10))
+    assert np.allclose(smpl["body_pose"] @ np.swapaxes(smpl["body_pose"], -1, -2), np.eye(3), atol=1e-5)
+    assert entry["landmarks_world"][0].shape == (33, 3) and entry["landmarks_image"][0].shape == (33, 2)
+    assert entry["landmarks_visibility"][0].shape == (33,) and entry["joint_confidence"][0].shape == (24,)
+    assert list(entry["size"][0]) == [1920, 1080]  # upright full-resolution pixels, not the inference size
+    x0, y0, width, height = entry["bbox"][0]
+    assert 0 <= x0 and 0 <= y0 and x0 + width <= 1080 and y0 + height <= 1920 and height > width
+
+
+def test_posed_person_is_upright_in_front_of_the_camera(single: tuple[Job, StepOutcome, list[dict]]) -> None:
+    _, outcome, frames = single
+    tid = frames[0]["tid"][0]
+    orient = np.array([smpl["global_orient"][0] for smpl in track_rows(frames, tid, "smpl")])
+    up = orient @ np.array([0.0, 1.0, 0.0])
+    # Body up is image up (-y in OpenCV axes), give or take the camera's tilt and the actor's lean.
+    assert np.median(up[:, 1]) < -0.6
+    camera = track_rows(frames, tid, "camera")
+    assert np.all((camera[:, 2] > 1.0) & (camera[:, 2] < 10.0))
+    # The pelvis projects inside the person's box.
+    focal = outcome.data["focal_length_px"]
+    pelvis = camera + PELVIS_IN_SMPL_MODEL
+    pixels = pelvis[:, :2] / pelvis[:, 2:] * focal + np.array([540.0, 960.0])
+    boxes = track_rows(frames, tid, "bbox")
+    inside = (pixels[:, 0] > boxes[:, 0]) & (pixels[:, 0] < boxes[:, 0] + boxes[:, 2])
+    inside &= (pixels[:, 1] > boxes[:, 1]) & (pixels[:, 1] < boxes[:, 1] + boxes[:, 3])
+    assert inside.mean() > 0.95
+
+
+def test_preview_video_is_written_when_asked(single: tuple[Job, StepOutcome, list[dict]]) -> None:
+    job, _, _ = single
+    frames = list(iter_frames(job.visualization_path))
+    assert len(frames) == 100
+    assert abs(frames[-1].time - 99 / 60) < 1e-3
+    assert job.progress_path("tracking").exists()
+
+
+def test_two_people_are_two_tracks_without_a_swap(multi: tuple[Job, list[dict]]) -> None:
+    job, frames = multi
+    counts: dict[int, int] = {}
+    for entry in frames:
+        for tid in entry["tid"]:
+            counts[tid] = counts.get(tid, 0) + 1
+    long_tracks = [tid for tid, count in counts.items() if count >= 10]
+    assert len(long_tracks) == 2, counts
+    assert sum(1 for entry in frames if len(entry["tid"]) >= 2) >= 70
+    for tid in long_tracks:
+        boxes = track_rows(frames, tid, "bbox")
+        centres = boxes[:, :2] + boxes[:, 2:] / 2
+        jumps = np.linalg.norm(np.diff(centres, axis=0), axis=1) / boxes[1:, 3]
+        # 60 fps walking moves a box centre by a few percent of its height per frame; a swap jumps far more.
+        assert jumps.max() < 0.2, (tid, jumps.max())
+    assert not job.visualization_path.exists()
+
+
+def test_a_clip_with_nobody_is_a_job_error(tmp_path: Path) -> None:
+    generator = np.random.default_rng(0)
+    frames = [
+        np.full((256, 320, 3), 90, dtype=np.uint8) + generator.integers(0, 20, (256, 320, 3), dtype=np.uint8)
+        for _ in range(15)
+    ]
+    video = write_frames(tmp_path / "empty_room.mp4", frames)
+    job = make_job(tmp_path, video)
+    with pytest.raises(JobError, match="no person found"):
+        track_video(job)
+    assert not job.tracklets_path.exists()
+
+
+def test_a_person_cut_at_the_waist_has_unseen_legs(tmp_path: Path) -> None:
+    upper = [frame.image[: frame.image.shape[0] // 2].copy() for frame in iter_frames(SINGLE, 640, limit=40)]
+    video = write_frames(tmp_path / "upper_half.mp4", upper)
+    job = make_job(tmp_path, video)
+    track_video(job)
+    frames = frames_of(joblib.load(job.tracklets_path))
+    confidence = np.concatenate([np.array(entry["joint_confidence"]) for entry in frames if entry["tid"]])
+    assert confidence[:, LEGS].mean() < 0.3
+    assert confidence[:, ARMS].mean() > 0.6

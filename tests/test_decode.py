@@ -1,0 +1,124 @@
+"""Decoding: real timestamps, display rotation, downscaling, streaming memory, bad files."""
+
+from __future__ import annotations
+
+import tracemalloc
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from mocapd.decode import inference_size, iter_frames, upright
+from mocapd.errors import JobError
+
+DATA = Path(__file__).parent / "data"
+SINGLE = DATA / "pose2sim" / "SinglePerson" / "videos" / "cam01.mp4"
+
+
+def write_clip(
+    path: Path,
+    frames: list[np.ndarray] | None = None,
+    pts: list[int] | None = None,
+    time_base: Fraction = Fraction(1, 1000),
+    rotation: int = 0,
+    count: int = 0,
+    size: tuple[int, int] = (48, 64),
+) -> Path:
+    """An H.264 mp4 from RGB frames (or `count` generated ones) at the given pts and display rotation."""
+    container = av.open(str(path), mode="w")
+    height, width = frames[0].shape[:2] if frames else size
+    stream = container.add_stream("libx264", rate=30)
+    stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+    stream.time_base = time_base
+    stream.codec_context.time_base = time_base
+    if rotation:
+        stream.set_display_rotation(rotation)
+    total = len(frames) if frames else count
+    for index in range(total):
+        image = frames[index] if frames else np.full((height, width, 3), (index * 7) % 255, dtype=np.uint8)
+        frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+        frame.pts = pts[index] if pts else int(round(index / 30 / time_base))
+        frame.time_base = time_base
+        for packet in stream.encode(frame):
+            container.mux(packet)
+    for packet in stream.encode():
+        container.mux(packet)
+    container.close()
+    return path
+
+
+def marked_frame(height: int = 48, width: int = 64) -> np.ndarray:
+    """A frame that is white in its top-left quarter only, so any rotation is visible."""
+    image = np.zeros((height, width, 3), dtype=np.uint8)
+    image[: height // 2, : width // 2] = 255
+    return image
+
+
+def test_real_clip_is_downscaled_with_real_timestamps() -> None:
+    frames = list(iter_frames(SINGLE, max_resolution=640))
+    assert len(frames) == 100
+    assert [frame.frame_index for frame in frames] == list(range(100))
+    assert frames[0].image.shape == (640, 360, 3) and frames[0].image.dtype == np.uint8
+    assert frames[0].scale == pytest.approx(360 / 1080)
+    times = np.array([frame.time for frame in frames])
+    assert times[0] == 0.0
+    assert np.allclose(np.diff(times), 1 / 60, atol=1e-6)
+
+
+def test_small_clip_is_not_upscaled() -> None:
+    assert inference_size(640, 360, 1280) == (640, 360, 1.0)
+    width, height, scale = inference_size(1920, 1080, 1280)
+    assert (width, height) == (1280, 720) and scale == pytest.approx(2 / 3)
+
+
+@pytest.mark.parametrize("rotation", [90, -90, 180])
+def test_display_rotation_comes_out_upright(tmp_path: Path, rotation: int) -> None:
+    shown = marked_frame()
+    # The stored picture is the shown one turned back: displaying rotates it counter-clockwise by `rotation`.
+    stored = np.ascontiguousarray(np.rot90(shown, k=-rotation // 90))
+    path = write_clip(tmp_path / "rotated.mp4", [stored] * 3, rotation=rotation)
+    frame = next(iter_frames(path))
+    assert frame.image.shape == shown.shape
+    # Compression blurs edges: compare quadrant means.
+    assert frame.image[:20, :28].mean() > 200
+    assert frame.image[28:, 36:].mean() < 40
+    assert frame.image[:20, 36:].mean() < 40
+
+
+def test_upright_turns_counter_clockwise() -> None:
+    image = np.arange(6).reshape(2, 3)
+    assert np.array_equal(upright(image, 90), np.rot90(image))
+    assert upright(image, 0) is not None and np.array_equal(upright(image, 360), image)
+
+
+def test_variable_frame_rate_timestamps_are_kept(tmp_path: Path) -> None:
+    pts = [0, 33, 50, 120, 121, 400, 433]
+    path = write_clip(tmp_path / "vfr.mp4", count=len(pts), pts=pts)
+    times = [frame.time for frame in iter_frames(path)]
+    assert times == pytest.approx([value / 1000 for value in pts], abs=1e-6)
+
+
+def test_memory_does_not_grow_with_length(tmp_path: Path) -> None:
+    path = write_clip(tmp_path / "long.mp4", count=1200, size=(120, 160))
+
+    def peak_after(frames: int) -> int:
+        tracemalloc.start()
+        for frame in iter_frames(path, limit=frames):
+            assert frame.image.shape == (120, 160, 3)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        return peak
+
+    short, long = peak_after(100), peak_after(1200)
+    frame_bytes = 120 * 160 * 3
+    # Twelve times the frames may cost a few frames more (decoder threads), not twelve times as much.
+    assert long < short + 20 * frame_bytes, (short, long)
+
+
+def test_unreadable_file_is_a_job_error(tmp_path: Path) -> None:
+    path = tmp_path / "broken.mp4"
+    path.write_bytes(b"this is not a video" * 100)
+    with pytest.raises(JobError, match="broken.mp4"):
+        list(iter_frames(path))
