@@ -75,3 +75,15 @@ def test_root_from_camera_turns_opencv_axes_into_y_up() -> None:
     track.camera[:, 2] = 5.0 - np.linspace(0.0, 2.0, track.frame_count)  # towards the camera
     root = root_from_camera(track, 0.5)
     np.testing.assert_allclose(root[-1] - root[0], [0.0, 0.5, 1.0])
+
+
+def test_unevenly_timed_frames_are_resampled_onto_the_rate() -> None:
+    track = load_track("walk", cycles=2)
+    track.fps = 30.0
+    even = prepare(track, PrepareSettings(foot_locking=False)).motion
+    track.time = np.arange(track.frame_count) / 30.0
+    track.time[10:] += 0.1  # three frames' worth of time missing after frame 9 (a variable-rate video)
+    uneven = prepare(track, PrepareSettings(foot_locking=False))
+    assert uneven.report["resampled"]
+    assert uneven.motion.frame_count == even.frame_count + 3
+    assert "resampled" not in prepare(load_track("walk"), PrepareSettings()).report

@@ -90,8 +90,12 @@ def prepare(track: TrackMotion, settings: PrepareSettings) -> Prepared:
     positions = track.trans.copy()
     fps = standard_rate(float(settings.fps or track.fps))
     report: dict[str, Any] = {"tid": track.tid, "source_fps": track.fps, "fps": fps}
-    if abs(fps - standard_rate(track.fps)) > 1e-9:
-        rotations, positions = resample(track.time - track.time[0], rotations, positions, fps)
+    times = track.time - track.time[0]
+    # Frames from a variable-rate video are not evenly spaced: resample them onto k / fps as well.
+    uneven = not np.allclose(times, np.arange(len(times)) / track.fps, rtol=0.0, atol=0.25 / track.fps)
+    if abs(fps - standard_rate(track.fps)) > 1e-9 or uneven:
+        rotations, positions = resample(times, rotations, positions, fps)
+        report["resampled"] = True
     if settings.foot_locking:
         locked = footlock.lock_feet(rotations, track.offsets, positions, fps)
         positions = locked.root_positions
