@@ -100,3 +100,16 @@ def test_embedded_keys_are_carried_with_gaps_for_ghost_rows() -> None:
     confidence = tracklets.observations(data, 1).extras["joint_confidence"]
     assert confidence.shape == (3, 24) and np.isnan(confidence[1]).all() and np.allclose(confidence[2], 0.7)
     assert not tracklets.observations(data, 1).backfilled.any()
+
+
+def test_a_ghost_entry_without_parameters_is_tolerated_and_a_real_one_is_not() -> None:
+    builder = LayoutBuilder(3)
+    for frame in range(3):
+        builder.add(frame, Person(tid=1, tracked_time=int(frame == 1)))
+    raw = builder.build()
+    raw[builder.keys[1]]["smpl"] = [None]
+    observed = tracklets.observations(tracklets.from_dict(raw), 1)
+    assert list(observed.measured) == [True, False, True] and np.isnan(observed.camera[1]).all()
+    raw[builder.keys[2]]["smpl"] = [None]
+    with pytest.raises(JobError, match="track 1 has no SMPL parameters"):
+        tracklets.observations(tracklets.from_dict(raw), 1)

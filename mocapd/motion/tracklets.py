@@ -17,6 +17,7 @@ import joblib
 import numpy as np
 
 from mocapd.errors import JobError
+from mocapd.rotations import orthonormalize
 
 # PHALP confirms a track after n_init = 5 hits and then writes the 4 earlier detections back into
 # their frames: a track's first real entries are back-filled (real detections, but assigned to the
@@ -182,22 +183,23 @@ def observations(tracklets: Tracklets, tid: int) -> TrackObservations:
         raise JobError(f"track {tid} is not in the tracklets (known tracks: {known})")
     ordered = [rows[index] for index in sorted(rows)]
     count = len(ordered)
-    global_orient = np.empty((count, 3, 3))
-    body_pose = np.empty((count, 23, 3, 3))
-    betas = np.empty((count, 10))
-    camera = np.empty((count, 3))
+    # Ghost rows are never used as measurements; where one lacks data it keeps these placeholders.
+    global_orient = np.tile(np.eye(3), (count, 1, 1))
+    body_pose = np.tile(np.eye(3), (count, 23, 1, 1))
+    betas = np.zeros((count, 10))
+    camera = np.full((count, 3), np.nan)
     bbox = np.full((count, 4), np.nan)
     image_size = np.full((count, 2), np.nan)
     measured = np.array([row[2] for row in ordered], dtype=bool)
     extras: dict[str, list[Any]] = {key: [] for key in EMBEDDED_KEYS}
-    for row, (frame, position, _) in enumerate(ordered):
-        global_orient[row], body_pose[row], betas[row] = _smpl_arrays(
-            _person_value(frame, "smpl", position), tid, frame
-        )
+    for row, (frame, position, real) in enumerate(ordered):
+        smpl = _person_value(frame, "smpl", position)
         camera_value = _person_value(frame, "camera", position)
-        if camera_value is None:
-            raise JobError(f"frame {frame.key}: track {tid} has no 'camera' translation")
-        camera[row] = np.asarray(camera_value, dtype=np.float64).reshape(3)
+        if real or (isinstance(smpl, dict) and camera_value is not None):
+            global_orient[row], body_pose[row], betas[row] = _smpl_arrays(smpl, tid, frame)
+            if camera_value is None:
+                raise JobError(f"frame {frame.key}: track {tid} has no 'camera' translation")
+            camera[row] = np.asarray(camera_value, dtype=np.float64).reshape(3)
         box = _person_value(frame, "bbox", position)
         if box is not None:
             bbox[row] = np.asarray(box, dtype=np.float64).reshape(4)
@@ -219,8 +221,9 @@ def observations(tracklets: Tracklets, tid: int) -> TrackObservations:
         frame_idx=np.array(sorted(rows), dtype=np.int64),
         measured=measured,
         backfilled=backfilled,
-        global_orient=global_orient,
-        body_pose=body_pose,
+        # Stored as float32: re-orthonormalised so that products of many rotations stay rotations.
+        global_orient=orthonormalize(global_orient),
+        body_pose=orthonormalize(body_pose),
         betas=betas,
         camera=camera,
         bbox=bbox,
