@@ -4,7 +4,8 @@ Run: .venv/bin/python bench/bench_smoothing.py [--skip-measure]
 1. Re-measures the embedded pose model's jitter on the stillest 30 frames of the Pose2Sim clip (the
    figures behind tests/jitter_model.py).
 2. Adds that jitter to the held-out DeepMimic clips and prints raw / ours / each alternative tried:
-   acceleration error and MPJPE (mm), peak limb speed against the truth, and the lag (frames).
+   acceleration error and MPJPE (mm), peak limb speed against the truth, the lag (frames), and how far
+   planted feet slide (cm per frame, contacts of the true motion by the exporter's rule).
 3. Runs mocapd's own steps (tracking, track_extraction, smoothing; embedded backend) on the four real
    Pose2Sim views: the jitter of the exported motion before and after, and the tracks' own noise on
    the stillest frames (the second measurement behind tests/jitter_model.py).
@@ -26,6 +27,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from mocapd.export import footlock  # noqa: E402
 from mocapd.rotations import (  # noqa: E402
     angle_between,
     continuous_quaternions,
@@ -214,12 +216,12 @@ def accuracy(clips: tuple[str, ...], title: str, per_clip: bool) -> None:
     print(f"\n{title}: {', '.join(clips)}")
     data = [(load_track(name), index) for index, name in enumerate(clips)]
     noisy_clips = [(truth, add_jitter(truth, seed=100 + index)) for truth, index in data]
-    header = f"{'method':34s} {'accel mm/f2':>11s} {'reduction':>9s} {'MPJPE mm':>8s} {'peak speed':>10s} {'lags':>14s}"
+    header = f"{'method':34s} {'accel mm/f2':>11s} {'reduction':>9s} {'MPJPE mm':>8s} {'peak speed':>10s} {'lags':>6s} {'slide cm':>8s}"
     print(header)
     raw_accel = 0.0
     for name, method in methods().items():
         accel = error = frames = 0.0
-        ratios, lags = [], []
+        ratios, lags, slides = [], [], []
         for truth, noisy in noisy_clips:
             result = method(noisy)
             true_positions, positions = joint_positions(truth), joint_positions(result)
@@ -229,13 +231,16 @@ def accuracy(clips: tuple[str, ...], title: str, per_clip: bool) -> None:
             frames += count
             ratios.append(move_speed(result).max() / move_speed(truth).max())
             lags.append(lag(result, truth))
+            contacts = footlock.detect_contacts(footlock.foot_points(true_positions), truth.fps)
+            if contacts.any():
+                slides.append(footlock.sliding_cm(footlock.foot_points(positions), contacts))
         accel_mean = accel / (frames - 2 * len(noisy_clips))
         raw_accel = accel_mean if name == "raw" else raw_accel
         reduction = 100.0 * (1.0 - accel_mean / raw_accel)
         lag_text = f"{min(lags)}..{max(lags)}"
         print(
             f"{name:34s} {accel_mean:11.2f} {reduction:8.1f}% {error / frames:8.1f} "
-            f"{np.min(ratios):4.2f}-{np.max(ratios):4.2f} {lag_text:>14s}"
+            f"{np.min(ratios):4.2f}-{np.max(ratios):4.2f} {lag_text:>6s} {np.mean(slides):8.2f}"
         )
     if per_clip:
         print("\nours per clip: fps, accel raw -> ours (reduction), MPJPE raw -> ours, peak speed ratio, lag")

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
+from mocapd.export import footlock
 from mocapd.rotations import angle_between
 from mocapd.skeleton import JOINT_INDEX
 from mocapd.smoothing.metrics import (
@@ -16,15 +17,7 @@ from mocapd.smoothing.metrics import (
     mpjpe,
     peak_lag,
 )
-from mocapd.smoothing.smoother import (
-    FEET,
-    SmoothingParameters,
-    contact_frames,
-    drop_short_runs,
-    ema_cutoff,
-    rotation_cutoff,
-    smooth_motion,
-)
+from mocapd.smoothing.smoother import SmoothingParameters, ema_cutoff, rotation_cutoff, smooth_motion
 from mocapd.trackfile import TrackMotion
 from tests.deepmimic import load_track
 from tests.jitter_model import HELD_OUT_CLIPS, add_jitter
@@ -142,7 +135,7 @@ def test_low_confidence_frames_lean_on_their_neighbours() -> None:
     errors = []
     for confidence in (1.0, 0.05):
         spoiled.confidence[frame, knee] = confidence
-        smoothed = smooth_motion(spoiled, SmoothingParameters(foot_locking=False))
+        smoothed = smooth_motion(spoiled, SmoothingParameters())
         errors.append(
             np.degrees(angle_between(smoothed.R_body[frame, knee - 1], truth.R_body[frame, knee - 1]))
         )
@@ -155,25 +148,19 @@ def test_rotations_across_the_quaternion_hemisphere_do_not_flip() -> None:
     assert np.degrees(angle_between(smoothed.R_root, motion.R_root)).max() < 10.0
 
 
-def test_foot_contacts_are_held_still() -> None:
-    truth = load_track("walk", cycles=3)
-    noisy = add_jitter(truth, seed=6)
-    held = smooth_motion(noisy, SmoothingParameters(foot_locking=True))
-    loose = smooth_motion(noisy, SmoothingParameters(foot_locking=False))
-    contacts = contact_frames(joint_positions(truth), truth.fps)
-    assert contacts.any()
-
-    def contact_slide(motion: TrackMotion) -> float:
-        positions = joint_positions(motion)
-        speed = np.linalg.norm(np.diff(positions[:, FEET], axis=0), axis=-1)
-        return float(speed[contacts[1:]].mean())
-
-    assert contact_slide(held) < contact_slide(loose)
-
-
-def test_short_runs_are_not_contacts() -> None:
-    flags = np.array([1, 1, 0, 1, 1, 1, 0, 1], dtype=bool)
-    assert drop_short_runs(flags, 3).tolist() == [0, 0, 0, 1, 1, 1, 0, 0]
+def test_planted_feet_stay_still(held_out: list[Clip]) -> None:
+    totals = np.zeros(2)
+    for clip in held_out:
+        # Contacts of the true motion, by the exporter's own rule (the exporter then pins them).
+        contacts = footlock.detect_contacts(footlock.foot_points(joint_positions(clip.truth)), clip.truth.fps)
+        if not contacts.any():
+            continue
+        noisy = footlock.sliding_cm(footlock.foot_points(joint_positions(clip.noisy)), contacts)
+        smoothed = footlock.sliding_cm(footlock.foot_points(joint_positions(clip.smoothed)), contacts)
+        # Measured: 5-8 cm per frame of sliding falls to 0.4-4 cm (bench/bench_smoothing.py).
+        assert smoothed < 0.7 * noisy, clip.name
+        totals += (noisy, smoothed)
+    assert totals[1] < 0.3 * totals[0]
 
 
 def test_ema_gain_maps_to_a_cutoff() -> None:

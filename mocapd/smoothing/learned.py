@@ -1,4 +1,4 @@
-"""A configured SmoothNet checkpoint as the joints' filter; the root path and contacts stay ours."""
+"""A configured SmoothNet checkpoint as the joints' filter; the root path is still smoothed by ours."""
 
 from __future__ import annotations
 

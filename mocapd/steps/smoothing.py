@@ -33,7 +33,6 @@ def run(job: Job) -> StepOutcome:
     parameters = SmoothingParameters(
         strength=options.smoothing_strength,
         window=options.smoothing_window,
-        foot_locking=options.foot_locking,
     )
     rotation_smoother: RotationSmoother | None = None
     method = METHOD
