@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ from mocapd.errors import JobError
 from mocapd.export import motion as export_motion
 from mocapd.export.blender import FbxExport, run_blender
 from mocapd.export.bvh import write_bvh
-from mocapd.export.glb import write_glb
+from mocapd.export.motion import ExportMotion
 from mocapd.export.packaging import MANIFEST_NAME, export_file_name, exported_files, write_manifest
 from mocapd.export.prepare import PrepareSettings, prepare
 from mocapd.job import Job, StepOutcome
@@ -30,6 +31,17 @@ def clear_export_dir(export_dir: Path) -> None:
             shutil.rmtree(path)
         else:
             path.unlink(missing_ok=True)
+
+
+def glb_writer() -> Callable[[ExportMotion, Path], None]:
+    """The GLB writer; imported only when a job asks for GLB, so FBX and BVH work without pygltflib."""
+    try:
+        from mocapd.export.glb import write_glb
+    except ImportError as error:
+        raise JobError(
+            f"GLB export needs the pygltflib package (pip install pygltflib==1.16.5): {error}"
+        ) from error
+    return write_glb
 
 
 def settings_for(job: Job) -> PrepareSettings:
@@ -56,6 +68,7 @@ def run(job: Job) -> StepOutcome:
     reports: dict[str, Any] = {}
     files: list[str] = []
     job.report_progress(STEP, 0.0, "preparing motion")
+    write_glb = glb_writer() if "glb" in formats else None
     with tempfile.TemporaryDirectory(dir=job.work_dir, prefix=".export-") as scratch:
         fbx_exports: list[FbxExport] = []
         for position, tid in enumerate(job.selected_tracks):
@@ -72,7 +85,7 @@ def run(job: Job) -> StepOutcome:
             files += names
             if "bvh" in formats:
                 write_bvh(motion, export_dir / export_file_name(tid, "bvh"))
-            if "glb" in formats:
+            if write_glb is not None:
                 write_glb(motion, export_dir / export_file_name(tid, "glb"))
             if "fbx" in formats:
                 motion_path = Path(scratch) / f"track{tid}.npz"
