@@ -150,6 +150,44 @@ def _dense(values: np.ndarray, rows: np.ndarray, count: int) -> np.ndarray:
     return result
 
 
+def _confidence(
+    tracklets: Tracklets, observed: TrackObservations, real_rows: np.ndarray, rows: np.ndarray, count: int
+) -> np.ndarray:
+    """(count, 24): the embedded backend's joint confidences, or PHALP's measured/back-filled levels;
+    0 for interpolated rows."""
+    confidence = np.full((count, NUM_JOINTS), INTERPOLATED_CONFIDENCE)
+    joint_confidence = observed.extras.get("joint_confidence")
+    if tracklets.embedded and joint_confidence is not None:
+        confidence[rows] = np.nan_to_num(joint_confidence[real_rows], nan=INTERPOLATED_CONFIDENCE)
+    else:
+        per_row = np.where(observed.backfilled[real_rows], BACKFILLED_CONFIDENCE, MEASURED_CONFIDENCE)
+        confidence[rows] = per_row[:, None]
+    return confidence
+
+
+def _skeleton(
+    tracklets: Tracklets, observed: TrackObservations, real_rows: np.ndarray, smpl_model: SmplModel | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The actor's offsets (24, 3) and the pelvis position in SMPL model coordinates."""
+    landmarks_world = observed.extras.get("landmarks_world")
+    if tracklets.embedded:
+        # The embedded backend writes `camera` with the standard pelvis offset and has no betas.
+        if landmarks_world is None:
+            return STANDARD_OFFSETS.copy(), worldframe.PELVIS_IN_SMPL_MODEL
+        visibility = observed.extras.get("landmarks_visibility")
+        confidence = (
+            None
+            if visibility is None
+            else landmarks.confidence_from_mediapipe(np.nan_to_num(visibility[real_rows]))
+        )
+        offsets = ik.estimate_offsets(landmarks.from_mediapipe(landmarks_world[real_rows]), confidence)
+        return offsets, worldframe.PELVIS_IN_SMPL_MODEL
+    if smpl_model is None:
+        return STANDARD_OFFSETS.copy(), worldframe.PELVIS_IN_SMPL_MODEL
+    shape = np.median(observed.betas[real_rows], axis=0)
+    return smpl_model.offsets(shape), smpl_model.pelvis(shape)
+
+
 def extract(
     tracklets: Tracklets,
     tid: int,
@@ -181,30 +219,8 @@ def extract(
     body = fill_rotations(_dense(observed.body_pose[real_rows], rows, count), measured)
     camera = fill_linear(_dense(observed.camera[real_rows], rows, count), measured)
     betas = fill_linear(_dense(observed.betas[real_rows], rows, count), measured)
-    confidence = np.full((count, NUM_JOINTS), INTERPOLATED_CONFIDENCE)
-    joint_confidence = observed.extras.get("joint_confidence")
-    if tracklets.embedded and joint_confidence is not None:
-        confidence[rows] = np.nan_to_num(joint_confidence[real_rows], nan=INTERPOLATED_CONFIDENCE)
-    else:
-        per_row = np.where(observed.backfilled[real_rows], BACKFILLED_CONFIDENCE, MEASURED_CONFIDENCE)
-        confidence[rows] = per_row[:, None]
-
-    shape = np.median(observed.betas[real_rows], axis=0)
-    # The embedded backend writes `camera` with the standard pelvis offset and has no betas.
-    pelvis_offset = worldframe.PELVIS_IN_SMPL_MODEL
-    offsets = STANDARD_OFFSETS.copy()
-    landmarks_world = observed.extras.get("landmarks_world")
-    if tracklets.embedded and landmarks_world is not None:
-        visibility = observed.extras.get("landmarks_visibility")
-        offsets = ik.estimate_offsets(
-            landmarks.from_mediapipe(landmarks_world[real_rows]),
-            None
-            if visibility is None
-            else landmarks.confidence_from_mediapipe(np.nan_to_num(visibility[real_rows])),
-        )
-    elif smpl_model is not None and not tracklets.embedded:
-        offsets = smpl_model.offsets(shape)
-        pelvis_offset = smpl_model.pelvis(shape)
+    confidence = _confidence(tracklets, observed, real_rows, rows, count)
+    offsets, pelvis_offset = _skeleton(tracklets, observed, real_rows, smpl_model)
     depth_scale = 1.0
     if focal_length_px and not tracklets.embedded:
         sizes = observed.image_size[real_rows]
