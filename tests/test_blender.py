@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -218,14 +219,33 @@ def test_root_motion_on_travels_and_off_stays_at_the_origin(exported: dict[str, 
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
-def test_assimp_opens_the_file(exported: dict[str, Exported], variant: str) -> None:
-    result = subprocess.run(
-        ["assimp", "info", str(exported[variant].path)], capture_output=True, text=True, timeout=120
-    )
+def test_assimp_opens_the_file(exported: dict[str, Exported], variant: str, tmp_path: Path) -> None:
+    item = exported[variant]
+    motion = item.prepared.motion
+    result = subprocess.run(["assimp", "info", str(item.path)], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Animations:         1" in result.stdout
-    # 24 bones plus the armature and the scene root.
-    assert "Nodes:              26" in result.stdout
+    assert "Nodes:              26" in result.stdout  # 24 bones, the armature and the scene root
+    # Its JSON export: the same hierarchy and one key per frame at the asked rate.
+    json_path = tmp_path / "scene.json"
+    command = ["assimp", "export", str(item.path), str(json_path), "-fassjson"]
+    assert subprocess.run(command, capture_output=True, timeout=120).returncode == 0
+    scene = json.loads(json_path.read_text())
+    parents: dict[str, str] = {}
+
+    def walk(node: dict, parent: str) -> None:  # type: ignore[type-arg]
+        parents[node["name"]] = parent
+        for child in node.get("children", []):
+            walk(child, node["name"])
+
+    walk(scene["rootnode"], "")
+    for joint, name in enumerate(motion.names):
+        parent = skeleton.PARENTS[joint]
+        assert parents[name] == (motion.names[parent] if parent >= 0 else "Armature")
+    animation = scene["animations"][0]
+    assert animation["tickspersecond"] == pytest.approx(item.settings.fps or item.track.fps, rel=1e-4)
+    channels = {channel["name"]: channel for channel in animation["channels"]}
+    assert all(len(channels[name]["rotationkeys"]) == motion.frame_count for name in motion.names)
 
 
 def test_blender_log_holds_blenders_output(exported: dict[str, Exported]) -> None:
