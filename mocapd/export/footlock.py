@@ -19,10 +19,10 @@ FOOT_POINTS = {
 # A foot is in contact when its lower point is this close to the floor and its slower point this slow.
 CONTACT_HEIGHT_M = 0.06
 CONTACT_SPEED_M_S = 0.5
-# Contacts and gaps shorter than this many frames are noise.
-MIN_RUN_FRAMES = 3
-# The lock fades in and out over this many frames on each side of a contact, so the root does not pop.
-BLEND_FRAMES = 2
+# Contacts and gaps shorter than this are noise.
+MIN_RUN_S = 0.1
+# The lock fades in and out over this long on each side of a contact, so the root does not pop.
+BLEND_S = 0.067
 # The floor is this percentile of the lowest foot point over the clip (robust to a few bad frames).
 FLOOR_PERCENTILE = 5.0
 
@@ -71,7 +71,7 @@ def clean_runs(mask: np.ndarray, min_frames: int) -> np.ndarray:
 
 
 def slow_point_steps(points: np.ndarray) -> np.ndarray:
-    """(N, 2) horizontal movement since the previous frame of each foot's slower point (0 on frame 0)."""
+    """(N, 2 sides, 2) horizontal (x, z) step since the previous frame of each foot's slower point (0 on frame 0)."""
     displacement = points[1:, :, :, [0, 2]] - points[:-1, :, :, [0, 2]]  # (N-1, side, point, xz)
     distance = np.linalg.norm(displacement, axis=-1)
     slower = np.argmin(distance, axis=-1)  # (N-1, side)
@@ -91,14 +91,20 @@ def detect_contacts(points: np.ndarray, fps: float) -> np.ndarray:
         speed[1:-1] = np.linalg.norm(velocity, axis=-1).min(axis=2)
         speed[0], speed[-1] = speed[1], speed[-2]
     contacts = (height < CONTACT_HEIGHT_M) & (speed < CONTACT_SPEED_M_S)
-    return np.stack([clean_runs(contacts[:, side], MIN_RUN_FRAMES) for side in range(2)], axis=1)
+    min_frames = max(1, round(MIN_RUN_S * fps))
+    return np.stack([clean_runs(contacts[:, side], min_frames) for side in range(2)], axis=1)
 
 
-def blend_weights(contacts: np.ndarray) -> np.ndarray:
-    """(N, 2) lock weights 0..1: 1 inside a contact, fading to 0 over BLEND_FRAMES on each side."""
-    width = 2 * BLEND_FRAMES + 1
-    kernel = np.ones(width) / width
-    padded = np.pad(contacts.astype(np.float64), ((BLEND_FRAMES, BLEND_FRAMES), (0, 0)), mode="edge")
+def blend_frames(fps: float) -> int:
+    """BLEND_S in frames at `fps`."""
+    return max(1, round(BLEND_S * fps))
+
+
+def blend_weights(contacts: np.ndarray, fps: float) -> np.ndarray:
+    """(N, 2) lock weights 0..1: 1 inside a contact, fading to 0 over BLEND_S on each side."""
+    half = blend_frames(fps)
+    kernel = np.ones(2 * half + 1) / (2 * half + 1)
+    padded = np.pad(contacts.astype(np.float64), ((half, half), (0, 0)), mode="edge")
     smoothed = np.stack([np.convolve(padded[:, side], kernel, mode="valid") for side in range(2)], axis=1)
     return np.maximum(smoothed, contacts.astype(np.float64))
 
@@ -137,7 +143,7 @@ def lock_feet(
     floor = float(np.percentile(points[..., 1].min(axis=(1, 2)), FLOOR_PERCENTILE))
     points = points - np.array([0.0, floor, 0.0])
     contacts = detect_contacts(points, fps)
-    weights = blend_weights(contacts)
+    weights = blend_weights(contacts, fps)
     sliding_before = sliding_cm(points, contacts)
 
     # Horizontal: integrate the root's own steps minus the weighted steps of the planted feet, so the
@@ -153,9 +159,9 @@ def lock_feet(
     # become root jitter.
     heights = points[..., 1].min(axis=2)
     vertical = -(weights * heights).sum(axis=1) / np.maximum(1.0, total[:, 0])
-    width = 2 * BLEND_FRAMES + 1
-    padded = np.pad(vertical, BLEND_FRAMES, mode="edge")
-    vertical = np.convolve(padded, np.ones(width) / width, mode="valid")
+    half = blend_frames(fps)
+    padded = np.pad(vertical, half, mode="edge")
+    vertical = np.convolve(padded, np.ones(2 * half + 1) / (2 * half + 1), mode="valid")
     result[:, 1] = root_positions[:, 1] - floor + vertical
     result = lift_above_floor(local_rotations, offsets, result)
 
