@@ -6,6 +6,7 @@ import dataclasses
 import json
 import os
 import shutil
+import subprocess
 import sys
 import time
 from fractions import Fraction
@@ -212,3 +213,25 @@ def test_an_mkv_is_remuxed_and_mjpeg_is_re_encoded_for_phalp(tmp_path: Path) -> 
     shutil.copyfile(SAMPLE, upper_case)
     linked = fourdhumans.prepare_input(upper_case, tmp_path / "d")
     assert linked.name == "clip.mp4" and os.path.samefile(linked, upper_case)
+
+
+def test_the_child_dies_with_a_killed_step_process(tmp_path: Path) -> None:
+    pid_file = tmp_path / "child.pid"
+    sleeper = f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(60)"
+    step = (
+        "import os, sys; from pathlib import Path; from mocapd.backends.fourdhumans import run_process; "
+        f"run_process([sys.executable, '-c', {sleeper!r}], Path({str(tmp_path)!r}), dict(os.environ), 60.0, "
+        f"Path({str(tmp_path / 'log.txt')!r}))"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", step])
+    deadline = time.monotonic() + 30.0
+    while not pid_file.exists() or not pid_file.read_text():
+        assert time.monotonic() < deadline and parent.poll() is None, "the child never started"
+        time.sleep(0.05)
+    child = int(pid_file.read_text())
+    parent.kill()
+    parent.wait()
+    deadline = time.monotonic() + 5.0
+    while time.monotonic() < deadline and process_alive(child):
+        time.sleep(0.05)
+    assert not process_alive(child)

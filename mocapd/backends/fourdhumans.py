@@ -153,12 +153,23 @@ class ProcessResult:
     progress: list[float] = field(default_factory=list)
 
 
+def _load_prctl() -> Callable[..., int] | None:
+    """libc's prctl, looked up in the parent (no dynamic loading between fork and exec)."""
+    try:
+        prctl: Callable[..., int] = ctypes.CDLL(None, use_errno=True).prctl
+        return prctl
+    except (OSError, AttributeError):
+        return None
+
+
+PRCTL = _load_prctl()
+PR_SET_PDEATHSIG = 1
+
+
 def _die_with_parent() -> None:
     """In the child: be killed if the step process dies, so no orphan keeps the GPU."""
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
+    if PRCTL is not None:
+        PRCTL(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def _stop_group(process: subprocess.Popen[bytes]) -> None:
@@ -345,5 +356,9 @@ def track(job: Job) -> StepOutcome:
     job.report_progress("tracking", 1.0, "4D-Humans done")
     return StepOutcome(
         warnings=warnings,
-        data={"frames": loaded.frame_count, "tracks": len(loaded.track_ids()), "gpu": job.config.gpu.device},
+        data={
+            "frames": loaded.frame_count,
+            "track_count": len(loaded.track_ids()),
+            "gpu": job.config.gpu.device,
+        },
     )
