@@ -5,7 +5,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from mocapd.backends.selection import EMBEDDED, FOURDHUMANS, choose_backend
+import pytest
+
+from mocapd import gpu
+from mocapd.backends.selection import EMBEDDED, FOURDHUMANS, choose_backend, current_choice
 from mocapd.config import Config, FourDHumansSettings
 from mocapd.gpu import GpuDevice, GpuStatus, query_gpus
 
@@ -66,3 +69,15 @@ def test_explicit_backends_are_taken_as_configured() -> None:
     assert choose_backend(installed("mediapipe"), status(20000.0)).name == EMBEDDED
     explicit = choose_backend(Config(backend="4dhumans"), None)
     assert explicit.name == FOURDHUMANS and "backend = 4dhumans" in explicit.reason
+
+
+def test_current_choice_reads_the_gpus_only_when_4dhumans_may_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+
+    def query() -> GpuStatus:
+        calls.append(1)
+        return status(20000.0)
+
+    monkeypatch.setattr(gpu, "query_gpus", query)
+    assert current_choice(installed("mediapipe")).name == EMBEDDED and not calls
+    assert current_choice(installed()).name == FOURDHUMANS and calls == [1]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mocapd import gpu
 from mocapd.backends import fourdhumans
 from mocapd.config import Config, GpuSettings
 from mocapd.gpu import GpuStatus
@@ -56,3 +57,9 @@ def choose_backend(config: Config, gpu_status: GpuStatus | None) -> BackendChoic
     return BackendChoice(
         FOURDHUMANS, f"auto: 4D-Humans is installed and GPU {config.gpu.device} has enough free memory"
     )
+
+
+def current_choice(config: Config) -> BackendChoice:
+    """The backend a job would get now, the GPUs read through NVML (for the tracking step and `mocapd health`)."""
+    status = None if config.backend == EMBEDDED else gpu.query_gpus()
+    return choose_backend(config, status)

@@ -14,8 +14,7 @@ log = logging.getLogger(__name__)
 def run(job: Job) -> StepOutcome:
     """Run 4D-Humans or the embedded model; the outcome says which ran and why."""
     config = job.config
-    status = None if config.backend == selection.EMBEDDED else gpu.query_gpus()
-    choice = selection.choose_backend(config, status)
+    choice = selection.current_choice(config)
     log.info("job %d: tracking with %s (%s)", job.id, choice.name, choice.reason)
     job.backend = choice.name
     if choice.name == selection.FOURDHUMANS:
