@@ -1,0 +1,186 @@
+"""Speed and memory of the embedded tracking step (decode + pose model + tracker + IK + tracklets).
+
+Clips are made at bench time from examples/sample.mp4 (the Pose2Sim single-person view, 1080x1920
+portrait, 60 fps, 100 frames):
+  - speed: the sample letterboxed into a 1280x720 landscape frame (the person scaled to 720 px high,
+    black bars left and right), 60 fps, 100 frames (1.65 s);
+  - memory: the same frames looped into a 2-minute clip at 30 fps and 640x360 (3600 frames), so the
+    bench stays short; run in a child process so its peak RSS is its own.
+Printed: tracking wall time / clip duration (goal <= 1.0 on 2 cores), tracking time / pure model
+inference time on the same frames (goal <= 1.3), tracemalloc peak and max RSS.
+
+Run: .venv/bin/python bench/bench_tracking.py [--minutes 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from mocapd.config import Config  # noqa: E402
+from mocapd.decode import iter_frames  # noqa: E402
+from mocapd.job import Job, VideoInfo  # noqa: E402
+from mocapd.motion import posemodel  # noqa: E402
+from mocapd.motion.tracking import MAX_PEOPLE, track_video  # noqa: E402
+from mocapd.options import JobOptions  # noqa: E402
+
+SAMPLE = REPO / "examples" / "sample.mp4"
+
+
+def letterboxed_frames(width: int, height: int) -> list[np.ndarray]:
+    """The sample's frames scaled to fit `height` and centred on a black width x height canvas."""
+    frames = []
+    for frame in iter_frames(SAMPLE, max_resolution=4096):
+        image = frame.image
+        scale = height / image.shape[0]
+        resized = cv2.resize(
+            image, (int(round(image.shape[1] * scale)) // 2 * 2, height), interpolation=cv2.INTER_AREA
+        )
+        canvas = np.zeros((height, width, 3), dtype=np.uint8)
+        left = (width - resized.shape[1]) // 2
+        canvas[:, left : left + resized.shape[1]] = resized
+        frames.append(canvas)
+    return frames
+
+
+def write_clip(path: Path, frames: list[np.ndarray], rate: int, count: int) -> Path:
+    """An H.264 mp4 of `count` frames looping over `frames` at `rate` fps."""
+    container = av.open(str(path), mode="w")
+    stream = container.add_stream("libx264", rate=rate)
+    stream.height, stream.width = frames[0].shape[:2]
+    stream.pix_fmt = "yuv420p"
+    stream.options = {"preset": "veryfast"}
+    for index in range(count):
+        # Loop forwards then backwards so the motion has no jump at the seam.
+        period = 2 * len(frames) - 2
+        position = index % period
+        image = frames[position if position < len(frames) else period - position]
+        for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+            container.mux(packet)
+    for packet in stream.encode():
+        container.mux(packet)
+    container.close()
+    return path
+
+
+def make_job(root: Path, video: Path, rate: float, count: int, max_resolution: int = 1280) -> Job:
+    work = root / f"job_{video.stem}"
+    (work / "input").mkdir(parents=True)
+    shutil.copy(video, work / "input" / video.name)
+    config = Config(state_dir=str(root / "state"))
+    config.limits.max_resolution = max_resolution
+    job = Job(1, video.stem, work, video.name, JobOptions(), config)
+    with av.open(str(video)) as container:
+        stream = container.streams.video[0]
+        job.video_info = VideoInfo(stream.width, stream.height, rate, count / rate, count, "h264")
+    return job
+
+
+def inference_only(video: Path, state: Path) -> float:
+    """Seconds the pose model alone takes on the clip's frames (decoded beforehand)."""
+    images = [frame.image for frame in iter_frames(video, max_resolution=1280)]
+    import mediapipe
+
+    landmarker = posemodel.create_landmarker(MAX_PEOPLE, cache_dir=state / "models")
+    try:
+        started = time.perf_counter()
+        for index, image in enumerate(images):
+            landmarker.detect_for_video(
+                mediapipe.Image(image_format=mediapipe.ImageFormat.SRGB, data=image), index * 17
+            )
+        return time.perf_counter() - started
+    finally:
+        landmarker.close()
+
+
+def memory_run(video: Path, rate: int, count: int) -> None:
+    """Child process: track the long clip and print its memory figures as JSON."""
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        job = make_job(root, video, rate, count)
+        posemodel.ensure_task_file(root / "state" / "models")
+        baseline_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        tracemalloc.start()
+        started = time.perf_counter()
+        track_video(job)
+        elapsed = time.perf_counter() - started
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        result = {
+            "seconds": elapsed,
+            "tracemalloc_peak_mb": peak / 2**20,
+            "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "rss_before_mb": baseline_rss / 1024,
+            "tracklets_mb": job.tracklets_path.stat().st_size / 2**20,
+        }
+    print(json.dumps(result))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=2.0, help="length of the memory clip")
+    parser.add_argument("--memory-child", nargs=3, metavar=("VIDEO", "RATE", "COUNT"), help=argparse.SUPPRESS)
+    arguments = parser.parse_args()
+    if arguments.memory_child:
+        video, rate, count = arguments.memory_child
+        memory_run(Path(video), int(rate), int(count))
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        frames = letterboxed_frames(1280, 720)
+        video = write_clip(root / "sample_720p.mp4", frames, 60, len(frames))
+        duration = len(frames) / 60
+        posemodel.ensure_task_file(root / "state" / "models")
+        inference = inference_only(video, root / "state")
+        job = make_job(root, video, 60, len(frames))
+        started = time.perf_counter()
+        track_video(job)
+        tracking = time.perf_counter() - started
+    print(f"720p clip: 1280x720 letterboxed sample, {len(frames)} frames at 60 fps ({duration:.2f} s)")
+    print(
+        f"  tracking step {tracking:.2f} s ({len(frames) / tracking:.1f} frames/s), pure inference {inference:.2f} s"
+    )
+    print(f"  tracking time / clip duration: {tracking / duration:.2f} (goal <= 1.0)")
+    print(f"  tracking time / inference time: {tracking / inference:.2f} (goal <= 1.3)")
+    rate, width, height = 30, 640, 360
+    count = int(round(arguments.minutes * 60 * rate))
+    small = letterboxed_frames(width, height)
+    # A quarter-length clip beside the full one: what grows with length shows in the difference.
+    for frames_in_clip in (count // 4, count):
+        with tempfile.TemporaryDirectory() as folder:
+            long_video = write_clip(Path(folder) / "long.mp4", small, rate, frames_in_clip)
+            child = subprocess.run(
+                [sys.executable, __file__, "--memory-child", str(long_video), str(rate), str(frames_in_clip)],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+        figures = json.loads(child.stdout.strip().splitlines()[-1])
+        duration = frames_in_clip / rate
+        print(
+            f"{duration / 60:g}-minute clip (looped sample, 640x360, 30 fps, {frames_in_clip} frames): "
+            f"tracking {figures['seconds']:.1f} s = {figures['seconds'] / duration:.2f} x real time"
+        )
+        print(
+            f"  tracemalloc peak {figures['tracemalloc_peak_mb']:.1f} MB, max RSS {figures['max_rss_mb']:.0f} MB "
+            f"(RSS {figures['rss_before_mb']:.0f} MB before tracking), tracklets file {figures['tracklets_mb']:.1f} MB"
+        )
+
+
+if __name__ == "__main__":
+    main()
