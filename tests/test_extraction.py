@@ -181,3 +181,31 @@ def test_recorded_timestamps_are_the_frame_times() -> None:
     assert np.allclose(extraction.extract(data, 1, FPS).motion.time, stamps)
     del raw[builder.keys[2]]["timestamp"]
     assert np.allclose(extraction.extract(tracklets.from_dict(raw), 1, FPS).motion.time, np.arange(6) / FPS)
+
+
+def test_root_translation_follows_the_camera_model_within_a_millimetre() -> None:
+    # A person walks a known path in front of a real 1920x1080 camera with a 1400 px lens. PHALP sees
+    # the same images through its own focal length: lateral positions agree, depths scale with it.
+    real_focal = 1400.0
+    phalp_focal = worldframe.phalp_focal_length(1080, 1920)
+    count = 40
+    generator = np.random.default_rng(2)
+    pelvis = np.stack(
+        [
+            np.linspace(-1.0, 1.0, count),
+            0.3 + generator.normal(0, 0.01, count),
+            np.linspace(3.0, 6.0, count) + generator.normal(0, 0.02, count),
+        ],
+        axis=1,
+    )  # OpenCV camera axes, metres
+    seen_by_phalp = pelvis * [1.0, 1.0, phalp_focal / real_focal]
+    builder = LayoutBuilder(count)
+    for frame in range(count):
+        builder.add(frame, Person(tid=1, camera=seen_by_phalp[frame] - worldframe.PELVIS_IN_SMPL_MODEL))
+    motion = extraction.extract(
+        tracklets.from_dict(builder.build()), 1, FPS, focal_length_px=real_focal
+    ).motion
+    # Facing the camera: the world is the camera's Y-up axes, shifted to the first position.
+    expected = (pelvis - pelvis[0]) @ worldframe.OPENCV_TO_WORLD.T
+    assert np.max(np.abs(motion.trans[:, [0, 2]] - expected[:, [0, 2]])) < 1e-3
+    assert np.max(np.abs(motion.trans[:, 1] - motion.trans[0, 1] - expected[:, 1])) < 1e-3

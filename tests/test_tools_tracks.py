@@ -12,6 +12,8 @@ import pytest
 
 from mocapd import trackfile
 from mocapd.motion.landmarks import MEDIAPIPE_INDEX
+from mocapd.motion.rootmotion import default_focal_length
+from mocapd.motion.worldframe import phalp_focal_length
 from mocapd.skeleton import JOINT_INDEX, NUM_JOINTS, PARENTS, STANDARD_OFFSETS
 from tests.fake_4dhumans.layout import LayoutBuilder, Person, camera_from_world
 
@@ -77,8 +79,10 @@ def test_extract_writes_a_track_file_with_the_given_fps(phalp_pkl: Path, tmp_pat
     motion = trackfile.load(out)
     assert motion.tid == 2 and motion.fps == 50.0
     assert list(motion.frame_idx) == list(range(10, 50)) and np.isclose(motion.time[0], 0.2)
-    # Facing the camera (+Z) and moving away from it: stepping backwards, along -Z.
-    assert np.allclose(np.diff(motion.trans[:, 2]), -0.02, atol=1e-5)
+    # Facing the camera (+Z) and moving away from it: stepping backwards, along -Z; PHALP's depths
+    # brought from its focal length to a 60-degree lens (no focal length given).
+    depth_scale = default_focal_length(1920, 1080) / phalp_focal_length(1080, 1920)
+    assert np.allclose(np.diff(motion.trans[:, 2]), -0.02 * depth_scale, atol=1e-5)
 
 
 def test_extract_without_fps_or_with_an_unreadable_model_warns(phalp_pkl: Path, tmp_path: Path) -> None:

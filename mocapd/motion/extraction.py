@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from mocapd.errors import JobError
-from mocapd.motion import ik, landmarks, worldframe
+from mocapd.motion import ik, landmarks, rootmotion, worldframe
 from mocapd.motion.smplmodel import SmplModel, load_or_explain
 from mocapd.motion.tracklets import Tracklets, TrackObservations, observations, real_frame_counts
 from mocapd.motion.tracklets import read as read_tracklets
@@ -198,8 +198,9 @@ def extract(
     """One track as a world-frame motion (mocapd.trackfile), rows from its first to last detection.
 
     fps: the source video's frame rate (PHALP does not record it); frame times are the file's own
-    timestamps where it has them, else index / fps. focal_length_px: the true focal
-    length where the video's metadata gives it; PHALP's depths are rescaled to it.
+    timestamps where it has them, else index / fps. focal_length_px: the real focal length where the
+    video's metadata gives it; PHALP's depths are rescaled to it, or to mocapd's default field of
+    view (mocapd.motion.rootmotion) without one.
     """
     if not (np.isfinite(fps) and fps > 0):
         raise JobError(f"the frame rate must be a positive number, got {fps}")
@@ -222,11 +223,15 @@ def extract(
     confidence = _confidence(tracklets, observed, real_rows, rows, count)
     offsets, pelvis_offset = _skeleton(tracklets, observed, real_rows, smpl_model)
     depth_scale = 1.0
-    if focal_length_px and not tracklets.embedded:
+    if not tracklets.embedded:
+        # PHALP places people with a focal length of about a 3 degree field of view: its depths
+        # (and depth motion) are many times the real ones. Same image, real lens: depth scales with
+        # the focal length, lateral position does not.
         sizes = observed.image_size[real_rows]
         if np.isfinite(sizes).all():
             height, width = np.median(sizes, axis=0)
-            depth_scale = focal_length_px / worldframe.phalp_focal_length(height, width)
+            real_focal = rootmotion.focal_length(int(width), int(height), focal_length_px)
+            depth_scale = real_focal / worldframe.phalp_focal_length(height, width)
         else:
             warnings.append(f"track {tid}: image size missing, depths kept at the tracker's focal length")
     pelvis_camera = worldframe.pelvis_in_camera(camera, pelvis_offset, depth_scale)
