@@ -144,13 +144,15 @@ def test_a_2000_frame_clip_is_extracted_whole() -> None:
 def test_gaps_are_slerped_and_interpolated_linearly() -> None:
     builder = LayoutBuilder(11)
     for frame in (0, 10):
-        person = person_at(1, float(frame))
+        person = person_at(1, 0.0, depth=5.0 + frame)  # on the optical axis: seen straight on
         person.global_orient = worldframe.OPENCV_TO_WORLD @ rotation_y(np.radians(9 * frame))
         person.body_pose[0] = rotation_x(np.radians(6 * frame))
         builder.add(frame, person)
     motion = extraction.extract(tracklets.from_dict(builder.build()), 1, FPS).motion
     assert motion.frame_count == 11
-    assert np.allclose(camera_x(motion.camera), np.arange(11), atol=1e-5)
+    assert np.allclose(
+        motion.camera[:, 2] + worldframe.PELVIS_IN_SMPL_MODEL[2], 5.0 + np.arange(11), atol=1e-5
+    )
     turns = [angle_between(motion.R_root[0], motion.R_root[frame]) for frame in range(11)]
     assert np.allclose(turns, np.radians(9 * np.arange(11)), atol=1e-6)
     knee_angles = angle_between(np.eye(3), motion.R_body[:, 0])
@@ -199,7 +201,7 @@ def test_root_translation_follows_the_camera_model_within_a_millimetre() -> None
         axis=1,
     )  # OpenCV camera axes, metres
     seen_by_phalp = pelvis * [1.0, 1.0, phalp_focal / real_focal]
-    builder = LayoutBuilder(count)
+    builder = LayoutBuilder(count, real_focal=real_focal)
     for frame in range(count):
         builder.add(frame, Person(tid=1, camera=seen_by_phalp[frame] - worldframe.PELVIS_IN_SMPL_MODEL))
     motion = extraction.extract(

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import scipy.sparse
 
-from mocapd.motion import extraction, smplmodel, tracklets
+from mocapd.motion import extraction, smplmodel, tracklets, worldframe
 from mocapd.skeleton import NUM_JOINTS, PARENTS, STANDARD_OFFSETS
 from tests.fake_4dhumans.layout import LayoutBuilder, Person
 
@@ -101,13 +101,17 @@ def test_extraction_takes_bone_lengths_and_pelvis_from_the_model(tmp_path: Path)
     path = tmp_path / "SMPL_NEUTRAL.pkl"
     write_model(path)
     model = smplmodel.load(path)
-    builder = LayoutBuilder(10)
-    for frame in range(10):
-        builder.add(frame, Person(tid=1, betas=np.array([1.0] + [0.0] * 9)))
-    data = tracklets.from_dict(builder.build())
-    with_model = extraction.extract(data, 1, 30.0, model).motion
+    betas = np.array([1.0] + [0.0] * 9)
+
+    def filmed(pelvis_offset: np.ndarray) -> tracklets.Tracklets:
+        builder = LayoutBuilder(10, pelvis_offset=pelvis_offset)
+        for frame in range(10):
+            builder.add(frame, Person(tid=1, betas=betas))
+        return tracklets.from_dict(builder.build())
+
+    with_model = extraction.extract(filmed(model.pelvis(betas)), 1, 30.0, model).motion
     assert np.allclose(with_model.offsets[1:, 1], 1.1 * STANDARD_OFFSETS[1:, 1])
-    standard = extraction.extract(data, 1, 30.0).motion
+    standard = extraction.extract(filmed(worldframe.PELVIS_IN_SMPL_MODEL), 1, 30.0).motion
     assert np.allclose(standard.offsets, STANDARD_OFFSETS)
     # Standing in a T-pose, the taller actor's pelvis is 10 % higher above the floor.
     leg = -STANDARD_OFFSETS[[1, 4, 7, 10], 1].sum()

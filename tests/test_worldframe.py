@@ -99,3 +99,15 @@ def test_tilted_orientations_keep_their_tilt_in_the_world() -> None:
     orientations = np.stack([worldframe.OPENCV_TO_WORLD, worldframe.OPENCV_TO_WORLD @ lean])
     root, _ = run(orientations, np.tile([0.0, 0.0, 5.0], (2, 1)))
     assert np.allclose(root[1], lean, atol=1e-9)
+
+
+def test_view_ray_rotation_turns_the_optical_axis_onto_the_ray() -> None:
+    positions = np.array([[0.0, 0.0, 4.0], [2.0, -1.0, 3.0], [-3.0, 0.5, 1.0]])
+    rotations = worldframe.view_ray_rotation(positions)
+    assert np.allclose(rotations[0], np.eye(3))
+    directions = positions / np.linalg.norm(positions, axis=1, keepdims=True)
+    assert np.allclose(rotations @ [0.0, 0.0, 1.0], directions)
+    assert np.allclose(np.linalg.det(rotations), 1.0)
+    assert np.allclose(rotations @ np.swapaxes(rotations, 1, 2), np.eye(3))
+    # The smallest such rotation: its axis is perpendicular to both, its angle the one between them.
+    assert np.allclose(angle_between(np.eye(3), rotations[1]), np.arccos(directions[1, 2]))

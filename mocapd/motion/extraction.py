@@ -188,6 +188,20 @@ def _skeleton(
     return smpl_model.offsets(shape), smpl_model.pelvis(shape)
 
 
+def _depth_scale(sizes: np.ndarray, focal_length_px: float | None) -> float | None:
+    """Real focal length / PHALP's, from the image sizes (M, 2) of a track; None without sizes.
+
+    PHALP places people with a focal length of about a 3 degree field of view, so its depths (and
+    depth motion) are many times the real ones. Same image, real lens: depth scales with the focal
+    length, lateral position does not. The real lens: the video's metadata, else mocapd's default.
+    """
+    if not np.isfinite(sizes).all():
+        return None
+    height, width = np.median(sizes, axis=0)
+    real_focal = rootmotion.focal_length(int(width), int(height), focal_length_px)
+    return real_focal / worldframe.phalp_focal_length(height, width)
+
+
 def extract(
     tracklets: Tracklets,
     tid: int,
@@ -216,25 +230,25 @@ def extract(
     measured = np.zeros(count, dtype=bool)
     measured[rows] = True
 
-    camera_rotations = fill_rotations(_dense(observed.global_orient[real_rows], rows, count), measured)
-    body = fill_rotations(_dense(observed.body_pose[real_rows], rows, count), measured)
-    camera = fill_linear(_dense(observed.camera[real_rows], rows, count), measured)
-    betas = fill_linear(_dense(observed.betas[real_rows], rows, count), measured)
-    confidence = _confidence(tracklets, observed, real_rows, rows, count)
     offsets, pelvis_offset = _skeleton(tracklets, observed, real_rows, smpl_model)
     depth_scale = 1.0
     if not tracklets.embedded:
-        # PHALP places people with a focal length of about a 3 degree field of view: its depths
-        # (and depth motion) are many times the real ones. Same image, real lens: depth scales with
-        # the focal length, lateral position does not.
-        sizes = observed.image_size[real_rows]
-        if np.isfinite(sizes).all():
-            height, width = np.median(sizes, axis=0)
-            real_focal = rootmotion.focal_length(int(width), int(height), focal_length_px)
-            depth_scale = real_focal / worldframe.phalp_focal_length(height, width)
-        else:
+        scale = _depth_scale(observed.image_size[real_rows], focal_length_px)
+        if scale is None:
             warnings.append(f"track {tid}: image size missing, depths kept at the tracker's focal length")
-    pelvis_camera = worldframe.pelvis_in_camera(camera, pelvis_offset, depth_scale)
+        else:
+            depth_scale = scale
+    pelvis_measured = worldframe.pelvis_in_camera(observed.camera[real_rows], pelvis_offset, depth_scale)
+    orientation_measured = observed.global_orient[real_rows]
+    if not tracklets.embedded:
+        orientation_measured = worldframe.view_ray_rotation(pelvis_measured) @ orientation_measured
+    # Gaps are filled after the corrections, so that what is interpolated is the real motion.
+    camera_rotations = fill_rotations(_dense(orientation_measured, rows, count), measured)
+    body = fill_rotations(_dense(observed.body_pose[real_rows], rows, count), measured)
+    pelvis_camera = fill_linear(_dense(pelvis_measured, rows, count), measured)
+    camera = fill_linear(_dense(observed.camera[real_rows], rows, count), measured)
+    betas = fill_linear(_dense(observed.betas[real_rows], rows, count), measured)
+    confidence = _confidence(tracklets, observed, real_rows, rows, count)
     recorded = tracklets.timestamps(frame_idx)
     times = recorded if recorded is not None else frame_idx / float(fps)
     root, trans = worldframe.to_world(camera_rotations, body, pelvis_camera, offsets)

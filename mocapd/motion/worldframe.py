@@ -46,6 +46,23 @@ def pelvis_in_camera(
     return pelvis
 
 
+def view_ray_rotation(positions: np.ndarray) -> np.ndarray:
+    """(N, 3, 3) the smallest rotation turning the optical axis (+z) onto the ray to each position.
+
+    A crop-based model (HMR 2.0) gives orientation as seen along the ray to the person, as if the
+    person were centred; with a real lens, an off-centre person is seen from the side by the ray's
+    angle, and this rotation puts the orientation back into the camera's axes.
+    """
+    directions = positions / np.linalg.norm(positions, axis=-1, keepdims=True)
+    axis = np.cross(FORWARD, directions)  # (N, 3): sin(angle) * rotation axis
+    cosine = directions[..., 2]
+    skew = np.zeros(directions.shape[:-1] + (3, 3))
+    skew[..., 0, 1], skew[..., 0, 2] = -axis[..., 2], axis[..., 1]
+    skew[..., 1, 0], skew[..., 1, 2] = axis[..., 2], -axis[..., 0]
+    skew[..., 2, 0], skew[..., 2, 1] = -axis[..., 1], axis[..., 0]
+    return np.eye(3) + skew + skew @ skew / (1.0 + cosine)[..., None, None]
+
+
 def camera_to_world_axes(rotations: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Global rotations (N, 3, 3) and positions (N, 3) from OpenCV axes to Y-up axes."""
     return OPENCV_TO_WORLD @ rotations, positions @ OPENCV_TO_WORLD.T

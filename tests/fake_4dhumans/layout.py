@@ -2,6 +2,8 @@
 
 Frames are keyed like PHALP's: image paths `<out>/_DEMO/<name>/img/000001.jpg`, or (video, pts)
 tuples; per-person lists are aligned with `tid` and appended in the order the test gives.
+A Person's `global_orient` is the true orientation in the real camera's axes (a lens of `real_focal`
+pixels); the file holds what HMR 2.0 reports: the orientation seen along the ray to the person.
 """
 
 from __future__ import annotations
@@ -11,7 +13,13 @@ from typing import Any
 
 import numpy as np
 
-from mocapd.motion.worldframe import OPENCV_TO_WORLD, PELVIS_IN_SMPL_MODEL
+from mocapd.motion.rootmotion import default_focal_length
+from mocapd.motion.worldframe import (
+    OPENCV_TO_WORLD,
+    PELVIS_IN_SMPL_MODEL,
+    phalp_focal_length,
+    view_ray_rotation,
+)
 from mocapd.rotations import rotation_x
 
 UPRIGHT_FACING_CAMERA = rotation_x(np.pi)  # PHALP's global_orient for an upright person facing the camera
@@ -40,8 +48,21 @@ class Person:
 class LayoutBuilder:
     """Accumulates frames; `people(frame)` entries are appended in call order, as PHALP does."""
 
-    def __init__(self, frame_count: int, name: str = "clip", tuple_keys: bool = False) -> None:
+    def __init__(
+        self,
+        frame_count: int,
+        name: str = "clip",
+        tuple_keys: bool = False,
+        real_focal: float | None = None,
+        pelvis_offset: np.ndarray = PELVIS_IN_SMPL_MODEL,
+    ) -> None:
+        """real_focal: the lens of the filmed scene (default: mocapd's default lens); pelvis_offset:
+        the pelvis in SMPL model coordinates of the actor filmed (their shape's)."""
         self.name = name
+        height, width = IMAGE_SIZE
+        focal = real_focal if real_focal is not None else default_focal_length(width, height)
+        self.depth_scale = focal / phalp_focal_length(height, width)
+        self.pelvis_offset = pelvis_offset
         self.frames: dict[Any, dict[str, Any]] = {}
         self.keys: list[Any] = []
         for index in range(frame_count):
@@ -82,9 +103,15 @@ class LayoutBuilder:
         if person.tracked_time == 0:
             frame["tracked_ids"].append(person.tid)
             frame["tracked_bbox"].append(np.array(person.bbox, dtype=np.float32))
+        pelvis = (np.asarray(person.camera, dtype=np.float64) + self.pelvis_offset) * [
+            1.0,
+            1.0,
+            self.depth_scale,
+        ]
+        seen = view_ray_rotation(pelvis[None])[0].T @ person.global_orient
         frame["smpl"].append(
             {
-                "global_orient": person.global_orient.reshape(1, 3, 3).astype(np.float32),
+                "global_orient": seen.reshape(1, 3, 3).astype(np.float32),
                 "body_pose": person.body_pose.astype(np.float32),
                 "betas": person.betas.astype(np.float32),
             }
