@@ -14,12 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-import av
-import joblib
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from tests.fake_4dhumans.layout import LayoutBuilder, Person  # noqa: E402
-
+REPOSITORY = Path(__file__).resolve().parents[2]
 OOM_MESSAGE = (
     "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total capacity "
     "of 7.79 GiB of which 1.02 GiB is free."
@@ -51,6 +46,18 @@ def main() -> int:
                 }
             )
         )
+    if mode == "hang":  # before the slow imports below, so that a short timeout still finds a child
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+        if record:
+            Path(record + ".child").write_text(str(child.pid))
+        print("Tracking : clip   0%", flush=True)
+        time.sleep(120)
+    import av
+    import joblib
+
+    sys.path.insert(0, str(REPOSITORY))
+    from tests.fake_4dhumans.layout import LayoutBuilder, Person
+
     source = Path(settings["video.source"])
     output_dir = Path(settings["video.output_dir"])
     end_frame = int(settings.get("video.end_frame", "1300"))
@@ -60,12 +67,6 @@ def main() -> int:
         frame_count = sum(1 for packet in container.demux(video=0) if packet.size)
     frame_count = min(frame_count, end_frame)
     print(f"Number of frames: {frame_count}", flush=True)
-    if mode == "hang":
-        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
-        if record:
-            Path(record + ".child").write_text(str(child.pid))
-        print("Tracking : clip   0%", flush=True)
-        time.sleep(120)
     if mode == "crash":
         print("Traceback (most recent call last):", flush=True)
         print("RuntimeError: detectron2 checkpoint not found", flush=True)
