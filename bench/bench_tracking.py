@@ -108,13 +108,21 @@ def inference_only(video: Path, state: Path) -> float:
         landmarker.close()
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident memory (VmHWM; getrusage's ru_maxrss keeps the parent's across exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def memory_run(video: Path, rate: int, count: int) -> None:
     """Child process: track the long clip and print its memory figures as JSON."""
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         job = make_job(root, video, rate, count)
         posemodel.ensure_task_file(root / "state" / "models")
-        baseline_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        baseline_rss = peak_rss_mb()
         tracemalloc.start()
         started = time.perf_counter()
         track_video(job)
@@ -124,8 +132,8 @@ def memory_run(video: Path, rate: int, count: int) -> None:
         result = {
             "seconds": elapsed,
             "tracemalloc_peak_mb": peak / 2**20,
-            "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            "rss_before_mb": baseline_rss / 1024,
+            "max_rss_mb": peak_rss_mb(),
+            "rss_before_mb": baseline_rss,
             "tracklets_mb": job.tracklets_path.stat().st_size / 2**20,
         }
     print(json.dumps(result))

@@ -5,9 +5,11 @@ Frames come one at a time from a generator, so memory does not grow with the cli
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 import av
 import numpy as np
@@ -101,3 +103,53 @@ def iter_frames(
                 index += 1
         except av.error.FFmpegError as error:
             raise JobError(f"cannot decode {path.name} at frame {index}: {error}") from error
+
+
+# Frames decoded ahead of the consumer: enough to hide decoding behind inference, few enough for memory.
+PREFETCH_DEPTH = 4
+_END = object()
+
+
+def prefetch(frames: Iterator[DecodedFrame], depth: int = PREFETCH_DEPTH) -> Iterator[DecodedFrame]:
+    """Run `frames` in a background thread, `depth` frames ahead; its errors are raised here, in order.
+
+    PyAV releases the GIL while decoding, so decoding overlaps with the pose model on another core.
+    """
+    buffer: queue.Queue[object] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for frame in frames:
+                while not stop.is_set():
+                    try:
+                        buffer.put(frame, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            buffer.put(_END)
+        except BaseException as error:  # handed to the consumer, which raises it
+            buffer.put(error)
+
+    worker = threading.Thread(target=produce, name="decode-prefetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = buffer.get()
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield cast(DecodedFrame, item)
+    finally:
+        stop.set()
+        # Unblock a producer waiting on a full queue, then let it finish.
+        while worker.is_alive():
+            try:
+                buffer.get(timeout=0.1)
+            except queue.Empty:
+                pass
+        if hasattr(frames, "close"):
+            frames.close()

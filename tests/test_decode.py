@@ -10,7 +10,7 @@ import av
 import numpy as np
 import pytest
 
-from mocapd.decode import inference_size, iter_frames, upright
+from mocapd.decode import inference_size, iter_frames, prefetch, upright
 from mocapd.errors import JobError
 
 DATA = Path(__file__).parent / "data"
@@ -122,3 +122,23 @@ def test_unreadable_file_is_a_job_error(tmp_path: Path) -> None:
     path.write_bytes(b"this is not a video" * 100)
     with pytest.raises(JobError, match="broken.mp4"):
         list(iter_frames(path))
+
+
+def test_prefetch_keeps_order_and_raises_decoding_errors(tmp_path: Path) -> None:
+    path = write_clip(tmp_path / "short.mp4", count=30)
+    direct = [frame.time for frame in iter_frames(path)]
+    assert [frame.time for frame in prefetch(iter_frames(path), depth=2)] == direct
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"not a video" * 50)
+    with pytest.raises(JobError, match="broken.mp4"):
+        list(prefetch(iter_frames(broken)))
+
+
+def test_prefetch_stops_its_thread_when_the_consumer_stops_early(tmp_path: Path) -> None:
+    import threading
+
+    path = write_clip(tmp_path / "long.mp4", count=200)
+    frames = prefetch(iter_frames(path), depth=2)
+    assert next(frames).frame_index == 0
+    frames.close()
+    assert not any(thread.name == "decode-prefetch" for thread in threading.enumerate())

@@ -115,7 +115,9 @@ def track_video(job: Job) -> StepOutcome:
     tracker = Tracker()
     last_stamp = -1
     try:
-        frames = decode.iter_frames(job.video_path, job.config.limits.max_resolution, rotation=rotation)
+        frames = decode.prefetch(
+            decode.iter_frames(job.video_path, job.config.limits.max_resolution, rotation=rotation)
+        )
         for frame in frames:
             height, width = frame.image.shape[:2]
             size = (int(round(height / frame.scale)), int(round(width / frame.scale)))
