@@ -1,0 +1,463 @@
+"""Runs claimed jobs step by step, each step in a child process with its timeout, log and progress.
+
+A crash or hang of a step cannot take the daemon down: the child is killed with its process group.
+TransientError, timeouts and crashed children are retried up to runner.max_attempts; a smoothing
+failure is a warning (the exporter reads the raw track); any other failure fails the job.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import multiprocessing
+import multiprocessing.connection
+import os
+import shutil
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mocapd import states, stepchild
+from mocapd.config import Config
+from mocapd.job import Job, VideoInfo
+from mocapd.options import JobOptions
+from mocapd.settings import build
+from mocapd.store import Claim, JobRecord, Store
+
+log = logging.getLogger(__name__)
+
+DEFAULT_STAGE_PACKAGE = "mocapd.steps"
+# How often the runner looks at a running child (progress, lease, stop requests).
+POLL_SECONDS = 0.2
+# Seconds a child gets between SIGTERM and SIGKILL.
+KILL_GRACE_SECONDS = 3.0
+# Seconds between status.json rewrites for progress alone.
+PROGRESS_WRITE_SECONDS = 2.0
+
+STEP_LABELS = {
+    states.VIDEO_UPLOAD: "video check",
+    states.TRACKING: "tracking",
+    states.TRACK_EXTRACTION: "track extraction",
+    states.SMOOTHING: "smoothing",
+    states.FBX_EXPORT: "export",
+    states.PACKAGING: "packaging",
+}
+
+# Result kinds besides stepchild's.
+TIMEOUT = "timeout"
+CRASHED = "crashed"
+ABORTED = "aborted"
+CANCELLED = "cancelled"
+LOST_LEASE = "lost_lease"
+RETRYABLE = (stepchild.TRANSIENT, TIMEOUT, CRASHED)
+
+_context_lock = threading.Lock()
+_context: Any = None
+
+
+def child_context() -> Any:
+    """The forkserver context: children fork from a clean single-threaded process, cheaply."""
+    global _context
+    with _context_lock:
+        if _context is None:
+            _context = multiprocessing.get_context("forkserver")
+            _context.set_forkserver_preload(["mocapd.stepchild"])
+        return _context
+
+
+def work_dir_for(config: Config, job_id: int) -> Path:
+    return config.state_path / "jobs" / str(job_id)
+
+
+def job_options(record: JobRecord) -> JobOptions:
+    return build(JobOptions, json.loads(record.options or "{}"))
+
+
+def job_from_record(record: JobRecord, config: Config) -> Job:
+    """The Job a stage receives, rebuilt from the database."""
+    video = record.json("video_info")
+    return Job(
+        id=record.id,
+        name=record.name or Path(record.source_relative).stem,
+        work_dir=work_dir_for(config, record.id),
+        source_name=Path(record.source_relative).name,
+        options=job_options(record),
+        config=config,
+        video_info=VideoInfo(**video) if video else None,
+        backend=record.backend,
+        selected_tracks=[int(tid) for tid in record.json("selected_tracks") or []],
+    )
+
+
+@dataclass
+class StopControl:
+    """What the daemon's signal handlers ask of the runner."""
+
+    stop_requested: threading.Event = field(default_factory=threading.Event)
+    abort_now: threading.Event = field(default_factory=threading.Event)
+    grace_deadline: float | None = None
+
+    def request_stop(self, grace_seconds: float) -> None:
+        if not self.stop_requested.is_set():
+            self.grace_deadline = time.monotonic() + grace_seconds
+            self.stop_requested.set()
+        else:
+            self.abort_now.set()
+
+    def must_abort(self) -> bool:
+        if self.abort_now.is_set():
+            return True
+        return self.grace_deadline is not None and time.monotonic() > self.grace_deadline
+
+
+@dataclass
+class StepResult:
+    kind: str
+    message: str = ""
+    warnings: list[str] = field(default_factory=list)
+    data: dict[str, Any] = field(default_factory=dict)
+    duration: float = 0.0
+
+
+class Listener:
+    """What the runner tells about a job's changes (the outbox writes status.json, report.html)."""
+
+    def job_changed(self, job_id: int) -> None:
+        """A state or step changed."""
+
+    def publish(self, job: Job) -> None:
+        """The job's results are ready in its package folder: put them in the outbox."""
+
+
+class Runner:
+    """Claims jobs and runs them, one at a time."""
+
+    def __init__(
+        self,
+        store: Store,
+        config: Callable[[], Config],
+        owner: str,
+        listener: Listener | None = None,
+        stage_package: str = DEFAULT_STAGE_PACKAGE,
+        control: StopControl | None = None,
+    ) -> None:
+        self.store = store
+        self.config = config
+        self.owner = owner
+        self.listener = listener or Listener()
+        self.stage_package = stage_package
+        self.control = control or StopControl()
+        self.current_job: int | None = None
+
+    def run_next(self) -> int | None:
+        """Claim the oldest job and run it until it finishes, fails, waits for a retry or is released."""
+        config = self.config()
+        claim = self.store.claim(self.owner, config.runner.lease_seconds, time.time())
+        if claim is None:
+            return None
+        self.current_job = claim.job_id
+        try:
+            self.run_job(claim)
+        finally:
+            self.current_job = None
+        return claim.job_id
+
+    def run_job(self, claim: Claim) -> None:
+        job_id = claim.job_id
+        config = self.config()
+        record = self.store.job(job_id)
+        if record is None:
+            return
+        steps = {step.name: step for step in self.store.steps(job_id)}
+        if claim.attempts > config.runner.max_attempts:
+            # Claimed again after its lease ran out, attempt after attempt: the daemon died during it.
+            unfinished = next(
+                (name for name in states.STEPS if steps[name].status not in states.FINISHED_STEP_STATES), ""
+            )
+            self.fail(
+                job_id,
+                f"gave up after {config.runner.max_attempts} attempts: the daemon stopped during {STEP_LABELS.get(unfinished, unfinished)} each time",
+            )
+            return
+        log.info("job %d (%s): attempt %d", job_id, record.name, claim.attempts)
+        self.listener.job_changed(job_id)
+        for step in states.STEPS:
+            if steps[step].status in states.FINISHED_STEP_STATES:
+                continue
+            if self.control.stop_requested.is_set():
+                self.store.release(job_id, self.owner, give_back_attempt=True)
+                log.info("job %d released before %s: the daemon is stopping", job_id, step)
+                self.listener.job_changed(job_id)
+                return
+            record = self.store.job(job_id)
+            if record is None:
+                return
+            config = self.config()
+            job = job_from_record(record, config)
+            result = self.run_step(job, step, config)
+            if not self.handle_result(job, step, result, claim, config):
+                return
+        try:
+            self.listener.publish(job_from_record(self.store.job(job_id) or record, self.config()))
+        except OSError as error:
+            self.retry_or_fail(
+                job_id, claim, self.config(), f"cannot write the results to the outbox: {error}"
+            )
+            return
+        self.store.update_job(
+            job_id,
+            state=states.COMPLETED,
+            finished=time.time(),
+            lease_owner=None,
+            lease_expires=None,
+            current_step=None,
+            progress=1.0,
+        )
+        log.info("job %d (%s): completed", job_id, record.name)
+        self.listener.job_changed(job_id)
+
+    def handle_result(self, job: Job, step: str, result: StepResult, claim: Claim, config: Config) -> bool:
+        """Store a step's result; True when the job goes on to its next step."""
+        job_id = job.id
+        now = time.time()
+        label = STEP_LABELS.get(step, step)
+        if result.kind == LOST_LEASE:
+            log.warning("job %d: lost its lease during %s; another worker has it", job_id, step)
+            return False
+        if result.kind == ABORTED:
+            self.store.update_step(
+                job_id, step, status=states.PENDING, error="stopped with the daemon", finished=now
+            )
+            self.store.release(job_id, self.owner, give_back_attempt=True)
+            log.info("job %d: %s stopped with the daemon; it resumes at the next start", job_id, label)
+            self.listener.job_changed(job_id)
+            return False
+        if result.kind == CANCELLED:
+            self.store.update_step(job_id, step, status=states.PENDING, error="cancelled", finished=now)
+            self.store.update_job(
+                job_id,
+                state=states.CANCELLED,
+                finished=now,
+                lease_owner=None,
+                lease_expires=None,
+                error="cancelled",
+            )
+            log.info("job %d: cancelled during %s", job_id, label)
+            self.listener.job_changed(job_id)
+            return False
+        record = self.store.job(job_id)
+        assert record is not None
+        warnings = record.json("warnings") or []
+        if result.kind == stepchild.OK:
+            warnings += result.warnings
+            self.store_data(job_id, step, result.data, record)
+            self.store.update_step(job_id, step, status=states.DONE, finished=now, duration=result.duration)
+            self.store.update_job(job_id, warnings=json.dumps(warnings))
+            self.listener.job_changed(job_id)
+            return True
+        if step == states.SMOOTHING:
+            warning = f"smoothing failed ({result.message}); the raw motion is exported"
+            shutil.rmtree(job.smoothed_dir, ignore_errors=True)
+            self.store.update_step(
+                job_id,
+                step,
+                status=states.WARNING,
+                finished=now,
+                duration=result.duration,
+                error=result.message,
+            )
+            self.store.update_job(job_id, warnings=json.dumps(warnings + [warning]))
+            log.warning("job %d: %s", job_id, warning)
+            self.listener.job_changed(job_id)
+            return True
+        reason = f"{label}: {result.message}"
+        if result.kind in RETRYABLE:
+            self.store.update_step(
+                job_id,
+                step,
+                status=states.PENDING,
+                finished=now,
+                duration=result.duration,
+                error=result.message,
+            )
+            self.retry_or_fail(job_id, claim, config, reason, step)
+            return False
+        self.store.update_step(
+            job_id,
+            step,
+            status=states.STEP_FAILED,
+            finished=now,
+            duration=result.duration,
+            error=result.message,
+        )
+        self.fail(job_id, reason)
+        return False
+
+    def retry_or_fail(
+        self, job_id: int, claim: Claim, config: Config, reason: str, step: str | None = None
+    ) -> None:
+        if claim.attempts >= config.runner.max_attempts:
+            if step is not None:
+                self.store.update_step(job_id, step, status=states.STEP_FAILED)
+            self.fail(job_id, f"{reason} (gave up after {claim.attempts} attempts)")
+            return
+        log.warning(
+            "job %d: %s; retrying (attempt %d of %d)",
+            job_id,
+            reason,
+            claim.attempts + 1,
+            config.runner.max_attempts,
+        )
+        self.store.update_job(job_id, state=states.QUEUED, error=reason, lease_owner=None, lease_expires=None)
+        self.listener.job_changed(job_id)
+
+    def fail(self, job_id: int, reason: str) -> None:
+        log.error("job %d failed: %s", job_id, reason)
+        self.store.fail_job(job_id, reason, time.time())
+        self.listener.job_changed(job_id)
+
+    def store_data(self, job_id: int, step: str, data: dict[str, Any], record: JobRecord) -> None:
+        """Keep a step's data; the figures other steps need go to their own columns."""
+        step_data = record.json("step_data") or {}
+        step_data[step] = data
+        fields: dict[str, Any] = {"step_data": json.dumps(step_data, default=str)}
+        if step == states.VIDEO_UPLOAD and "video" in data:
+            fields["video_info"] = json.dumps(data["video"])
+        if step == states.TRACKING:
+            fields["backend"] = str(data.get("backend", ""))
+            fields["backend_reason"] = str(data.get("backend_reason", ""))
+        if step == states.TRACK_EXTRACTION and "tracks" in data:
+            tracks = data["tracks"]
+            self.store.set_tracks(job_id, tracks)
+            selected = data.get("selected")
+            if selected is None:
+                selected = [entry["tid"] for entry in tracks if entry.get("selected")]
+            fields["selected_tracks"] = json.dumps([int(tid) for tid in selected])
+        self.store.update_job(job_id, **fields)
+
+    def run_step(self, job: Job, step: str, config: Config) -> StepResult:
+        """Run one step in a child process, watching its progress, timeout, lease and stop requests."""
+        job.logs_dir.mkdir(parents=True, exist_ok=True)
+        results_dir = job.work_dir / "steps"
+        results_dir.mkdir(parents=True, exist_ok=True)
+        result_path = results_dir / f"{step}.result.json"
+        result_path.unlink(missing_ok=True)
+        progress_path = job.progress_path(step)
+        progress_path.unlink(missing_ok=True)
+        log_path = job.log_path(step)
+        started = time.time()
+        self.store.start_step(job.id, step, str(log_path), started)
+        self.listener.job_changed(job.id)
+        with open(log_path, "a", encoding="utf-8") as header:
+            header.write(f"== {step} started {time.strftime('%Y-%m-%d %H:%M:%S')} (job {job.id})\n")
+        timeout = config.timeouts.for_step(step)
+        process = child_context().Process(
+            target=stepchild.child_main,
+            args=(job, step, self.stage_package, str(log_path), str(result_path), list(sys.path)),
+            name=f"mocapd-{step}-{job.id}",
+        )
+        process.start()
+        begin = time.monotonic()
+        next_heartbeat = begin + config.runner.heartbeat_seconds
+        last_progress_mtime = 0
+        last_status_write = begin
+        outcome_kind: str | None = None
+        while True:
+            if multiprocessing.connection.wait([process.sentinel], timeout=POLL_SECONDS):
+                break
+            now = time.monotonic()
+            last_progress_mtime, wrote = self.read_progress(
+                job.id, progress_path, last_progress_mtime, now - last_status_write
+            )
+            if wrote:
+                last_status_write = now
+            if now - begin > timeout:
+                outcome_kind = TIMEOUT
+            elif self.control.must_abort():
+                outcome_kind = ABORTED
+            elif now >= next_heartbeat:
+                next_heartbeat = now + config.runner.heartbeat_seconds
+                if not self.store.renew_lease(job.id, self.owner, config.runner.lease_seconds, time.time()):
+                    outcome_kind = LOST_LEASE
+                else:
+                    record = self.store.job(job.id)
+                    if record is not None and record.cancel_requested:
+                        outcome_kind = CANCELLED
+            if outcome_kind is not None:
+                kill_group(process)
+                break
+        process.join()
+        kill_group(process, grace=0.0)  # anything the step left running in its group
+        duration = time.time() - started
+        if outcome_kind == TIMEOUT:
+            return StepResult(TIMEOUT, f"timed out after {timeout:g} s (timeouts.{step})", duration=duration)
+        if outcome_kind is not None:
+            return StepResult(outcome_kind, duration=duration)
+        try:
+            result = json.loads(result_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            code = process.exitcode
+            how = (
+                f"was killed by signal {-code}"
+                if code is not None and code < 0
+                else f"exited with code {code}"
+            )
+            return StepResult(
+                CRASHED, f"the step's process {how} without a result (see {log_path.name})", duration=duration
+            )
+        return StepResult(
+            kind=result["kind"],
+            message=result.get("message", ""),
+            warnings=list(result.get("warnings", [])),
+            data=dict(result.get("data", {})),
+            duration=duration,
+        )
+
+    def read_progress(self, job_id: int, path: Path, last_mtime: int, since_write: float) -> tuple[int, bool]:
+        """Store the step's progress when its file changed; (mtime seen, whether status.json was rewritten)."""
+        try:
+            mtime = path.stat().st_mtime_ns
+        except OSError:
+            return last_mtime, False
+        if mtime == last_mtime:
+            return last_mtime, False
+        try:
+            progress = json.loads(path.read_text(encoding="utf-8"))
+            fraction = float(progress.get("fraction", 0.0))
+        except (OSError, ValueError, AttributeError):
+            return last_mtime, False
+        self.store.update_job(job_id, progress=fraction, progress_message=str(progress.get("message", "")))
+        if since_write >= PROGRESS_WRITE_SECONDS:
+            self.listener.job_changed(job_id)
+            return mtime, True
+        return mtime, False
+
+
+def kill_group(process: Any, grace: float = KILL_GRACE_SECONDS) -> None:
+    """Stop a step's child and everything in its process group: SIGTERM, then SIGKILL after `grace`."""
+    if process.pid is None:
+        return
+    if grace > 0:
+        _signal_group(process, signal.SIGTERM)
+        process.join(grace)
+    _signal_group(process, signal.SIGKILL)
+    process.join()
+
+
+def _signal_group(process: Any, signal_number: int) -> None:
+    """Signal the child's process group; a child that has not made its group yet is signalled alone."""
+    try:
+        os.killpg(process.pid, signal_number)
+        return
+    except (ProcessLookupError, PermissionError):
+        pass
+    if process.exitcode is None:
+        try:
+            os.kill(process.pid, signal_number)
+        except ProcessLookupError:
+            pass

@@ -1,0 +1,83 @@
+"""The child process side of a step: runs one stage and writes what happened to a result file.
+
+Started through multiprocessing's forkserver (a clean, single-threaded parent), in its own session so
+the runner can kill it and everything it started (Blender, 4D-Humans) as one process group.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import logging
+import os
+import signal
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+from mocapd.errors import JobError, TransientError
+from mocapd.job import Job
+from mocapd.steps import load_stage
+
+PR_SET_PDEATHSIG = 1
+OK = "ok"
+JOB_ERROR = "job_error"
+TRANSIENT = "transient"
+ERROR = "error"
+
+
+def die_with_parent() -> None:
+    """Ask Linux to kill this process when its parent (the forkserver, which dies with the daemon) dies."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass  # not Linux: a killed daemon may leave a step running until it ends by itself
+
+
+def write_result(path: Path, result: dict[str, Any]) -> None:
+    staging = path.with_name(f".{path.name}.{os.getpid()}")
+    staging.write_text(json.dumps(result, default=str), encoding="utf-8")
+    staging.replace(path)
+
+
+def child_main(
+    job: Job, step: str, package: str, log_path: str, result_path: str, sys_path: list[str]
+) -> None:
+    """Run `step` of `job` with the stage from `package`; output goes to the step's log file."""
+    os.setsid()
+    die_with_parent()
+    descriptor = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(descriptor, 1)
+    os.dup2(descriptor, 2)
+    os.close(descriptor)
+    for entry in sys_path:
+        if entry not in sys.path:
+            sys.path.append(entry)
+    logging.basicConfig(
+        level=job.config.log_level,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        force=True,
+    )
+    result: dict[str, Any]
+    try:
+        stage = load_stage(step, package)
+        outcome = stage(job)
+        result = {"kind": OK, "warnings": list(outcome.warnings), "data": outcome.data}
+    except TransientError as error:
+        logging.getLogger(__name__).warning("%s: %s (retryable)", step, error)
+        result = {"kind": TRANSIENT, "message": str(error)}
+    except JobError as error:
+        logging.getLogger(__name__).error("%s: %s", step, error)
+        result = {"kind": JOB_ERROR, "message": str(error)}
+    except BaseException as error:  # a bug or an interrupted step: reported, with the traceback in the log
+        traceback.print_exc()
+        result = {"kind": ERROR, "message": f"internal error: {type(error).__name__}: {error}"}
+    try:
+        write_result(Path(result_path), result)
+    except (TypeError, ValueError) as error:
+        write_result(Path(result_path), {"kind": ERROR, "message": f"step data is not JSON: {error}"})
+    sys.stdout.flush()
+    sys.stderr.flush()
