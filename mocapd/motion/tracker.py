@@ -21,6 +21,8 @@ MAX_COST = 1.2
 MAX_GAP_SECONDS = 1.0
 # Two detections overlapping this much are one person found twice: the weaker is dropped.
 DUPLICATE_IOU = 0.6
+# Longest extrapolation of a track's motion (seconds); past it the track waits where it was last going.
+MAX_PREDICTION_SECONDS = 0.1
 # How much of a new velocity measurement enters the track's velocity (the rest is kept): damps noise.
 VELOCITY_GAIN = 0.5
 
@@ -43,6 +45,7 @@ class Track:
     tid: int
     box: np.ndarray
     points: np.ndarray
+    confidence: np.ndarray
     last_time: float
     box_velocity: np.ndarray = field(default_factory=lambda: np.zeros(4))
     point_velocity: np.ndarray | None = None
@@ -50,7 +53,8 @@ class Track:
 
     def predicted(self, time: float) -> tuple[np.ndarray, np.ndarray]:
         """Box and landmarks extrapolated to `time`."""
-        elapsed = time - self.last_time
+        # Velocities are noisy: extrapolating them far ahead (after an occlusion) drifts off the person.
+        elapsed = min(time - self.last_time, MAX_PREDICTION_SECONDS)
         points = self.points if self.point_velocity is None else self.points + self.point_velocity * elapsed
         return self.box + self.box_velocity * elapsed, points
 
@@ -106,7 +110,8 @@ class Tracker:
         """1 - IoU with the predicted box + landmark distance in box diagonals (both from the prediction)."""
         box, points = track.predicted(time)
         diagonal = max(float(np.hypot(box[2] - box[0], box[3] - box[1])), 1.0)
-        weights = np.minimum(detection.confidence, 1.0) + 1e-3
+        # Only landmarks seen in both count: a person half out of frame has guessed limbs.
+        weights = np.minimum(np.minimum(detection.confidence, track.confidence), 1.0) + 1e-3
         distance = float(np.average(np.linalg.norm(points - detection.image_points, axis=1), weights=weights))
         return (1.0 - iou(box, detection.box)) + LANDMARK_WEIGHT * distance / diagonal
 
@@ -129,7 +134,13 @@ class Tracker:
                 unmatched.discard(int(column))
         for column in sorted(unmatched):
             detection = detections[column]
-            track = Track(self.next_tid, detection.box.copy(), detection.image_points.copy(), time)
+            track = Track(
+                self.next_tid,
+                detection.box.copy(),
+                detection.image_points.copy(),
+                detection.confidence.copy(),
+                time,
+            )
             self.next_tid += 1
             self.tracks.append(track)
             assigned.append((track.tid, detection))
@@ -149,5 +160,6 @@ class Tracker:
         )
         track.box = detection.box.copy()
         track.points = detection.image_points.copy()
+        track.confidence = detection.confidence.copy()
         track.last_time = time
         track.hits += 1
