@@ -40,11 +40,13 @@ def make_job(root: Path, video: Path, keep_intermediate: bool = False) -> Job:
     return Job(1, video.stem, work, video.name, JobOptions(keep_intermediate=keep_intermediate), config)
 
 
-def write_frames(path: Path, frames: list[np.ndarray], rate: int = 60) -> Path:
+def write_frames(path: Path, frames: list[np.ndarray], rate: int = 60, rotation: int = 0) -> Path:
     container = av.open(str(path), mode="w")
     stream = container.add_stream("libx264", rate=rate)
     stream.height, stream.width = frames[0].shape[:2]
     stream.pix_fmt = "yuv420p"
+    if rotation:
+        stream.set_display_rotation(rotation)
     for image in frames:
         for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
             container.mux(packet)
@@ -182,3 +184,17 @@ def test_a_person_cut_at_the_waist_has_unseen_legs(tmp_path: Path) -> None:
     confidence = np.concatenate([np.array(entry["joint_confidence"]) for entry in frames if entry["tid"]])
     assert confidence[:, LEGS].mean() < 0.3
     assert confidence[:, ARMS].mean() > 0.6
+
+
+def test_a_phone_video_filmed_sideways_is_tracked_upright(tmp_path: Path) -> None:
+    """Stored landscape with a display rotation (as phones write portrait video): boxes and sizes are upright."""
+    upright = [frame.image for frame in iter_frames(SINGLE, 640, limit=30)]
+    stored = [np.ascontiguousarray(np.rot90(image, k=-1)) for image in upright]  # 640 wide, 360 high
+    video = write_frames(tmp_path / "phone.mp4", stored, rotation=90)
+    job = make_job(tmp_path, video)
+    track_video(job)
+    frames = frames_of(joblib.load(job.tracklets_path))
+    assert sum(1 for entry in frames if entry["tid"]) >= 28
+    assert all(list(entry["size"][0]) == [640, 360] for entry in frames if entry["tid"])
+    boxes = np.concatenate([np.array(entry["bbox"]) for entry in frames if entry["tid"]])
+    assert np.median(boxes[:, 3] / boxes[:, 2]) > 1.5  # a standing person: taller than wide
