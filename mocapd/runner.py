@@ -163,6 +163,12 @@ class Runner:
         self.current_job = claim.job_id
         try:
             self.run_job(claim)
+        except Exception as error:  # a bug in the runner: the job is retried, never left claimed
+            log.exception("job %d: the runner failed", claim.job_id)
+            self.store.reset_running_steps(claim.job_id)
+            self.retry_or_fail(
+                claim.job_id, claim, config, f"internal error in the daemon: {type(error).__name__}: {error}"
+            )
         finally:
             self.current_job = None
         return claim.job_id

@@ -386,6 +386,12 @@ class Store:
                 JobRecord.id == job_id
             ).execute()
 
+    def reset_running_steps(self, job_id: int) -> None:
+        with self.write():
+            StepRecord.update(status=states.PENDING).where(
+                (StepRecord.job == job_id) & (StepRecord.status == states.RUNNING)
+            ).execute()
+
     def reset_steps_from(self, job_id: int, step: str) -> None:
         """Make `step` and every later step pending again (retry, re-export)."""
         position = states.STEPS.index(step)

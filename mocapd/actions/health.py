@@ -1,0 +1,43 @@
+"""`mocapd health`: exit 0 healthy, 1 degraded, 2 unhealthy, with the failing checks."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from mocapd import health
+from mocapd.actions.common import print_json
+from mocapd.config import Config
+from mocapd.daemon import read_pid
+from mocapd.store import DATABASE_NAME, open_store
+
+HELP = "check the daemon and its folders: exit 0 healthy, 1 degraded, 2 unhealthy"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true")
+
+
+def run(arguments: argparse.Namespace, config: Config) -> int:
+    checks = [
+        health.check_inbox(config),
+        health.check_outbox(config),
+        health.check_state_dir(config),
+        health.check_disk(config),
+        health.check_blender(config),
+    ]
+    pid = read_pid(config.state_path)
+    heartbeat, detail = None, None
+    if pid is not None and (config.state_path / DATABASE_NAME).exists():
+        record = open_store(config.state_path).daemon_record()
+        if record is not None:
+            heartbeat, detail = record.heartbeat, json.loads(record.detail)
+    checks += health.check_daemon(pid, heartbeat, detail)
+    level = health.overall(checks)
+    if arguments.json:
+        print_json({"status": level, "checks": [check.__dict__ for check in checks]})
+    else:
+        print(level)
+        for check in checks:
+            print(f"  {check.level:<11} {check.name}: {check.message}")
+    return health.EXIT_CODES[level]

@@ -1,0 +1,105 @@
+"""`mocapd status`: the daemon, the queue, the running job and step, GPU, disk and recent failures."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from mocapd import gpu, health, states
+from mocapd.actions.common import open_existing_store, print_json, when
+from mocapd.config import Config
+from mocapd.daemon import read_pid
+from mocapd.runner import STEP_LABELS
+from mocapd.store import DATABASE_NAME
+
+HELP = "show the daemon, the queue, the running job, GPU, disk and recent failures (exit 3: not running)"
+NOT_RUNNING = 3
+RECENT_FAILURES = 20
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print JSON")
+
+
+def collect(config: Config) -> dict[str, Any]:
+    pid = read_pid(config.state_path)
+    status: dict[str, Any] = {"running": pid is not None, "pid": pid}
+    free = health.free_mb(config.state_path)
+    status["disk"] = {
+        "state_dir": str(config.state_path),
+        "free_mb": round(free) if free is not None else None,
+        "min_free_mb": config.limits.min_free_disk_mb,
+    }
+    gpus = gpu.query_gpus()
+    status["gpu"] = {
+        "available": gpus.available,
+        "reason": gpus.reason,
+        "devices": [device.__dict__ for device in gpus.devices],
+    }
+    status["queue"] = 0
+    status["current"] = None
+    status["failures"] = []
+    if not (config.state_path / DATABASE_NAME).exists():
+        return status
+    store = open_existing_store(config)
+    daemon = store.daemon_record()
+    if daemon is not None and pid is not None:
+        status["daemon"] = {
+            "state": daemon.state,
+            "heartbeat": when(daemon.heartbeat),
+            "since": when(daemon.started),
+            **json.loads(daemon.detail),
+        }
+    status["counts"] = {state: store.count((state,)) for state in states.JOB_STATES}
+    status["queue"] = status["counts"][states.QUEUED]
+    running = store.jobs((states.PROCESSING,), limit=1)
+    if running:
+        record = running[0]
+        status["current"] = {
+            "id": record.id,
+            "name": record.name,
+            "step": record.current_step,
+            "progress": round(record.progress, 3),
+            "message": record.progress_message,
+        }
+    status["failures"] = [
+        {
+            "id": record.id,
+            "name": record.name,
+            "source": record.source_relative,
+            "error": record.error,
+            "finished": when(record.finished),
+        }
+        for record in store.jobs((states.FAILED,), limit=RECENT_FAILURES)
+    ]
+    return status
+
+
+def run(arguments: argparse.Namespace, config: Config) -> int:
+    status = collect(config)
+    if arguments.json:
+        print_json(status)
+        return 0 if status["running"] else NOT_RUNNING
+    if status["running"]:
+        daemon = status.get("daemon", {})
+        print(f"mocapd is running (pid {status['pid']}, {daemon.get('state', 'starting')})")
+        if daemon.get("inbox_problem"):
+            print(f"  inbox problem: {daemon['inbox_problem']}")
+        if daemon.get("paused"):
+            print(f"  paused: {daemon['paused']}")
+    else:
+        print("mocapd is not running")
+    current = status["current"]
+    if current:
+        label = STEP_LABELS.get(current["step"] or "", current["step"])
+        print(f"running: job {current['id']} {current['name']}: {label} {current['progress'] * 100:.0f} %")
+    print(f"queue: {status['queue']} job(s)")
+    disk = status["disk"]
+    print(f"disk: {disk['free_mb']} MB free in {disk['state_dir']} (minimum {disk['min_free_mb']:g})")
+    print(f"GPU: {status['gpu']['reason']}")
+    if status["failures"]:
+        print("recent failures:")
+        for failure in status["failures"]:
+            print(f"  {failure['id']} {failure['name']} ({failure['source']}): {failure['error']}")
+    return 0 if status["running"] else NOT_RUNNING

@@ -1,0 +1,399 @@
+"""The daemon: watches the inbox, makes jobs, and runs them one at a time in a worker thread.
+
+The main thread scans the inbox (filesystem events only wake it early), takes new videos in, answers
+signals and pings systemd's watchdog; the worker thread claims jobs and runs their steps.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from mocapd import config as config_module
+from mocapd import health, notify, options
+from mocapd.config import Config, ConfigError
+from mocapd.errors import JobError, TransientError
+from mocapd.ingest import ingest, ingested_sidecar, remove_original
+from mocapd.outbox import Outbox, allocate_name
+from mocapd.runner import DEFAULT_STAGE_PACKAGE, Runner, StopControl, work_dir_for
+from mocapd.scheduler import Scheduler
+from mocapd.store import JobRecord, Store, open_store
+from mocapd.watcher import Candidate, InboxScanner, InboxWatcher
+
+log = logging.getLogger(__name__)
+
+PID_NAME = "mocapd.pid"
+LOCK_NAME = "mocapd.lock"
+# Seconds between the daemon's heartbeat rows (what `mocapd status` reads).
+HEARTBEAT_SECONDS = 2.0
+
+
+class AlreadyRunning(RuntimeError):
+    """Another daemon holds the state dir's lock."""
+
+
+def read_pid(state_dir: Path) -> int | None:
+    """The pid of the daemon holding the state dir's lock, or None when no daemon runs there."""
+    try:
+        descriptor = os.open(state_dir / LOCK_NAME, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        try:
+            return int((state_dir / PID_NAME).read_text().strip())
+        except (OSError, ValueError):
+            return -1  # the lock is held but the pid file is not written yet
+    finally:
+        os.close(descriptor)
+    return None
+
+
+class StateLock:
+    """An flock on state_dir/mocapd.lock held for the daemon's life, and the pid file beside it."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+        self.descriptor: int | None = None
+
+    def acquire(self) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(self.state_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as error:
+            os.close(descriptor)
+            raise AlreadyRunning(
+                f"another mocapd (pid {read_pid(self.state_dir)}) uses {self.state_dir}"
+            ) from error
+        self.descriptor = descriptor
+        pid_path = self.state_dir / PID_NAME
+        staging = pid_path.with_name(f".{PID_NAME}.tmp")
+        staging.write_text(f"{os.getpid()}\n")
+        staging.replace(pid_path)
+
+    def release(self) -> None:
+        if self.descriptor is None:
+            return
+        try:
+            (self.state_dir / PID_NAME).unlink(missing_ok=True)
+        finally:
+            os.close(self.descriptor)
+            self.descriptor = None
+
+
+def candidate_record(candidate: Candidate) -> dict[str, Any]:
+    """The candidate as JSON, kept with the job to redo an interrupted ingest."""
+    data = asdict(candidate)
+    data["path"] = str(candidate.path)
+    data["sidecar"] = str(candidate.sidecar) if candidate.sidecar is not None else None
+    return data
+
+
+def candidate_from_record(data: dict[str, Any]) -> Candidate:
+    return Candidate(
+        path=Path(data["path"]),
+        relative=data["relative"],
+        size=int(data["size"]),
+        mtime_ns=int(data["mtime_ns"]),
+        sidecar=Path(data["sidecar"]) if data.get("sidecar") else None,
+        refusal=data.get("refusal"),
+        inode=int(data.get("inode", 0)),
+    )
+
+
+class Daemon:
+    """One daemon process over one state dir."""
+
+    def __init__(
+        self,
+        config: Config,
+        config_path: Path | None = None,
+        overrides: dict[str, Any] | None = None,
+        stage_package: str = DEFAULT_STAGE_PACKAGE,
+    ) -> None:
+        self.config = config
+        self.config_path = config_path
+        self.overrides = overrides or {}
+        self.stage_package = stage_package
+        self.owner = f"{socket.gethostname()}:{os.getpid()}"
+        self.control = StopControl()
+        self.wake = threading.Event()
+        self.work = threading.Event()
+        self.reload_requested = False
+        self.paused_reason: str | None = None
+        self.started = time.time()
+        self.lock = StateLock(config.state_path)
+        self.store: Store | None = None
+        self.scanner = InboxScanner(config)
+        self.watcher = InboxWatcher(config.inbox_path, self.wake)
+
+    # -- signals ----------------------------------------------------------------------------------
+    def install_signal_handlers(self) -> None:
+        signal.signal(signal.SIGTERM, self._on_stop)
+        signal.signal(signal.SIGINT, self._on_stop)
+        signal.signal(signal.SIGHUP, self._on_reload)
+
+    def _on_stop(self, signal_number: int, frame: Any) -> None:
+        first = not self.control.stop_requested.is_set()
+        self.control.request_stop(self.config.runner.stop_grace_seconds)
+        self.wake.set()
+        self.work.set()
+        if first:
+            log.info(
+                "stopping: no new jobs; a running step may finish for up to %g s (send the signal again to abort it)",
+                self.config.runner.stop_grace_seconds,
+            )
+        else:
+            log.info("stopping now: the running step is aborted and resumes at the next start")
+
+    def _on_reload(self, signal_number: int, frame: Any) -> None:
+        self.reload_requested = True
+        self.wake.set()
+
+    def reload(self) -> None:
+        """Load the configuration again; an invalid one is logged and the running one kept."""
+        self.reload_requested = False
+        try:
+            new = config_module.load(self.config_path, overrides=self.overrides)
+        except ConfigError as error:
+            log.error("configuration not reloaded, keeping the old one: %s", error)
+            return
+        if new.state_path != self.config.state_path:
+            log.warning("state_dir changed in the configuration: it takes effect at the next start only")
+            new.state_dir = self.config.state_dir
+        inbox_changed = new.inbox_path != self.config.inbox_path or new.watch != self.config.watch
+        self.config = new
+        self.outbox.config = new
+        logging.getLogger().setLevel(new.log_level)
+        if inbox_changed:
+            self.watcher.stop()
+            self.scanner = InboxScanner(new)
+            self.watcher = InboxWatcher(new.inbox_path, self.wake)
+            self.watcher.start()
+        log.info("configuration reloaded from %s", self.config_path or "defaults")
+
+    # -- the main loop ----------------------------------------------------------------------------
+    def run(self) -> int:
+        """Run until stopped; the exit status."""
+        self.lock.acquire()
+        try:
+            return self._run()
+        finally:
+            if self.store is not None:
+                self.store.clear_daemon(os.getpid())
+            self.lock.release()
+
+    def _run(self) -> int:
+        config = self.config
+        self.store = store = open_store(config.state_path)
+        self.outbox = Outbox(store, config)
+        # This daemon holds the state dir's lock: any job still marked processing was left by a dead one.
+        resumed = store.expire_leases(time.time(), owners_other_than=self.owner)
+        if resumed:
+            log.info("%d job(s) left by a stopped daemon will resume at their first unfinished step", resumed)
+        self.finish_interrupted_ingests()
+        self.watcher.start()
+        self.runner = Runner(
+            store, lambda: self.config, self.owner, self.outbox, self.stage_package, self.control
+        )
+        self.scheduler = Scheduler(self)
+        self.scheduler.start()
+        worker = threading.Thread(target=self.work_loop, name="mocapd-worker", daemon=True)
+        worker.start()
+        notify.notify("READY=1")
+        log.info("mocapd %d watching %s, results in %s", os.getpid(), config.inbox_path, config.outbox_path)
+        watchdog = notify.watchdog_interval()
+        next_watchdog = time.monotonic()
+        next_heartbeat = 0.0
+        stopping_sent = False
+        while True:
+            if self.reload_requested:
+                self.reload()
+            if self.control.stop_requested.is_set():
+                if not stopping_sent:
+                    notify.notify("STOPPING=1")
+                    stopping_sent = True
+                if not worker.is_alive():
+                    break
+            else:
+                self.watcher.ensure_watching()
+                self.take_in(self.scanner.scan())
+            now = time.monotonic()
+            if watchdog is not None and now >= next_watchdog:
+                notify.notify("WATCHDOG=1")
+                next_watchdog = now + watchdog
+            if now >= next_heartbeat:
+                self.beat()
+                next_heartbeat = now + HEARTBEAT_SECONDS
+            self.outbox.flush_index()
+            timeout = self.config.watch.poll_interval
+            if watchdog is not None:
+                timeout = min(timeout, max(0.05, next_watchdog - time.monotonic()))
+            if self.control.stop_requested.is_set():
+                worker.join(timeout)
+            else:
+                self.wake.wait(timeout)
+                self.wake.clear()
+        self.scheduler.shutdown()
+        self.watcher.stop()
+        self.outbox.flush_index(force=True)
+        log.info("mocapd stopped")
+        return 0
+
+    def beat(self) -> None:
+        assert self.store is not None
+        detail = {
+            "inbox_problem": self.scanner.problem,
+            "paused": self.paused_reason,
+            "current_job": self.runner.current_job,
+        }
+        state = (
+            "stopping"
+            if self.control.stop_requested.is_set()
+            else ("paused" if self.paused_reason else "running")
+        )
+        try:
+            self.store.daemon_heartbeat(
+                os.getpid(), socket.gethostname(), self.started, state, detail, time.time()
+            )
+        except Exception as error:  # a busy database must not stop the daemon
+            log.warning("cannot write the daemon's heartbeat: %s", error)
+
+    def work_loop(self) -> None:
+        """The worker thread: claim and run jobs until the daemon stops."""
+        while not self.control.stop_requested.is_set():
+            job_id = None
+            if self.paused_reason is None:
+                try:
+                    job_id = self.runner.run_next()
+                except Exception:
+                    log.exception("the runner failed; trying again shortly")
+            if job_id is None:
+                self.work.wait(self.config.watch.poll_interval)
+                self.work.clear()
+
+    # -- taking videos in ---------------------------------------------------------------------------
+    def take_in(self, candidates: list[Candidate]) -> None:
+        """Make a job for each new candidate, copy it into the job folder and resolve its options."""
+        if not candidates:
+            return
+        assert self.store is not None
+        for candidate in candidates:
+            if self.control.stop_requested.is_set():
+                self.scanner.forget(candidate.identity)
+                continue
+            if self.paused_reason is not None:
+                self.scanner.forget(candidate.identity)  # taken once there is disk space again
+                continue
+            job_id, created = self.store.create_job(
+                candidate.identity, candidate.relative, candidate_record(candidate), time.time()
+            )
+            if not created:
+                record = self.store.job(job_id)
+                if record is None or record.ingested:
+                    continue
+            self.ingest_job(job_id, candidate)
+        self.work.set()
+
+    def finish_interrupted_ingests(self) -> None:
+        """Redo the ingest of jobs whose copy did not finish before the last stop, never losing a video."""
+        assert self.store is not None
+        for record in self.store.not_ingested():
+            candidate = candidate_from_record(json.loads(record.source))
+            log.info("job %d: finishing the interrupted ingest of %s", record.id, candidate.relative)
+            self.ingest_job(record.id, candidate, resumed=True)
+
+    def ingest_job(self, job_id: int, candidate: Candidate, resumed: bool = False) -> None:
+        assert self.store is not None
+        config = self.config
+        input_dir = work_dir_for(config, job_id) / "input"
+        target = input_dir / candidate.path.name
+        sidecar_target = ingested_sidecar(candidate, input_dir)
+        copied = (target.exists() or target.is_symlink()) and (
+            sidecar_target is None or sidecar_target.exists()
+        )
+        try:
+            if copied and resumed:
+                # The verified copy is in place; only removing the originals from the inbox may be missing.
+                if self._same_file(candidate.path, candidate):
+                    remove_original(candidate.path)
+                    if candidate.sidecar is not None:
+                        remove_original(candidate.sidecar)
+            else:
+                ingest(candidate, input_dir)
+        except TransientError as error:
+            if resumed and not os.path.lexists(candidate.path):
+                self.fail_new_job(
+                    job_id, candidate, f"{candidate.relative} disappeared from the inbox before it was copied"
+                )
+                return
+            # The file changed (or the copy failed): forget the job; the scanner offers the file again.
+            log.warning("%s not taken yet: %s", candidate.relative, error)
+            self.store.delete_job(job_id)
+            self.scanner.forget(candidate.identity)
+            return
+        except JobError as error:
+            self.fail_new_job(job_id, candidate, str(error))
+            return
+        if candidate.refusal is not None:
+            self.fail_new_job(job_id, candidate, candidate.refusal)
+            return
+        try:
+            resolved = options.resolve(config.defaults, config.inbox_path, candidate.path, sidecar_target)
+        except JobError as error:
+            self.fail_new_job(job_id, candidate, f"options: {error}")
+            return
+        base = resolved.output_name or Path(candidate.relative).stem
+        name = allocate_name(config.outbox_path, base, self.store.names_in_use())
+        self.store.mark_ingested(job_id, name, asdict(resolved))
+        log.info("job %d: %s queued as %s", job_id, candidate.relative, name)
+        self.outbox.job_changed(job_id)
+
+    def _same_file(self, path: Path, candidate: Candidate) -> bool:
+        try:
+            status = os.lstat(path)
+        except OSError:
+            return False
+        return (status.st_size, status.st_mtime_ns) == (candidate.size, candidate.mtime_ns)
+
+    def fail_new_job(self, job_id: int, candidate: Candidate, reason: str) -> None:
+        """A job refused at the door still gets its outbox folder with the reason."""
+        assert self.store is not None
+        record: JobRecord | None = self.store.job(job_id)
+        name = record.name if record is not None and record.name else None
+        if name is None:
+            name = allocate_name(
+                self.config.outbox_path, Path(candidate.relative).stem, self.store.names_in_use()
+            )
+        log.error("job %d (%s) failed: %s", job_id, candidate.relative, reason)
+        self.store.fail_job(job_id, reason, time.time(), name=name)
+        self.outbox.job_changed(job_id)
+
+    # -- what the scheduler runs ---------------------------------------------------------------------
+    def check_disk(self) -> None:
+        """Pause taking in and claiming while the state disk is short of space."""
+        problem = health.disk_problem(self.config)
+        if problem != self.paused_reason:
+            if problem:
+                log.warning("paused: %s", problem)
+            else:
+                log.info("disk space is back: taking jobs again")
+        self.paused_reason = problem
+        if problem is None:
+            self.work.set()
+
+    def reap_leases(self) -> None:
+        assert self.store is not None
+        if self.store.expire_leases(time.time()):
+            self.work.set()

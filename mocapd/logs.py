@@ -1,0 +1,46 @@
+"""The daemon's logging: stderr (journald) for `mocapd run`, state_dir/mocapd.log for `mocapd start`."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+LOG_NAME = "mocapd.log"
+FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# journald adds its own time stamps.
+STDERR_FORMAT = "%(levelname)s %(name)s: %(message)s"
+
+
+def log_to_stderr(level: str) -> logging.Handler:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(STDERR_FORMAT))
+    _install(handler, level)
+    return handler
+
+
+def log_to_file(path: Path, level: str) -> logging.FileHandler:
+    """A handler appending to `path`; its descriptor must survive daemonising (files_preserve)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter(FORMAT))
+    _install(handler, level)
+    return handler
+
+
+def _install(handler: logging.Handler, level: str) -> None:
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    # Libraries that log every run, query or filesystem event: only their warnings.
+    for name in ("apscheduler", "peewee", "watchdog"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def tail(path: Path, lines: int) -> str:
+    """The last `lines` lines of a log file."""
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        content = handle.readlines()
+    return "".join(content[-lines:]) if lines > 0 else "".join(content)
