@@ -128,7 +128,7 @@ def confidence_from_mediapipe(visibility: np.ndarray) -> np.ndarray:
     return result
 
 
-def read_trc(path: Path) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+def read_trc(path: Path) -> tuple[np.ndarray, float, dict[str, np.ndarray]]:
     """(times (N,), frame rate, markers by name (N, 3) in the file's units) from an OpenSim .trc file."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
@@ -144,7 +144,7 @@ def read_trc(path: Path) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]
     if values.shape[1] < 2 + 3 * len(names):
         raise JobError(f"{path.name}: {len(names)} markers named but only {values.shape[1] - 2} columns")
     markers = {name: values[:, 2 + 3 * index : 5 + 3 * index] for index, name in enumerate(names)}
-    return values[:, 1], np.array(rate), markers
+    return values[:, 1], rate, markers
 
 
 def from_trc_markers(markers: dict[str, np.ndarray]) -> np.ndarray:
