@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import NamedTuple, cast
 
@@ -67,7 +67,7 @@ def open_video(path: Path) -> av.container.InputContainer:
 
 def iter_frames(
     path: Path, max_resolution: int = 1280, limit: int | None = None, rotation: int = 0
-) -> Iterator[DecodedFrame]:
+) -> Generator[DecodedFrame, None, None]:
     """Decode `path` frame by frame: upright (display rotation), longest side <= max_resolution.
 
     `rotation` is used only when the frames carry no display matrix of their own (e.g. a probe found
@@ -110,7 +110,9 @@ PREFETCH_DEPTH = 4
 _END = object()
 
 
-def prefetch(frames: Iterator[DecodedFrame], depth: int = PREFETCH_DEPTH) -> Iterator[DecodedFrame]:
+def prefetch(
+    frames: Iterator[DecodedFrame], depth: int = PREFETCH_DEPTH
+) -> Generator[DecodedFrame, None, None]:
     """Run `frames` in a background thread, `depth` frames ahead; its errors are raised here, in order.
 
     PyAV releases the GIL while decoding, so decoding overlaps with the pose model on another core.

@@ -120,6 +120,10 @@ def test_offsets_are_the_actor_bone_lengths_along_standard_directions() -> None:
         np.linalg.norm(keypoints[:, KEY["left_hip"]] - keypoints[:, KEY["right_hip"]], axis=-1)
     )
     assert offsets[JOINT["left_hip"], 0] - offsets[JOINT["right_hip"], 0] == pytest.approx(hip_width)
+    neck = keypoints[:, KEY["neck"]]
+    head = neck + ik.HEAD_CENTRE_FRACTION * (keypoints[:, KEY["head_top"]] - neck)
+    head_length = np.median(np.linalg.norm(head - neck, axis=-1))
+    assert np.linalg.norm(offsets[JOINT["head"]]) == pytest.approx(head_length)
     standard = skeleton.STANDARD_OFFSETS
     cosines = np.sum(ik.unit(offsets[1:]) * ik.unit(standard[1:]), axis=-1)
     assert np.allclose(cosines, 1.0)

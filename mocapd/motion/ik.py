@@ -412,9 +412,13 @@ def estimate_offsets(
     # Every measured bone: the median distance between the placed joint and its parent.
     _, positions = pose(keypoints, offsets, present)
     for joint, sources in JOINT_SOURCES.items():
-        if joint in TRUNK_JOINTS or not all(present[KEY[name]] for name in sources if name != "neck"):
+        if joint in TRUNK_JOINTS:
             continue
-        if joint == "head" and head_position(keypoints, present, positions[:, JOINT["neck"]]) is None:
+        if joint == "head":
+            # The head is measured from the ears or from the top of the head, whichever the source has.
+            if head_position(keypoints, present, positions[:, JOINT["neck"]]) is None:
+                continue
+        elif not all(present[KEY[name]] for name in sources if name != "neck"):
             continue
         index = JOINT[joint]
         parent = skeleton.PARENTS[index]

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 import joblib
+import mediapipe
 import numpy as np
 
 from mocapd import decode
@@ -110,14 +111,12 @@ def track_video(job: Job) -> StepOutcome:
     size = (0, 0)
     preview: PreviewWriter | None = None
     landmarker = posemodel.create_landmarker(MAX_PEOPLE, cache_dir=job.config.state_path / "models")
-    import mediapipe
-
     tracker = Tracker()
     last_stamp = -1
+    frames = decode.prefetch(
+        decode.iter_frames(job.video_path, job.config.limits.max_resolution, rotation=rotation)
+    )
     try:
-        frames = decode.prefetch(
-            decode.iter_frames(job.video_path, job.config.limits.max_resolution, rotation=rotation)
-        )
         for frame in frames:
             height, width = frame.image.shape[:2]
             size = (int(round(height / frame.scale)), int(round(width / frame.scale)))
@@ -155,6 +154,7 @@ def track_video(job: Job) -> StepOutcome:
             if frame.frame_index % PROGRESS_EVERY == 0 and expected_frames:
                 job.report_progress(STEP, 0.9 * min(1.0, (frame.frame_index + 1) / expected_frames))
     finally:
+        frames.close()  # stops the decoding thread when tracking fails part-way
         landmarker.close()
         if preview is not None:
             preview.close()
