@@ -60,13 +60,17 @@ _context_lock = threading.Lock()
 _context: Any = None
 
 
-def child_context() -> Any:
-    """The forkserver context: children fork from a clean single-threaded process, cheaply."""
+def child_context(stage_package: str = DEFAULT_STAGE_PACKAGE) -> Any:
+    """The forkserver context: children fork from a clean single-threaded process, cheaply.
+
+    multiprocessing re-runs the parent's main module in every child (`mocapd.cli` for the daemon);
+    preloading it and the stage package in the forkserver makes that a matter of cached imports.
+    """
     global _context
     with _context_lock:
         if _context is None:
             _context = multiprocessing.get_context("forkserver")
-            _context.set_forkserver_preload(["mocapd.stepchild"])
+            _context.set_forkserver_preload(["mocapd.stepchild", "mocapd.cli", stage_package])
         return _context
 
 
@@ -362,7 +366,7 @@ class Runner:
         with open(log_path, "a", encoding="utf-8") as header:
             header.write(f"== {step} started {time.strftime('%Y-%m-%d %H:%M:%S')} (job {job.id})\n")
         timeout = config.timeouts.for_step(step)
-        process = child_context().Process(
+        process = child_context(self.stage_package).Process(
             target=stepchild.child_main,
             args=(job, step, self.stage_package, str(log_path), str(result_path), list(sys.path)),
             name=f"mocapd-{step}-{job.id}",

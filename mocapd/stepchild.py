@@ -36,6 +36,24 @@ def die_with_parent() -> None:
         pass  # not Linux: a killed daemon may leave a step running until it ends by itself
 
 
+def release_forkserver() -> None:
+    """Close this child's copy of the forkserver's liveness pipe.
+
+    The forkserver exits when every holder of that pipe's write end is gone; a step holding it would
+    keep the forkserver (and so itself, through die_with_parent) alive after the daemon was killed.
+    """
+    from multiprocessing import forkserver
+
+    server = forkserver._forkserver
+    descriptor = getattr(server, "_forkserver_alive_fd", None)
+    if descriptor is not None:
+        try:
+            os.close(descriptor)
+        except OSError:
+            pass
+        setattr(server, "_forkserver_alive_fd", None)  # noqa: B010 (a private attribute)
+
+
 def write_result(path: Path, result: dict[str, Any]) -> None:
     staging = path.with_name(f".{path.name}.{os.getpid()}")
     staging.write_text(json.dumps(result, default=str), encoding="utf-8")
@@ -48,6 +66,7 @@ def child_main(
     """Run `step` of `job` with the stage from `package`; output goes to the step's log file."""
     os.setsid()
     die_with_parent()
+    release_forkserver()
     descriptor = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     os.dup2(descriptor, 1)
     os.dup2(descriptor, 2)

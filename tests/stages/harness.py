@@ -71,7 +71,12 @@ class Setup:
         )
 
     def start(self) -> Daemon:
-        return Daemon(self)
+        """The daemon on the test stages."""
+        return Daemon(self, STAGES)
+
+    def start_real(self) -> Daemon:
+        """The daemon on the real pipeline (mocapd.steps)."""
+        return Daemon(self, "mocapd.steps")
 
     def jobs(self) -> list[dict[str, Any]]:
         """The job rows, read with plain sqlite3 (no peewee state shared with the test)."""
@@ -116,13 +121,13 @@ class Daemon:
 
     count = 0
 
-    def __init__(self, setup: Setup) -> None:
+    def __init__(self, setup: Setup, stages: str) -> None:
         Daemon.count += 1
         self.setup = setup
         self.log_path = setup.root / f"daemon-{Daemon.count}.log"
         self.log = open(self.log_path, "w")
         self.process = subprocess.Popen(
-            setup.command("run", "--stage-package", STAGES),
+            setup.command("run", "--stage-package", stages),
             cwd=REPO,
             env=environment(),
             stdout=self.log,
