@@ -1,0 +1,219 @@
+"""The `mocapd` commands: in-process over a real database, and as real processes against a daemon."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mocapd import cli, states
+from mocapd.store import Store, open_store
+from tests.stages import counted, write_script
+from tests.stages.harness import Setup, drop, wait_for
+
+
+@pytest.fixture
+def folders(tmp_path: Path) -> dict[str, Path]:
+    found = {name: tmp_path / name for name in ("inbox", "outbox", "state")}
+    for folder in found.values():
+        folder.mkdir()
+    return found
+
+
+def run(folders: dict[str, Path], *arguments: str) -> int:
+    shortcuts = [
+        "--inbox",
+        str(folders["inbox"]),
+        "--outbox",
+        str(folders["outbox"]),
+        "--state-dir",
+        str(folders["state"]),
+    ]
+    return cli.main([*arguments, *shortcuts])
+
+
+def add_job(
+    store: Store, folders: dict[str, Path], name: str, state: str, failed_step: str | None = None
+) -> int:
+    job_id, _ = store.create_job(f"{name}|1", f"{name}.mp4", {}, time.time() - 100)
+    work = folders["state"] / "jobs" / str(job_id)
+    (work / "input").mkdir(parents=True)
+    (work / "input" / f"{name}.mp4").write_bytes(b"video")
+    (work / "tracklets.pkl").write_bytes(b"tracklets")
+    (work / "logs").mkdir()
+    (work / "logs" / "tracking.log").write_text("tracking said hello\n")
+    store.mark_ingested(job_id, name, {})
+    for step in states.STEPS:
+        if step == failed_step:
+            store.update_step(job_id, step, status=states.STEP_FAILED, error="it broke")
+            break
+        store.update_step(job_id, step, status=states.DONE, duration=1.5)
+    store.set_tracks(
+        job_id,
+        [{"tid": 1, "frames": 10, "share": 1.0, "selected": True}, {"tid": 2, "frames": 5, "share": 0.5}],
+    )
+    fields: dict[str, Any] = {"state": state, "finished": time.time() - 50, "started": time.time() - 90}
+    if state == states.FAILED:
+        fields["error"] = "tracking: it broke"
+    store.update_job(job_id, **fields)
+    return job_id
+
+
+@pytest.fixture
+def store(folders: dict[str, Path]) -> Store:
+    return open_store(folders["state"])
+
+
+def test_status_exits_3_when_the_daemon_is_not_running(
+    folders: dict[str, Path], store: Store, capsys: pytest.CaptureFixture[str]
+) -> None:
+    add_job(store, folders, "broken", states.FAILED, failed_step="tracking")
+    assert run(folders, "status") == 3
+    output = capsys.readouterr().out
+    assert "mocapd is not running" in output and "tracking: it broke" in output
+    assert run(folders, "status", "--json") == 3
+    assert json.loads(capsys.readouterr().out)["running"] is False
+
+
+def test_health_reports_a_missing_inbox_as_unhealthy(
+    folders: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    folders["inbox"].rmdir()
+    assert run(folders, "health", "--json") == 2
+    checks = {check["name"]: check for check in json.loads(capsys.readouterr().out)["checks"]}
+    assert checks["inbox"]["level"] == "unhealthy" and "is missing" in checks["inbox"]["message"]
+    assert checks["outbox"]["level"] == "ok"
+
+
+def test_jobs_show_tracks_and_logs(
+    folders: dict[str, Path], store: Store, capsys: pytest.CaptureFixture[str]
+) -> None:
+    job_id = add_job(store, folders, "take", states.COMPLETED)
+    assert run(folders, "jobs") == 0
+    assert "completed" in capsys.readouterr().out
+    assert run(folders, "show", "take") == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["id"] == job_id and shown["status"] == states.COMPLETED and len(shown["tracks"]) == 2
+    assert run(folders, "tracks", str(job_id), "--json") == 0
+    assert [track["tid"] for track in json.loads(capsys.readouterr().out)] == [1, 2]
+    assert run(folders, "logs", "take", "--step", "tracking") == 0
+    assert "tracking said hello" in capsys.readouterr().out
+    assert run(folders, "logs", "take", "--step", "packaging") == 1
+    assert run(folders, "show", "nobody") == 1
+    assert "no job 'nobody'" in capsys.readouterr().err
+
+
+def test_retry_queues_a_failed_job_from_its_failed_step(folders: dict[str, Path], store: Store) -> None:
+    job_id = add_job(store, folders, "broken", states.FAILED, failed_step="tracking")
+    assert run(folders, "retry", str(job_id)) == 0
+    record = store.job(job_id)
+    assert (
+        record is not None and record.state == states.QUEUED and record.attempts == 0 and record.error is None
+    )
+    statuses = {step.name: step.status for step in store.steps(job_id)}
+    assert statuses["video_upload"] == states.DONE and statuses["tracking"] == states.PENDING
+    assert run(folders, "retry", str(job_id)) == 1  # not failed any more
+
+
+def test_cancel_a_queued_job(folders: dict[str, Path], store: Store) -> None:
+    job_id = add_job(store, folders, "waiting", states.QUEUED)
+    assert run(folders, "cancel", str(job_id)) == 0
+    record = store.job(job_id)
+    assert record is not None and record.state == states.CANCELLED
+    assert run(folders, "cancel", str(job_id)) == 1
+
+
+def test_reexport_with_another_track_reruns_from_extraction(folders: dict[str, Path], store: Store) -> None:
+    job_id = add_job(store, folders, "take", states.COMPLETED)
+    assert run(folders, "reexport", "take", "--track", "2", "--skeleton-preset", "mixamo") == 0
+    record = store.job(job_id)
+    assert record is not None and record.state == states.QUEUED
+    options = json.loads(record.options)
+    assert (
+        options["track_mode"] == "single"
+        and options["track_id"] == 2
+        and options["skeleton_preset"] == "mixamo"
+    )
+    statuses = {step.name: step.status for step in store.steps(job_id)}
+    assert statuses["tracking"] == states.DONE and statuses["track_extraction"] == states.PENDING
+    assert run(folders, "reexport", "take", "--track", "9") == 1  # not a track of this job
+
+
+def test_cleanup_removes_old_work_files_but_keeps_logs(
+    folders: dict[str, Path], store: Store, capsys: pytest.CaptureFixture[str]
+) -> None:
+    job_id = add_job(store, folders, "old", states.COMPLETED)
+    work = folders["state"] / "jobs" / str(job_id)
+    assert run(folders, "cleanup", "--dry-run", "--set", "cleanup.retention_hours=0") == 0
+    assert "would remove" in capsys.readouterr().out and (work / "input").exists()
+    assert run(folders, "cleanup") == 0  # within the default retention: nothing
+    assert (work / "input").exists()
+    assert run(folders, "cleanup", "--set", "cleanup.retention_hours=0") == 0
+    assert sorted(path.name for path in work.iterdir()) == ["logs"]
+
+
+def test_stats(folders: dict[str, Path], store: Store, capsys: pytest.CaptureFixture[str]) -> None:
+    add_job(store, folders, "good", states.COMPLETED)
+    add_job(store, folders, "bad", states.FAILED, failed_step="tracking")
+    assert run(folders, "stats", "--json") == 0
+    figures = json.loads(capsys.readouterr().out)
+    assert figures["jobs"]["completed"] == 1 and figures["success_rate"] == 0.5
+    assert figures["average_step_seconds"]["video_upload"] == 1.5
+
+
+def test_submit_copies_the_video_and_writes_its_sidecar(
+    folders: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    video = tmp_path / "clip.mp4"
+    video.write_bytes(b"video data")
+    assert (
+        run(
+            folders, "submit", str(video), "--option", 'formats=["bvh"]', "--option", "smoothing_strength=0.8"
+        )
+        == 0
+    )
+    assert (folders["inbox"] / "clip.mp4").read_bytes() == b"video data"
+    assert json.loads((folders["inbox"] / "clip.json").read_text()) == {
+        "formats": ["bvh"],
+        "smoothing_strength": 0.8,
+    }
+    assert [path.name for path in folders["inbox"].iterdir() if path.name.startswith(".")] == []
+    assert run(folders, "submit", str(video), "--option", "colour=red") == 1
+    assert "unknown key 'colour'" in capsys.readouterr().err
+
+
+def test_a_bad_override_is_an_error_naming_the_key(
+    folders: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(folders, "jobs", "--set", "limits.max_size_mb=-5") == 1
+    assert "limits.max_size_mb" in capsys.readouterr().err
+
+
+def test_start_status_reexport_and_stop_against_a_real_daemon(tmp_path: Path) -> None:
+    setup = Setup(tmp_path)
+    write_script(setup.state, {}, setup.counters)
+    started = setup.cli("start", "--stage-package", "tests.stages")
+    assert started.returncode == 0, started.stderr
+    assert "mocapd started" in started.stdout
+    drop(setup.inbox / "take.mp4", b"video")
+    wait_for(lambda: (s := setup.status("take")) and s["status"] == states.COMPLETED, 30, "the job")
+    status = setup.cli("status", "--json")
+    assert status.returncode == 0 and json.loads(status.stdout)["running"] is True
+    assert setup.cli("health").returncode == 0
+    reexport = setup.cli("reexport", "take", "--track", "2", "--skeleton-preset", "mixamo")
+    assert reexport.returncode == 0, reexport.stderr
+
+    def reexported() -> bool:
+        path = setup.outbox / "take" / "animation.fbx"
+        return b"tracks=[2] preset=mixamo" in path.read_bytes()[:100]
+
+    wait_for(reexported, 30, "the re-export")
+    assert len(counted(setup.counters, "tracking", "start")) == 1  # tracking was not run again
+    assert len(counted(setup.counters, "track_extraction", "start")) == 2
+    assert "mocapd.daemon" in (setup.state / "mocapd.log").read_text()
+    stopped = setup.cli("stop")
+    assert stopped.returncode == 0, stopped.stderr
+    assert setup.cli("status").returncode == 3
