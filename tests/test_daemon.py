@@ -351,3 +351,30 @@ def test_the_real_pipeline_turns_the_sample_into_an_fbx(tmp_path: Path) -> None:
     data = (setup.outbox / "sample" / "animation.fbx").read_bytes()
     assert data.startswith(b"Kaydara FBX Binary")
     assert daemon.stop() == 0
+
+
+def test_an_interrupted_ingest_is_finished_at_start_and_makes_one_job(tmp_path: Path) -> None:
+    from mocapd.daemon import candidate_record
+    from mocapd.store import open_store
+    from mocapd.watcher import Candidate
+
+    setup = Setup(tmp_path)
+    write_script(setup.state, {}, setup.counters)
+    video = drop(setup.inbox / "take.mp4", b"video" * 100)
+    status = video.stat()
+    candidate = Candidate(video, "take.mp4", status.st_size, status.st_mtime_ns, None, None, status.st_ino)
+    # The daemon died after making the job's row, during the copy: a staging file, no verified copy.
+    store = open_store(setup.state)
+    job_id, _ = store.create_job(
+        candidate.identity, candidate.relative, candidate_record(candidate), time.time()
+    )
+    store.close()
+    input_dir = setup.state / "jobs" / str(job_id) / "input"
+    input_dir.mkdir(parents=True)
+    (input_dir / ".take.mp4.ingest").write_bytes(b"vid")
+    daemon = setup.start()
+    wait_for(lambda: completed(setup, "take"), 30, "the job")
+    assert [job["id"] for job in setup.jobs()] == [job_id]  # the rescan found the same file: no second job
+    assert (input_dir / "take.mp4").read_bytes() == b"video" * 100
+    assert not video.exists()
+    assert daemon.stop() == 0
