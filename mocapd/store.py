@@ -309,7 +309,7 @@ class Store:
         """Take the oldest claimable job in one statement: queued, or processing with an expired lease."""
         parameter = self.db.param
         claimable = (
-            f"ingested = 1 AND cancel_requested = 0 AND "
+            f"ingested = TRUE AND cancel_requested = FALSE AND "
             f"(state = '{states.QUEUED}' OR (state = '{states.PROCESSING}' AND lease_expires < {parameter}))"
         )
         sql = (
