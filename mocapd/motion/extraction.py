@@ -9,6 +9,8 @@ confirmed the track (real images, but their identity was settled only afterwards
 Bone lengths: from the embedded backend's world landmarks (mocapd.motion.ik.estimate_offsets); for
 4D-Humans from the track's median betas through the SMPL model file when one is configured, else
 the standard skeleton.
+Camera tilt: the direction of up in the camera is estimated from the track's own motion
+(mocapd.motion.gravity) and the motion levelled with it.
 """
 
 from __future__ import annotations
@@ -20,13 +22,13 @@ from typing import Any
 import numpy as np
 
 from mocapd.errors import JobError
-from mocapd.motion import ik, landmarks, rootmotion, worldframe
+from mocapd.motion import gravity, ik, landmarks, rootmotion, worldframe
 from mocapd.motion.smplmodel import SmplModel, load_or_explain
 from mocapd.motion.tracklets import Tracklets, TrackObservations, observations, real_frame_counts
 from mocapd.motion.tracklets import read as read_tracklets
 from mocapd.options import JobOptions
 from mocapd.rotations import matrix_to_quaternion, quaternion_to_matrix
-from mocapd.skeleton import NUM_JOINTS, STANDARD_OFFSETS
+from mocapd.skeleton import NUM_JOINTS, STANDARD_OFFSETS, forward_kinematics, local_to_global
 from mocapd.trackfile import TrackMotion, save
 
 # The tracklets do not record the video's frame rate; the tools assume this one unless told.
@@ -58,6 +60,16 @@ class Extracted:
     observations: TrackObservations
     measured: np.ndarray  # (N,) bool per motion row
     warnings: list[str] = field(default_factory=list)
+    # Up in the camera and the tilt it was levelled by; a level camera where nothing was estimated.
+    camera_tilt: gravity.GravityEstimate = field(default_factory=lambda: gravity.level("not estimated"))
+
+
+def camera_positions(
+    camera_rotations: np.ndarray, body: np.ndarray, pelvis_camera: np.ndarray, offsets: np.ndarray
+) -> np.ndarray:
+    """Joint positions (N, 24, 3) in the OpenCV camera frame."""
+    local = np.concatenate([camera_rotations[:, None], body], axis=1)
+    return forward_kinematics(local_to_global(local), offsets, pelvis_camera)
 
 
 def summarise(tracklets: Tracklets, clip_frames: int | None = None) -> list[TrackSummary]:
@@ -251,7 +263,10 @@ def extract(
     confidence = _confidence(tracklets, observed, real_rows, rows, count)
     recorded = tracklets.timestamps(frame_idx)
     times = recorded if recorded is not None else frame_idx / float(fps)
-    root, trans = worldframe.to_world(camera_rotations, body, pelvis_camera, offsets)
+    up = gravity.estimate(
+        camera_positions(camera_rotations, body, pelvis_camera, offsets), confidence, times, offsets
+    )
+    root, trans = worldframe.to_world(camera_rotations, body, pelvis_camera, offsets, up.up)
     motion = TrackMotion(
         tid=tid,
         fps=float(fps),
@@ -266,7 +281,9 @@ def extract(
         confidence=confidence,
     )
     motion.validate()
-    return Extracted(motion=motion, observations=observed, measured=measured, warnings=warnings)
+    return Extracted(
+        motion=motion, observations=observed, measured=measured, warnings=warnings, camera_tilt=up
+    )
 
 
 def format_track_list(summaries: list[TrackSummary]) -> str:

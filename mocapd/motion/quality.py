@@ -90,4 +90,4 @@ def track_quality(extracted: Extracted) -> dict[str, Any]:
         "bone_length_cv": None if variation is None else round(variation, 4),
         "jitter_m_s2": round(jitter(motion), 3),
         "frames_out_of_image": int(np.count_nonzero(leaving)),
-    }
+    } | extracted.camera_tilt.to_dict()

@@ -4,14 +4,15 @@ Camera frame (PHALP, OpenCV): x right, y down, z forward from the camera, metres
 translation of the SMPL model origin; SMPL rotates the body about its pelvis joint, so the pelvis
 sits at `camera + PELVIS_IN_SMPL_MODEL` whatever the orientation.
 World frame: metres, Y up, the floor at y = 0, the actor facing +Z at the first frame, the origin on
-the floor under the actor's pelvis at the first frame. The camera is assumed level (its image-up
-axis vertical); a tilted camera shows up as a leaning actor.
+the floor under the actor's pelvis at the first frame. A tilted camera is levelled first, given
+the direction of up in its axes (mocapd.motion.gravity estimates it); without one it is taken as level.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from mocapd.motion.gravity import leveling_rotation
 from mocapd.rotations import rotation_y
 from mocapd.skeleton import JOINT_INDEX, forward_kinematics, local_to_global
 
@@ -63,9 +64,13 @@ def view_ray_rotation(positions: np.ndarray) -> np.ndarray:
     return np.eye(3) + skew + skew @ skew / (1.0 + cosine)[..., None, None]
 
 
-def camera_to_world_axes(rotations: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Global rotations (N, 3, 3) and positions (N, 3) from OpenCV axes to Y-up axes."""
-    return OPENCV_TO_WORLD @ rotations, positions @ OPENCV_TO_WORLD.T
+def camera_to_world_axes(
+    rotations: np.ndarray, positions: np.ndarray, up_camera: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Global rotations (N, 3, 3) and positions (N, 3) from OpenCV axes to Y-up axes, levelled so
+    that `up_camera` (up in the camera's OpenCV axes; None: a level camera) becomes +Y."""
+    axes = OPENCV_TO_WORLD if up_camera is None else OPENCV_TO_WORLD @ leveling_rotation(up_camera)
+    return axes @ rotations, positions @ axes.T
 
 
 def heading_rotation(root_rotation: np.ndarray) -> np.ndarray:
@@ -92,13 +97,15 @@ def to_world(
     body_rotations: np.ndarray,
     pelvis_camera: np.ndarray,
     offsets: np.ndarray,
+    up_camera: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Root rotations (N, 3, 3) and pelvis positions (N, 3) in the world frame.
 
     camera_rotations: the root's global rotation in the OpenCV camera frame; body_rotations: the 23
-    joints' rotations relative to their parent (unchanged by a change of world frame).
+    joints' rotations relative to their parent (unchanged by a change of world frame); up_camera:
+    the direction of up in the camera's axes (None: the camera is level).
     """
-    rotations, positions = camera_to_world_axes(camera_rotations, pelvis_camera)
+    rotations, positions = camera_to_world_axes(camera_rotations, pelvis_camera, up_camera)
     heading = heading_rotation(rotations[0])
     rotations = heading @ rotations
     positions = positions @ heading.T
