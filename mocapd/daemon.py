@@ -35,6 +35,8 @@ PID_NAME = "mocapd.pid"
 LOCK_NAME = "mocapd.lock"
 # Seconds between the daemon's heartbeat rows (what `mocapd status` reads).
 HEARTBEAT_SECONDS = 2.0
+# Longest time between two looks at the signals noted by the handlers.
+SIGNAL_CHECK_SECONDS = 0.25
 
 
 class AlreadyRunning(RuntimeError):
@@ -130,7 +132,7 @@ class Daemon:
         self.control = StopControl()
         self.wake = threading.Event()
         self.work = threading.Event()
-        self.reload_requested = False
+        self.pending_signals: list[int] = []
         self.paused_reason: str | None = None
         self.started = time.time()
         self.lock = StateLock(config.state_path)
@@ -140,30 +142,33 @@ class Daemon:
 
     # -- signals ----------------------------------------------------------------------------------
     def install_signal_handlers(self) -> None:
-        signal.signal(signal.SIGTERM, self._on_stop)
-        signal.signal(signal.SIGINT, self._on_stop)
-        signal.signal(signal.SIGHUP, self._on_reload)
+        """Handlers only note the signal: taking a lock (an Event, logging) inside one can deadlock."""
+        for number in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(number, self._note_signal)
 
-    def _on_stop(self, signal_number: int, frame: Any) -> None:
-        first = not self.control.stop_requested.is_set()
-        self.control.request_stop(self.config.runner.stop_grace_seconds)
-        self.wake.set()
-        self.work.set()
-        if first:
-            log.info(
-                "stopping: no new jobs; a running step may finish for up to %g s (send the signal again to abort it)",
-                self.config.runner.stop_grace_seconds,
-            )
-        else:
-            log.info("stopping now: the running step is aborted and resumes at the next start")
+    def _note_signal(self, signal_number: int, frame: Any) -> None:
+        self.pending_signals.append(signal_number)
 
-    def _on_reload(self, signal_number: int, frame: Any) -> None:
-        self.reload_requested = True
-        self.wake.set()
+    def handle_signals(self) -> None:
+        """Act on the signals noted since the last loop."""
+        while self.pending_signals:
+            number = self.pending_signals.pop(0)
+            if number == signal.SIGHUP:
+                self.reload()
+                continue
+            first = not self.control.stop_requested.is_set()
+            self.control.request_stop(self.config.runner.stop_grace_seconds)
+            self.work.set()
+            if first:
+                log.info(
+                    "stopping: no new jobs; a running step may finish for up to %g s (send the signal again to abort it)",
+                    self.config.runner.stop_grace_seconds,
+                )
+            else:
+                log.info("stopping now: the running step is aborted and resumes at the next start")
 
     def reload(self) -> None:
         """Load the configuration again; an invalid one is logged and the running one kept."""
-        self.reload_requested = False
         try:
             new = config_module.load(self.config_path, overrides=self.overrides)
         except ConfigError as error:
@@ -217,19 +222,22 @@ class Daemon:
         next_watchdog = time.monotonic()
         next_heartbeat = 0.0
         stopping_sent = False
+        next_scan = 0.0
         while True:
-            if self.reload_requested:
-                self.reload()
+            self.handle_signals()
+            now = time.monotonic()
             if self.control.stop_requested.is_set():
                 if not stopping_sent:
                     notify.notify("STOPPING=1")
                     stopping_sent = True
                 if not worker.is_alive():
                     break
-            else:
+            elif now >= next_scan or self.wake.is_set():
+                self.wake.clear()
                 self.watcher.ensure_watching()
                 self.take_in(self.scanner.scan())
-            now = time.monotonic()
+                now = time.monotonic()
+                next_scan = now + self.config.watch.poll_interval
             if watchdog is not None and now >= next_watchdog:
                 notify.notify("WATCHDOG=1")
                 next_watchdog = now + watchdog
@@ -237,14 +245,13 @@ class Daemon:
                 self.beat()
                 next_heartbeat = now + HEARTBEAT_SECONDS
             self.outbox.flush_index()
-            timeout = self.config.watch.poll_interval
+            timeout = min(SIGNAL_CHECK_SECONDS, max(0.0, next_scan - time.monotonic()))
             if watchdog is not None:
-                timeout = min(timeout, max(0.05, next_watchdog - time.monotonic()))
+                timeout = min(timeout, max(0.0, next_watchdog - time.monotonic()))
             if self.control.stop_requested.is_set():
-                worker.join(timeout)
+                worker.join(SIGNAL_CHECK_SECONDS)
             else:
                 self.wake.wait(timeout)
-                self.wake.clear()
         self.scheduler.shutdown()
         self.watcher.stop()
         self.outbox.flush_index(force=True)

@@ -151,8 +151,14 @@ class Daemon:
     def signal(self, number: int) -> None:
         self.process.send_signal(number)
 
-    def wait(self, timeout: float = 30.0) -> int:
-        code = self.process.wait(timeout)
+    def wait(self, timeout: float = 60.0) -> int:
+        try:
+            code = self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            raise AssertionError(
+                f"the daemon did not exit within {timeout} s; its log:\n{self.log_text()[-4000:]}"
+            ) from None
         self.log.close()
         return code
 
