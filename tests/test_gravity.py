@@ -154,6 +154,27 @@ def test_too_little_to_go_on_or_a_lying_person_keeps_the_camera_level() -> None:
     assert lying.to_dict() == {"camera_tilt_deg": 0.0, "level_method": "level", "level_reason": lying.reason}
 
 
+def test_a_seated_person_keeps_the_camera_level() -> None:
+    # Seated, the centre of mass is behind the feet: balance says nothing about the camera.
+    local, pelvis = walk(60, stride_degrees=0.0)
+    for hip, knee in (("left_hip", "left_knee"), ("right_hip", "right_knee")):
+        local[:, JOINT_INDEX[hip]] = rotation_x(np.radians(-90))
+        local[:, JOINT_INDEX[knee]] = rotation_x(np.radians(90))
+    _, _, positions = seen_by(local, pelvis, camera_rotation(15.0, 0.0))
+    seated = estimate(positions)
+    assert seated.method == "level" and "straight leg in only 0% of the frames" in seated.reason
+
+
+def test_repeated_frame_times_do_not_spoil_the_estimate() -> None:
+    local, pelvis = walk(120)
+    rotation = camera_rotation(20.0, 0.0)
+    _, _, positions = seen_by(local, pelvis, rotation)
+    times = np.arange(120) / FPS
+    times[50] = times[49]
+    result = gravity.estimate(positions, np.ones((120, 24)), times, STANDARD_OFFSETS)
+    assert np.isfinite(result.up).all() and degrees_between(result.up, rotation @ [0.0, 1.0, 0.0]) < 2.0
+
+
 def test_leveling_rotation_turns_up_onto_the_level_up() -> None:
     for up in ([0.2, -0.9, -0.4], [0.0, -1.0, 0.0], [0.0, 1.0, 0.0]):
         rotation = gravity.leveling_rotation(np.array(up))

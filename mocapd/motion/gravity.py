@@ -32,6 +32,11 @@ MIN_TILT_DEGREES = 2.0
 MAX_TILT_DEGREES = 50.0
 # A foot whose speed exceeds the slower foot's by this much (m/s) carries about 1/e of the weight.
 SUPPORT_SPEED_SCALE = 0.2
+# Balance holds for a person on their feet: at least this share of the usable frames must have a
+# leg straight to within STANDING_KNEE_DEGREES (the bearing leg of a stance or a walk); a person
+# sitting, crouching or crawling keeps the camera level.
+MIN_STANDING_SHARE = 0.5
+STANDING_KNEE_DEGREES = 45.0
 # Balance: frames whose support -> centre of mass direction is farther than this from the mean
 # are misreadings (a walk's stride stays within about 20 degrees); left out over a few rounds.
 # Measured on the 8 real Pose2Sim tracks: mean error 6.4 -> 5.3 degrees, the largest 10.6 -> 9.7.
@@ -43,6 +48,9 @@ CONTACT_SPEED = 0.15
 # and the plane's thickness be at most this share of that spread, for the floor fit to be used.
 MIN_CONTACT_SPREAD = 0.3
 MAX_FLATNESS_RATIO = 0.25
+# A floor normal farther than this from the balance estimate is more likely bent by depth noise
+# (monocular depth is the weakest axis) than right: balance is kept.
+FLOOR_AGREEMENT_DEGREES = 15.0
 # Trimming of the plane fit: points farther than this many robust deviations are dropped.
 TRIM_DEVIATIONS = 2.5
 
@@ -134,8 +142,22 @@ def foot_speeds(points: np.ndarray, times: np.ndarray) -> np.ndarray:
     """(N, 2) speed of each support point (m/s), by central differences."""
     if points.shape[0] < 2:
         return np.zeros(points.shape[:2])
-    velocity = np.gradient(points, times, axis=0)
-    return np.linalg.norm(velocity, axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):  # a repeated time: not finite, left out
+        velocity = np.gradient(points, times, axis=0)
+        return np.linalg.norm(velocity, axis=-1)
+
+
+def standing_share(positions: np.ndarray) -> float:
+    """The share of frames (N, 24, 3) with at least one leg nearly straight at the knee."""
+    bends = []
+    for hip, knee, ankle in (
+        ("left_hip", "left_knee", "left_ankle"),
+        ("right_hip", "right_knee", "right_ankle"),
+    ):
+        thigh = _unit(positions[:, JOINT_INDEX[knee]] - positions[:, JOINT_INDEX[hip]])
+        shank = _unit(positions[:, JOINT_INDEX[ankle]] - positions[:, JOINT_INDEX[knee]])
+        bends.append(np.degrees(np.arccos(np.clip((thigh * shank).sum(axis=-1), -1.0, 1.0))))
+    return float(np.mean(np.minimum(*bends) < STANDING_KNEE_DEGREES))
 
 
 def balance_up(
@@ -192,8 +214,14 @@ def estimate(
     )
     if np.count_nonzero(usable) < MIN_FRAMES:
         return level(f"only {np.count_nonzero(usable)} frames seen clearly enough to find the floor")
+    standing = standing_share(positions[usable])
+    if standing < MIN_STANDING_SHARE:
+        return level(
+            f"the person stands on a straight leg in only {standing:.0%} of the frames (sitting, crouching?)"
+        )
     supports = support_points(positions, offsets)
     speeds = foot_speeds(supports, times)
+    usable &= np.isfinite(speeds).all(axis=1)
     weights = confidence[:, KEY_JOINTS].min(axis=1) * usable
     up = balance_up(positions[usable], supports[usable], speeds[usable], weights[usable])
     method = "balance"
@@ -201,9 +229,12 @@ def estimate(
     fit = floor_normal(supports[slow])
     if fit is not None:
         normal, spread, thickness = fit
-        if spread >= MIN_CONTACT_SPREAD and thickness <= MAX_FLATNESS_RATIO * spread:
-            up = normal if normal @ up > 0 else -normal  # the head's side of the floor
-            method = "floor"
+        normal = normal if normal @ up > 0 else -normal  # the head's side of the floor
+        agrees = normal @ up >= np.cos(np.radians(FLOOR_AGREEMENT_DEGREES))
+        if spread >= MIN_CONTACT_SPREAD and thickness <= MAX_FLATNESS_RATIO * spread and agrees:
+            up, method = normal, "floor"
+    if not np.isfinite(up).all():
+        return level("the frame times do not allow foot speeds")
     tilt = tilt_degrees(up)
     if tilt > MAX_TILT_DEGREES:
         return level(
