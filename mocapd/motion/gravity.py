@@ -7,8 +7,9 @@ Two cues, both from the joint positions in the camera frame (N, 24, 3):
 - balance: a person standing, walking or balancing keeps the body's centre of mass above the foot
   or feet that carry the weight; averaged over the clip, support -> centre of mass is up. This
   holds where the torso-up direction does not (an actor leaning to balance on one leg).
-The floor is used when its fit is well conditioned, else balance; without enough data, or with an
-implausible result, the camera is taken as level and the estimate says why.
+The floor is used when its fit is well conditioned and agrees with balance, else balance; without
+enough data, for a person not on their feet (seated), or with an implausible result, the camera is
+taken as level and the estimate says why.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ MIN_STANDING_SHARE = 0.5
 STANDING_KNEE_DEGREES = 45.0
 # Balance: frames whose support -> centre of mass direction is farther than this from the mean
 # are misreadings (a walk's stride stays within about 20 degrees); left out over a few rounds.
-# Measured on the 8 real Pose2Sim tracks: mean error 6.4 -> 5.3 degrees, the largest 10.6 -> 9.7.
+# Measured on the 8 real Pose2Sim tracks: mean error 6.4 -> 5.2 degrees, the largest 10.6 -> 9.7.
 OUTLIER_DEGREES = 30.0
 TRIM_ROUNDS = 3
 # Floor fit: a foot at rest moves slower than this (m/s) relative to the slower foot of the frame.
