@@ -280,3 +280,19 @@ def _wait(condition: Any, timeout: float = 20.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("timed out waiting")
         time.sleep(0.02)
+
+
+def test_a_job_that_keeps_killing_the_daemon_fails_after_the_attempts(
+    job_store: Store, config: Config
+) -> None:
+    write_script(config.state_path, {})
+    job_id = queue_job(job_store, config)
+    for attempt in range(config.runner.max_attempts):  # each claim ends with the daemon dying mid-step
+        assert job_store.claim(f"dead{attempt}", 1.0, 100.0 * attempt) is not None
+        job_store.start_step(job_id, states.TRACKING, "log", 100.0 * attempt)
+    job_store.expire_leases(time.time())
+    runner, _ = make_runner(job_store, config)
+    assert runner.run_next() == job_id
+    record = job_store.job(job_id)
+    assert record is not None and record.state == states.FAILED
+    assert "gave up after 2 attempts: the daemon stopped during video check each time" in (record.error or "")
