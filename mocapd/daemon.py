@@ -55,7 +55,7 @@ def read_pid(state_dir: Path) -> int | None:
         try:
             return int((state_dir / PID_NAME).read_text().strip())
         except (OSError, ValueError):
-            return -1  # the lock is held but the pid file is not written yet
+            return -1  # the lock is held but the pid file is not written yet: never a pid to signal
     finally:
         os.close(descriptor)
     return None

@@ -36,7 +36,7 @@ def run(arguments: argparse.Namespace, config: Config) -> int:
         deadline = time.monotonic() + START_WAIT_SECONDS
         while time.monotonic() < deadline:
             pid = read_pid(state_dir)
-            if pid is not None:
+            if pid is not None and pid > 0:
                 print(f"mocapd started, pid {pid}, log {state_dir / LOG_NAME}")
                 return 0
             time.sleep(0.1)

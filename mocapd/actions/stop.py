@@ -28,6 +28,8 @@ def run(arguments: argparse.Namespace, config: Config) -> int:
     if pid is None:
         print("mocapd is not running")
         return 3
+    if pid <= 0:
+        raise CommandError("mocapd is starting and has not written its pid yet: try again in a moment")
     os.kill(pid, signal.SIGTERM)
     if arguments.now:
         time.sleep(0.2)
