@@ -378,3 +378,25 @@ def test_an_interrupted_ingest_is_finished_at_start_and_makes_one_job(tmp_path: 
     assert (input_dir / "take.mp4").read_bytes() == b"video" * 100
     assert not video.exists()
     assert daemon.stop() == 0
+
+
+def test_systemd_hears_ready_watchdog_and_stopping(tmp_path: Path) -> None:
+    import socket
+    import tempfile
+
+    setup = Setup(tmp_path)
+    write_script(setup.state, {}, setup.counters)
+    address = Path(tempfile.mkdtemp(prefix="notify-")) / "s"  # short: socket paths are limited to 108 bytes
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as listener:
+        listener.bind(str(address))
+        listener.settimeout(20)
+        daemon = setup.start({"NOTIFY_SOCKET": str(address), "WATCHDOG_USEC": "400000"})
+        messages = [listener.recv(256).decode() for _ in range(3)]
+        assert messages[0] == "READY=1" and messages[1:] == ["WATCHDOG=1", "WATCHDOG=1"]
+        daemon.signal(signal.SIGTERM)
+        while (message := listener.recv(256).decode()) == "WATCHDOG=1":
+            pass
+        assert message == "STOPPING=1"
+        assert daemon.wait() == 0
+    address.unlink()
+    address.parent.rmdir()

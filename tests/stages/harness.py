@@ -70,9 +70,9 @@ class Setup:
             timeout=timeout,
         )
 
-    def start(self) -> Daemon:
+    def start(self, extra_environment: dict[str, str] | None = None) -> Daemon:
         """The daemon on the test stages."""
-        return Daemon(self, STAGES)
+        return Daemon(self, STAGES, extra_environment)
 
     def start_real(self) -> Daemon:
         """The daemon on the real pipeline (mocapd.steps)."""
@@ -121,7 +121,7 @@ class Daemon:
 
     count = 0
 
-    def __init__(self, setup: Setup, stages: str) -> None:
+    def __init__(self, setup: Setup, stages: str, extra_environment: dict[str, str] | None = None) -> None:
         Daemon.count += 1
         self.setup = setup
         self.log_path = setup.root / f"daemon-{Daemon.count}.log"
@@ -129,7 +129,7 @@ class Daemon:
         self.process = subprocess.Popen(
             setup.command("run", "--stage-package", stages),
             cwd=REPO,
-            env=environment(),
+            env=environment() | (extra_environment or {}),
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
