@@ -187,6 +187,7 @@ class Daemon:
             self.watcher = InboxWatcher(new.inbox_path, self.wake)
             self.watcher.start()
         log.info("configuration reloaded from %s", self.config_path or "defaults")
+        self.check_disk()  # the free-space limit may have changed
 
     # -- the main loop ----------------------------------------------------------------------------
     def run(self) -> int:

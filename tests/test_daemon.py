@@ -400,3 +400,27 @@ def test_systemd_hears_ready_watchdog_and_stopping(tmp_path: Path) -> None:
         assert daemon.wait() == 0
     address.unlink()
     address.parent.rmdir()
+
+
+def test_low_disk_space_pauses_the_daemon_until_the_limit_is_met(tmp_path: Path) -> None:
+    setup = Setup(tmp_path)
+    setup.write_config(extra="")
+    setup.config.write_text(
+        setup.config.read_text().replace("min_free_disk_mb = 0.0", "min_free_disk_mb = 1e9")
+    )
+    write_script(setup.state, {}, setup.counters)
+    daemon = setup.start()
+    drop(setup.inbox / "take.mp4", b"video")
+
+    def paused() -> bool:
+        result = setup.cli("status", "--json")
+        return bool(json.loads(result.stdout).get("daemon", {}).get("paused"))
+
+    wait_for(paused, 20, "the daemon to pause")
+    health = setup.cli("health")
+    assert health.returncode == 1 and "limits.min_free_disk_mb" in health.stdout
+    assert setup.jobs() == [] and (setup.inbox / "take.mp4").exists()
+    setup.write_config()
+    daemon.signal(signal.SIGHUP)
+    wait_for(lambda: completed(setup, "take"), 30, "the job once there is room")
+    assert daemon.stop() == 0
