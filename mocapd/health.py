@@ -103,6 +103,19 @@ def check_blender(config: Config) -> Check:
     return Check("blender", OK if usable else DEGRADED, message)
 
 
+def check_backend(config: Config) -> Check:
+    """Which tracking backend a job would get now and why; a forced 4D-Humans that is not installed is degraded."""
+    from mocapd.backends import fourdhumans, selection
+
+    choice = selection.current_choice(config)
+    message = f"{choice.name} ({choice.reason})"
+    if choice.name == selection.FOURDHUMANS:
+        problem = fourdhumans.installation_problem(config.fourdhumans)
+        if problem is not None:
+            return Check("backend", DEGRADED, f"{message}, but 4D-Humans is not installed: {problem}")
+    return Check("backend", OK, message)
+
+
 def check_daemon(pid: int | None, heartbeat: float | None, detail: dict[str, object] | None) -> list[Check]:
     if pid is None:
         return [Check("daemon", UNHEALTHY, "the daemon is not running")]

@@ -55,3 +55,11 @@ def test_overall_is_the_worst_level() -> None:
     assert health.overall([ok, skipped]) == health.OK
     assert health.overall([ok, degraded]) == health.DEGRADED
     assert health.overall([degraded, unhealthy, ok]) == health.UNHEALTHY
+
+
+def test_the_backend_check_says_which_backend_runs_and_why(tmp_path: Path) -> None:
+    check = health.check_backend(config_in(tmp_path))
+    assert check.level == health.OK
+    assert check.message.startswith("mediapipe (auto: 4D-Humans is not installed")
+    forced = health.check_backend(config_in(tmp_path, **{"backend": "4dhumans"}))
+    assert forced.level == health.DEGRADED and "not installed" in forced.message

@@ -25,6 +25,7 @@ def run(arguments: argparse.Namespace, config: Config) -> int:
         health.check_state_dir(config),
         health.check_disk(config),
         health.check_blender(config),
+        health.check_backend(config),
     ]
     pid = read_pid(config.state_path)
     heartbeat, detail = None, None
