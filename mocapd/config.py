@@ -37,6 +37,9 @@ class LimitSettings:
     extensions: list[str] = field(default_factory=lambda: ["mp4", "mov", "avi", "mkv"])
     # Longest side, in pixels, of the frames given to the pose model; larger videos are downscaled.
     max_resolution: int = field(default=1280, metadata={"range": (64, 8192)})
+    # Most frames per second the pose model runs on; the frames between are decoded but skipped, and the
+    # export is resampled to the video's rate. 0: every frame.
+    max_inference_fps: float = field(default=30.0, metadata={"range": (0.0, 240.0)})
     min_free_disk_mb: float = field(default=1024.0, metadata={"range": (0.0, 1e9)})
 
 

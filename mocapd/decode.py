@@ -53,6 +53,28 @@ def frame_rotation(frame: av.VideoFrame, stream_rotation: int) -> int:
     return rotation or stream_rotation
 
 
+# Timestamps are rounded (to milliseconds in some containers): frames this share of the interval early
+# still count as on time, so 60 fps stamped 0, 17, 33, 50 ms is sampled at every 2nd frame.
+SAMPLING_TOLERANCE = 0.02
+
+
+class FrameSampler:
+    """Chooses frames by timestamp so that chosen frames are at least 1/max_rate seconds apart (VFR-safe)."""
+
+    def __init__(self, max_rate: float) -> None:
+        self.interval = 1.0 / max_rate if max_rate > 0 else 0.0
+        self.last_time: float | None = None
+
+    def take(self, time: float) -> bool:
+        """Whether the frame at `time` (seconds, increasing) is processed; max_rate 0 takes every frame."""
+        if self.interval <= 0.0:
+            return True
+        if self.last_time is not None and time < self.last_time + self.interval * (1.0 - SAMPLING_TOLERANCE):
+            return False
+        self.last_time = time
+        return True
+
+
 def open_video(path: Path) -> av.container.InputContainer:
     """Open a video for reading; unreadable files are a JobError."""
     try:
@@ -66,13 +88,20 @@ def open_video(path: Path) -> av.container.InputContainer:
 
 
 def iter_frames(
-    path: Path, max_resolution: int = 1280, limit: int | None = None, rotation: int = 0
+    path: Path,
+    max_resolution: int = 1280,
+    limit: int | None = None,
+    rotation: int = 0,
+    max_rate: float = 0.0,
 ) -> Generator[DecodedFrame, None, None]:
     """Decode `path` frame by frame: upright (display rotation), longest side <= max_resolution.
 
     `rotation` is used only when the frames carry no display matrix of their own (e.g. a probe found
-    a legacy 'rotate' tag). Timestamps are pts * time_base relative to the first frame.
+    a legacy 'rotate' tag). Timestamps are pts * time_base relative to the first frame. With
+    `max_rate` > 0 only frames at least 1/max_rate s apart are yielded (FrameSampler); the others are
+    still decoded (later frames may depend on them) but not converted. `limit` counts decoded frames.
     """
+    sampler = FrameSampler(max_rate)
     with open_video(path) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"  # frame-parallel decoding: the pose model is the bottleneck anyway
@@ -84,6 +113,15 @@ def iter_frames(
             for frame in container.decode(stream):
                 if limit is not None and index >= limit:
                     break
+                if frame.pts is not None and time_base:
+                    if first_pts is None:
+                        first_pts = frame.pts
+                    seconds = (frame.pts - first_pts) * time_base
+                else:
+                    seconds = index / rate
+                if not sampler.take(float(seconds)):
+                    index += 1
+                    continue
                 turns = frame_rotation(frame, rotation)
                 sideways = int(round(turns / 90.0)) % 2 == 1
                 upright_width, upright_height = (
@@ -93,12 +131,6 @@ def iter_frames(
                 # Scale before rotating: swscale does the resize and the RGB conversion in one pass.
                 stored_width, stored_height = (height, width) if sideways else (width, height)
                 image = frame.to_ndarray(width=stored_width, height=stored_height, format="rgb24")
-                if frame.pts is not None and time_base:
-                    if first_pts is None:
-                        first_pts = frame.pts
-                    seconds = (frame.pts - first_pts) * time_base
-                else:
-                    seconds = index / rate
                 yield DecodedFrame(index, float(seconds), upright(image, turns), scale)
                 index += 1
         except av.error.FFmpegError as error:

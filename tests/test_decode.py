@@ -10,7 +10,7 @@ import av
 import numpy as np
 import pytest
 
-from mocapd.decode import inference_size, iter_frames, prefetch, upright
+from mocapd.decode import FrameSampler, inference_size, iter_frames, prefetch, upright
 from mocapd.errors import JobError
 
 DATA = Path(__file__).parent / "data"
@@ -98,6 +98,30 @@ def test_variable_frame_rate_timestamps_are_kept(tmp_path: Path) -> None:
     path = write_clip(tmp_path / "vfr.mp4", count=len(pts), pts=pts)
     times = [frame.time for frame in iter_frames(path)]
     assert times == pytest.approx([value / 1000 for value in pts], abs=1e-6)
+
+
+def test_sampler_keeps_frames_at_least_one_interval_apart() -> None:
+    def taken(times: list[float], max_rate: float) -> list[float]:
+        sampler = FrameSampler(max_rate)
+        return [time for time in times if sampler.take(time)]
+
+    sixty = [index / 60 for index in range(12)]
+    assert taken(sixty, 30.0) == sixty[::2]
+    assert taken([round(time, 3) for time in sixty], 30.0) == [round(time, 3) for time in sixty[::2]]
+    assert taken([index / 50 for index in range(10)], 30.0) == [index / 50 for index in range(0, 10, 2)]
+    assert taken([index / 30 for index in range(10)], 30.0) == [index / 30 for index in range(10)]
+    assert taken([0.0, 0.01, 0.02, 0.09, 0.1, 0.2], 0.0) == [0.0, 0.01, 0.02, 0.09, 0.1, 0.2]
+    # Variable rate: chosen by time, never closer than the interval.
+    assert taken([0.0, 0.033, 0.05, 0.12, 0.121, 0.4, 0.433], 20.0) == [0.0, 0.05, 0.12, 0.4]
+
+
+def test_a_rate_cap_yields_every_second_frame_of_a_60fps_clip_with_its_index_and_time() -> None:
+    frames = list(iter_frames(SINGLE, max_resolution=320, max_rate=30.0))
+    assert [frame.frame_index for frame in frames] == list(range(0, 100, 2))
+    assert [frame.time for frame in frames] == pytest.approx(
+        [index / 60 for index in range(0, 100, 2)], abs=1e-6
+    )
+    assert frames[-1].image.shape[0] == 320
 
 
 def test_memory_does_not_grow_with_length(tmp_path: Path) -> None:

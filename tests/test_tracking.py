@@ -13,17 +13,22 @@ import pytest
 from mocapd.config import Config
 from mocapd.decode import iter_frames
 from mocapd.errors import JobError
+from mocapd.export.prepare import PrepareSettings, prepare
 from mocapd.job import Job, StepOutcome
+from mocapd.motion import extraction, tracklets
 from mocapd.motion.tracking import track_video
 from mocapd.motion.worldframe import PELVIS_IN_SMPL_MODEL
 from mocapd.options import JobOptions
 from mocapd.skeleton import JOINT_INDEX
+from mocapd.smoothing.smoother import SmoothingParameters, smooth_motion
 
 VIDEOS = Path(__file__).parent / "data" / "pose2sim"
 SINGLE = VIDEOS / "SinglePerson" / "videos" / "cam01.mp4"
 MULTI = VIDEOS / "MultiPerson" / "videos" / "cam01.mp4"
 # Inference at this size keeps the module fast; the model resizes to 256 px anyway.
 MAX_RESOLUTION = 640
+# The clips are 60 fps; the module's single-person run poses every second frame.
+CAPPED_FPS = 30.0
 LEGS = [
     JOINT_INDEX[name]
     for name in ("left_knee", "right_knee", "left_ankle", "right_ankle", "left_foot", "right_foot")
@@ -31,12 +36,14 @@ LEGS = [
 ARMS = [JOINT_INDEX[name] for name in ("left_shoulder", "right_shoulder", "left_elbow", "right_elbow")]
 
 
-def make_job(root: Path, video: Path, keep_intermediate: bool = False) -> Job:
+def make_job(root: Path, video: Path, keep_intermediate: bool = False, max_inference_fps: float = 0.0) -> Job:
+    """A job over `video`; max_inference_fps 0 (every frame) unless a test is about the cap."""
     work = root / video.stem
     (work / "input").mkdir(parents=True)
     shutil.copy(video, work / "input" / video.name)
     config = Config(state_dir=str(root / "state"))
     config.limits.max_resolution = MAX_RESOLUTION
+    config.limits.max_inference_fps = max_inference_fps
     return Job(1, video.stem, work, video.name, JobOptions(keep_intermediate=keep_intermediate), config)
 
 
@@ -66,7 +73,9 @@ def track_rows(frames: list[dict], tid: int, key: str) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def single(tmp_path_factory: pytest.TempPathFactory) -> tuple[Job, StepOutcome, list[dict]]:
-    job = make_job(tmp_path_factory.mktemp("single"), SINGLE, keep_intermediate=True)
+    job = make_job(
+        tmp_path_factory.mktemp("single"), SINGLE, keep_intermediate=True, max_inference_fps=CAPPED_FPS
+    )
     outcome = track_video(job)
     return job, outcome, frames_of(joblib.load(job.tracklets_path))
 
@@ -80,12 +89,40 @@ def multi(tmp_path_factory: pytest.TempPathFactory) -> tuple[Job, list[dict]]:
 
 def test_one_person_is_one_track_over_the_clip(single: tuple[Job, StepOutcome, list[dict]]) -> None:
     _, outcome, frames = single
-    assert len(frames) == 100
+    assert len(frames) == 50
     tids = {tid for entry in frames for tid in entry["tid"]}
     assert len(tids) == 1
     covered = sum(1 for entry in frames if entry["tid"])
-    assert covered >= 95
-    assert outcome.data["frames"] == 100
+    assert covered >= 47
+    assert outcome.data["frames"] == 50
+
+
+def test_the_cap_poses_every_second_frame_with_its_source_index_and_time(
+    single: tuple[Job, StepOutcome, list[dict]],
+) -> None:
+    _, _, frames = single
+    source = list(range(0, 100, 2))
+    assert [entry["time"] for entry in frames] == source
+    assert [entry["frame_path"] for entry in frames] == [f"frame_{index:06d}" for index in source]
+    assert [entry["timestamp"] for entry in frames] == pytest.approx(
+        [index / 60 for index in source], abs=1e-6
+    )
+
+
+def test_motion_sampled_at_the_cap_is_exported_with_every_frame_of_the_video(
+    single: tuple[Job, StepOutcome, list[dict]],
+) -> None:
+    job, _, _ = single
+    data = tracklets.read(job.tracklets_path)
+    tid = extraction.summarise(data, 100)[0].tid
+    motion = extraction.extract(data, tid, 60.0).motion
+    assert motion.fps == 30.0 and list(motion.frame_idx) == list(range(0, 100, 2))
+    assert motion.time == pytest.approx(motion.frame_idx / 60, abs=1e-6)
+    smoothed = smooth_motion(motion, SmoothingParameters())
+    exported = prepare(smoothed, PrepareSettings()).motion
+    assert exported.fps == 60.0
+    # One key per source frame, the last (99) holding the last sample (98): the clip's 100 frames.
+    assert exported.frame_count == 100
 
 
 def test_tracklets_follow_the_phalp_layout(single: tuple[Job, StepOutcome, list[dict]]) -> None:
@@ -139,13 +176,14 @@ def test_posed_person_is_upright_in_front_of_the_camera(single: tuple[Job, StepO
 def test_preview_video_is_written_when_asked(single: tuple[Job, StepOutcome, list[dict]]) -> None:
     job, _, _ = single
     frames = list(iter_frames(job.visualization_path))
-    assert len(frames) == 100
-    assert abs(frames[-1].time - 99 / 60) < 1e-3
+    assert len(frames) == 50
+    assert abs(frames[-1].time - 98 / 60) < 1e-3
     assert job.progress_path("tracking").exists()
 
 
 def test_two_people_are_two_tracks_without_a_swap(multi: tuple[Job, list[dict]]) -> None:
     job, frames = multi
+    assert [entry["time"] for entry in frames] == list(range(100))  # no cap: every frame is posed
     counts: dict[int, int] = {}
     for entry in frames:
         for tid in entry["tid"]:

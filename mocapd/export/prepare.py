@@ -21,7 +21,7 @@ from mocapd.trackfile import TrackMotion
 class PrepareSettings:
     """What the job options say about the written motion."""
 
-    fps: float | None = None  # None: the track's own rate
+    fps: float | None = None  # None: the source video's rate (source_rate)
     preset: str = "smpl"
     with_root_motion: bool = True
     foot_locking: bool = True
@@ -48,16 +48,36 @@ def standard_rate(fps: float) -> float:
     return fps
 
 
+def source_rate(track: TrackMotion) -> float:
+    """The frame rate of the video the track came from: its own, or higher where the tracker skipped
+    frames (rows k video frames apart at fps: the video ran at k * fps)."""
+    if track.frame_count < 2:
+        return float(track.fps)
+    step = float(track.frame_idx[-1] - track.frame_idx[0]) / (track.frame_count - 1)
+    return float(track.fps) * max(step, 1e-9)
+
+
 def resample(
-    times: np.ndarray, rotations: np.ndarray, positions: np.ndarray, fps: float
+    times: np.ndarray, rotations: np.ndarray, positions: np.ndarray, fps: float, hold: float = 0.0
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Rotations and positions at k / fps from samples at `times` (seconds from the first frame)."""
+    """Rotations and positions at k / fps from samples at `times` (seconds from the first frame).
+
+    hold: seconds after the last sample that it still stands for (its own interval, when samples are
+    sparser than the output); frames there repeat it.
+    """
     from mocapd.rotations import orthonormalize
 
-    if len(times) == 1:
-        return rotations[:1].copy(), positions[:1].copy()
     duration = float(times[-1] - times[0])
-    count = int(np.floor(duration * fps + 1e-6)) + 1
+    if hold > 0.0:
+        # Frames strictly before the end of the last sample's interval, which is the next sample's time.
+        count = max(int(np.ceil((duration + hold) * fps - 1e-6)), 1)
+    else:
+        count = int(np.floor(duration * fps + 1e-6)) + 1
+    if len(times) == 1:
+        return (
+            np.repeat(rotations[:1], count, axis=0),
+            np.repeat(positions[:1], count, axis=0),
+        )
     wanted = np.arange(count) / fps + times[0]
     upper = np.clip(np.searchsorted(times, wanted, side="right"), 1, len(times) - 1)
     lower = upper - 1
@@ -88,13 +108,19 @@ def prepare(track: TrackMotion, settings: PrepareSettings) -> Prepared:
     track.validate()
     rotations = track.local_rotations()
     positions = track.trans.copy()
-    fps = standard_rate(float(settings.fps or track.fps))
-    report: dict[str, Any] = {"tid": track.tid, "source_fps": track.fps, "fps": fps}
+    video_fps = source_rate(track)
+    fps = standard_rate(float(settings.fps or video_fps))
+    report: dict[str, Any] = {"tid": track.tid, "source_fps": video_fps, "fps": fps}
+    if abs(video_fps - track.fps) > 1e-9:
+        report["sampled_fps"] = track.fps
     times = track.time - track.time[0]
     # Frames from a variable-rate video are not evenly spaced: resample them onto k / fps as well.
     uneven = not np.allclose(times, np.arange(len(times)) / track.fps, rtol=0.0, atol=0.25 / track.fps)
     if abs(fps - standard_rate(track.fps)) > 1e-9 or uneven:
-        rotations, positions = resample(times, rotations, positions, fps)
+        # Each row stands for one interval of its rate: a clip sampled at 30 fps from a 60 fps video
+        # has as many 60 fps frames as the video had, the last one holding the last sample.
+        hold = 1.0 / track.fps if fps > track.fps * (1.0 + 1e-6) else 0.0
+        rotations, positions = resample(times, rotations, positions, fps, hold)
         report["resampled"] = True
     if settings.foot_locking:
         locked = footlock.lock_feet(rotations, track.offsets, positions, fps)

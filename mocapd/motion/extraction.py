@@ -1,8 +1,10 @@
 """Tracks in a tracklets file: listing them, choosing them, and turning one into a world-frame motion.
 
-The motion has one row per video frame from the track's first to its last real detection. Rows
-without a measurement (PHALP's ghosts, frames where the track is missing) are interpolated: slerp
-for rotations, linear for translation and shape; their confidence is 0.
+The motion has one row per processed frame from the track's first to its last real detection: every
+video frame for 4D-Humans, the frames the embedded backend posed (limits.max_inference_fps) for it;
+`fps` is the rate of those rows and `frame_idx` their index in the video. Rows without a measurement
+(PHALP's ghosts, frames where the track is missing) are interpolated: slerp for rotations, linear for
+translation and shape; their confidence is 0.
 Confidence of measured rows: the embedded backend's per-joint confidence; for 4D-Humans, which
 gives none, 1 for a detection and BACKFILLED_CONFIDENCE for the detections PHALP wrote back when it
 confirmed the track (real images, but their identity was settled only afterwards).
@@ -72,9 +74,29 @@ def camera_positions(
     return forward_kinematics(local_to_global(local), offsets, pelvis_camera)
 
 
+def processed_frames(tracklets: Tracklets) -> np.ndarray:
+    """Video frame indices the backend posed: those the embedded backend lists (it may skip frames to
+    keep to limits.max_inference_fps); every frame up to the last for PHALP's files."""
+    if tracklets.embedded:
+        return np.array([frame.index for frame in tracklets.frames], dtype=np.int64)
+    return np.arange(tracklets.frame_count, dtype=np.int64)
+
+
+def sampling_step(tracklets: Tracklets) -> float:
+    """Mean step, in video frames, between processed frames (1: every frame was processed)."""
+    indices = processed_frames(tracklets)
+    if indices.shape[0] < 2:
+        return 1.0
+    return float(indices[-1] - indices[0]) / (indices.shape[0] - 1)
+
+
 def summarise(tracklets: Tracklets, clip_frames: int | None = None) -> list[TrackSummary]:
-    """Every track with at least one real detection, longest first (then by id)."""
+    """Every track with at least one real detection, longest first (then by id).
+
+    share: detections / the frames processed (the clip's frames when every frame was processed)."""
     total = max(clip_frames or 0, tracklets.frame_count, 1)
+    if sampling_step(tracklets) > 1.0:
+        total = max(len(tracklets.frames), 1)
     summaries = [
         TrackSummary(tid, count, round(count / total, 4), first, last)
         for tid, (count, first, last) in real_frame_counts(tracklets).items()
@@ -224,9 +246,10 @@ def extract(
     """One track as a world-frame motion (mocapd.trackfile), rows from its first to last detection.
 
     fps: the source video's frame rate (PHALP does not record it); frame times are the file's own
-    timestamps where it has them, else index / fps. focal_length_px: the real focal length where the
-    video's metadata gives it; PHALP's depths are rescaled to it, or to mocapd's default field of
-    view (mocapd.motion.rootmotion) without one.
+    timestamps where it has them, else index / fps. The motion's `fps` is the rate of its rows: the
+    video's, or lower where the embedded backend skipped frames. focal_length_px: the real focal
+    length where the video's metadata gives it; PHALP's depths are rescaled to it, or to mocapd's
+    default field of view (mocapd.motion.rootmotion) without one.
     """
     if not (np.isfinite(fps) and fps > 0):
         raise JobError(f"the frame rate must be a positive number, got {fps}")
@@ -236,9 +259,15 @@ def extract(
     warnings: list[str] = []
     real_rows = np.flatnonzero(observed.measured)
     first, last = observed.frame_idx[real_rows[0]], observed.frame_idx[real_rows[-1]]
-    frame_idx = np.arange(first, last + 1, dtype=np.int64)
+    processed = processed_frames(tracklets)
+    frame_idx = np.union1d(
+        processed[(processed >= first) & (processed <= last)], observed.frame_idx[real_rows]
+    )
     count = frame_idx.shape[0]
-    rows = observed.frame_idx[real_rows] - first  # motion row of each real detection
+    rows = np.searchsorted(frame_idx, observed.frame_idx[real_rows])  # motion row of each real detection
+    # Rows one video frame apart run at the video's rate; rows k frames apart (frames skipped) at 1/k of it.
+    step = float(last - first) / (count - 1) if count > 1 else sampling_step(tracklets)
+    row_fps = float(fps) / step
     measured = np.zeros(count, dtype=bool)
     measured[rows] = True
 
@@ -269,7 +298,7 @@ def extract(
     root, trans = worldframe.to_world(camera_rotations, body, pelvis_camera, offsets, up.up)
     motion = TrackMotion(
         tid=tid,
-        fps=float(fps),
+        fps=row_fps,
         frame_idx=frame_idx,
         time=times,
         R_root=root,

@@ -1,6 +1,7 @@
 """The embedded tracking backend: every person in the video, followed and posed, written as PHALP-style tracklets.
 
-Frames stream from the decoder into the bundled pose model (several people per frame); our tracker
+Frames stream from the decoder into the bundled pose model (several people per frame; at most
+limits.max_inference_fps frames per second of video, the tracklets list only the frames posed); our tracker
 gives each person a stable id; after the last frame each track's landmarks are turned into SMPL joint
 rotations (ik), a camera-frame root translation (rootmotion) and per-joint confidences.
 """
@@ -113,8 +114,15 @@ def track_video(job: Job) -> StepOutcome:
     landmarker = posemodel.create_landmarker(MAX_PEOPLE, cache_dir=job.config.state_path / "models")
     tracker = Tracker()
     last_stamp = -1
+    # The model's cost is per frame: above max_inference_fps only a subset of frames is posed (their
+    # real times and source indices are kept), and the export resamples to the video's rate.
     frames = decode.prefetch(
-        decode.iter_frames(job.video_path, job.config.limits.max_resolution, rotation=rotation)
+        decode.iter_frames(
+            job.video_path,
+            job.config.limits.max_resolution,
+            rotation=rotation,
+            max_rate=job.config.limits.max_inference_fps,
+        )
     )
     try:
         for frame in frames:
@@ -151,7 +159,7 @@ def track_video(job: Job) -> StepOutcome:
                     )
             if preview is not None:
                 preview.write(frame.image, frame.time)
-            if frame.frame_index % PROGRESS_EVERY == 0 and expected_frames:
+            if len(frame_times) % PROGRESS_EVERY == 0 and expected_frames:
                 job.report_progress(STEP, 0.9 * min(1.0, (frame.frame_index + 1) / expected_frames))
     finally:
         frames.close()  # stops the decoding thread when tracking fails part-way
