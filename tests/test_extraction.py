@@ -211,3 +211,28 @@ def test_root_translation_follows_the_camera_model_within_a_millimetre() -> None
     expected = (pelvis - pelvis[0]) @ worldframe.OPENCV_TO_WORLD.T
     assert np.max(np.abs(motion.trans[:, [0, 2]] - expected[:, [0, 2]])) < 1e-3
     assert np.max(np.abs(motion.trans[:, 1] - motion.trans[0, 1] - expected[:, 1])) < 1e-3
+
+
+def test_frames_the_embedded_backend_skipped_are_not_rows_and_set_the_rate() -> None:
+    # A 60 fps video posed at every second frame; the person is missed at frame 10.
+    builder = LayoutBuilder(20)
+    for frame in range(0, 20, 2):
+        if frame != 10:
+            person = person_at(1, 0.0)
+            person.extra["joint_confidence"] = np.full(24, 0.9, dtype=np.float32)
+            builder.add(frame, person)
+    raw = builder.build()
+    for index, key in enumerate(builder.keys):
+        if index % 2:
+            del raw[key]  # not posed: not in the file
+        else:
+            raw[key]["timestamp"] = index / 60
+    data = tracklets.from_dict(raw)
+    assert data.embedded and extraction.sampling_step(data) == 2.0
+    motion = extraction.extract(data, 1, 60.0).motion
+    assert motion.fps == 30.0 and list(motion.frame_idx) == list(range(0, 20, 2))
+    assert np.allclose(motion.time, motion.frame_idx / 60)
+    assert np.all(motion.confidence[5] == 0.0) and np.all(motion.confidence[[4, 6]] > 0)  # frame 10: a gap
+    # The share counts the frames that were posed, not the video's.
+    summary = extraction.summarise(data, 20)[0]
+    assert (summary.frames, summary.share, summary.last_frame) == (9, 0.9, 18)

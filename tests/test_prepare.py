@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -14,9 +16,11 @@ from mocapd.export.prepare import (
     resample,
     rest_root_position,
     root_from_camera,
+    source_rate,
     standard_rate,
 )
 from mocapd.rotations import angle_between
+from mocapd.trackfile import TrackMotion
 from tests.deepmimic import load_track
 
 
@@ -87,3 +91,40 @@ def test_unevenly_timed_frames_are_resampled_onto_the_rate() -> None:
     assert uneven.report["resampled"]
     assert uneven.motion.frame_count == even.frame_count + 3
     assert "resampled" not in prepare(load_track("walk"), PrepareSettings()).report
+
+
+def every_second_row(track: TrackMotion) -> TrackMotion:
+    """The track as a tracker posing every second frame would give it: rows 0, 2, 4, ... at half the rate."""
+    rows = slice(0, track.frame_count - track.frame_count % 2, 2)
+    return replace(
+        track,
+        fps=track.fps / 2,
+        frame_idx=track.frame_idx[rows],
+        time=track.time[rows],
+        R_root=track.R_root[rows],
+        R_body=track.R_body[rows],
+        camera=track.camera[rows],
+        betas=track.betas[rows],
+        trans=track.trans[rows],
+        confidence=track.confidence[rows],
+    )
+
+
+def test_a_track_sampled_at_half_the_video_rate_is_exported_with_every_video_frame() -> None:
+    track = load_track("walk", cycles=2)
+    sampled = every_second_row(track)
+    assert source_rate(sampled) == track.fps and source_rate(track) == track.fps
+    prepared = prepare(sampled, PrepareSettings(foot_locking=False))
+    motion = prepared.motion
+    assert motion.fps == track.fps and prepared.report["sampled_fps"] == track.fps / 2
+    # The video's frames: the sampled ones where they were, the last held for its interval.
+    assert motion.frame_count == 2 * sampled.frame_count
+    source = track.local_rotations()[: motion.frame_count]
+    assert np.degrees(angle_between(motion.rotations[::2], sampled.local_rotations())).max() < 1e-3
+    assert np.degrees(angle_between(motion.rotations[-1], motion.rotations[-2])).max() < 1e-3
+    # Frames between samples are interpolated: close to the real frames they stand for.
+    assert np.degrees(angle_between(motion.rotations[1:-1:2], source[1:-1:2])).mean() < 2.0
+    # A rate asked for explicitly wins.
+    assert prepare(sampled, PrepareSettings(fps=sampled.fps, foot_locking=False)).motion.frame_count == (
+        sampled.frame_count
+    )
