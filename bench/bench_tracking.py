@@ -6,8 +6,10 @@ portrait, 60 fps, 100 frames):
     black bars left and right), 60 fps, 100 frames (1.65 s);
   - memory: the same frames looped into a 2-minute clip at 30 fps and 640x360 (3600 frames), so the
     bench stays short; run in a child process so its peak RSS is its own.
-Printed: tracking wall time / clip duration (goal <= 1.0 on 2 cores), tracking time / pure model
-inference time on the same frames (goal <= 1.3), tracemalloc peak and max RSS.
+Printed, with the default limits.max_inference_fps cap (every 2nd frame of the 60 fps clip posed) and
+with the cap off (every frame): tracking wall time / clip duration (goal <= 1.0 on 2 cores), pure
+pose-model time / clip duration, tracking time / pure model time on the same frames (goal <= 1.3);
+the decoding time of the clip with and without the cap; then tracemalloc peak and max RSS.
 
 Run: .venv/bin/python bench/bench_tracking.py [--minutes 2]
 """
@@ -32,7 +34,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from mocapd.config import Config  # noqa: E402
+from mocapd.config import Config, LimitSettings  # noqa: E402
 from mocapd.decode import iter_frames  # noqa: E402
 from mocapd.job import Job, VideoInfo  # noqa: E402
 from mocapd.motion import posemodel  # noqa: E402
@@ -78,12 +80,20 @@ def write_clip(path: Path, frames: list[np.ndarray], rate: int, count: int) -> P
     return path
 
 
-def make_job(root: Path, video: Path, rate: float, count: int, max_resolution: int = 1280) -> Job:
-    work = root / f"job_{video.stem}"
+def make_job(
+    root: Path,
+    video: Path,
+    rate: float,
+    count: int,
+    max_resolution: int = 1280,
+    max_inference_fps: float = LimitSettings.max_inference_fps,
+) -> Job:
+    work = root / f"job_{video.stem}_{max_inference_fps:g}"
     (work / "input").mkdir(parents=True)
     shutil.copy(video, work / "input" / video.name)
     config = Config(state_dir=str(root / "state"))
     config.limits.max_resolution = max_resolution
+    config.limits.max_inference_fps = max_inference_fps
     job = Job(1, video.stem, work, video.name, JobOptions(), config)
     with av.open(str(video)) as container:
         stream = container.streams.video[0]
@@ -91,17 +101,26 @@ def make_job(root: Path, video: Path, rate: float, count: int, max_resolution: i
     return job
 
 
-def inference_only(video: Path, state: Path) -> float:
-    """Seconds the pose model alone takes on the clip's frames (decoded beforehand)."""
-    images = [frame.image for frame in iter_frames(video, max_resolution=1280)]
+def decoding_only(video: Path, max_rate: float) -> float:
+    """Seconds decoding the clip takes (frames the cap skips are decoded but not converted)."""
+    started = time.perf_counter()
+    for _ in iter_frames(video, max_resolution=1280, max_rate=max_rate):
+        pass
+    return time.perf_counter() - started
+
+
+def inference_only(video: Path, state: Path, max_rate: float) -> float:
+    """Seconds the pose model alone takes on the frames the tracking step poses (decoded beforehand)."""
+    frames = list(iter_frames(video, max_resolution=1280, max_rate=max_rate))
     import mediapipe
 
     landmarker = posemodel.create_landmarker(MAX_PEOPLE, cache_dir=state / "models")
     try:
         started = time.perf_counter()
-        for index, image in enumerate(images):
+        for frame in frames:
             landmarker.detect_for_video(
-                mediapipe.Image(image_format=mediapipe.ImageFormat.SRGB, data=image), index * 17
+                mediapipe.Image(image_format=mediapipe.ImageFormat.SRGB, data=frame.image),
+                int(round(frame.time * 1000)),
             )
         return time.perf_counter() - started
     finally:
@@ -154,17 +173,25 @@ def main() -> None:
         video = write_clip(root / "sample_720p.mp4", frames, 60, len(frames))
         duration = len(frames) / 60
         posemodel.ensure_task_file(root / "state" / "models")
-        inference = inference_only(video, root / "state")
-        job = make_job(root, video, 60, len(frames))
-        started = time.perf_counter()
-        track_video(job)
-        tracking = time.perf_counter() - started
-    print(f"720p clip: 1280x720 letterboxed sample, {len(frames)} frames at 60 fps ({duration:.2f} s)")
-    print(
-        f"  tracking step {tracking:.2f} s ({len(frames) / tracking:.1f} frames/s), pure inference {inference:.2f} s"
-    )
-    print(f"  tracking time / clip duration: {tracking / duration:.2f} (goal <= 1.0)")
-    print(f"  tracking time / inference time: {tracking / inference:.2f} (goal <= 1.3)")
+        print(f"720p clip: 1280x720 letterboxed sample, {len(frames)} frames at 60 fps ({duration:.2f} s)")
+        default_cap = LimitSettings.max_inference_fps
+        for cap, label in ((default_cap, f"default cap {default_cap:g} fps"), (0.0, "cap off, every frame")):
+            decoding = decoding_only(video, cap)
+            inference = inference_only(video, root / "state", cap)
+            job = make_job(root, video, 60, len(frames), max_inference_fps=cap)
+            started = time.perf_counter()
+            outcome = track_video(job)
+            tracking = time.perf_counter() - started
+            posed = outcome.data["frames"]
+            print(f"  {label}: {posed} frames posed")
+            print(
+                f"    tracking step {tracking:.2f} s ({len(frames) / tracking:.1f} video frames/s), "
+                f"pure inference {inference:.2f} s ({1000 * inference / posed:.0f} ms/posed frame), "
+                f"decoding {decoding:.2f} s"
+            )
+            print(f"    tracking time / clip duration: {tracking / duration:.2f} (goal <= 1.0)")
+            print(f"    pose model time / clip duration: {inference / duration:.2f}")
+            print(f"    tracking time / inference time: {tracking / inference:.2f} (goal <= 1.3)")
     rate, width, height = 30, 640, 360
     count = int(round(arguments.minutes * 60 * rate))
     small = letterboxed_frames(width, height)
