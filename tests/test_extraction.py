@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
+import joblib
 import numpy as np
 import pytest
 
+from mocapd import trackfile
 from mocapd.errors import JobError
 from mocapd.motion import extraction, tracklets, worldframe
 from mocapd.options import JobOptions
@@ -213,8 +216,8 @@ def test_root_translation_follows_the_camera_model_within_a_millimetre() -> None
     assert np.max(np.abs(motion.trans[:, 1] - motion.trans[0, 1] - expected[:, 1])) < 1e-3
 
 
-def test_frames_the_embedded_backend_skipped_are_not_rows_and_set_the_rate() -> None:
-    # A 60 fps video posed at every second frame; the person is missed at frame 10.
+def sampled_embedded_file() -> dict:
+    """A 60 fps video posed at every second frame, as the embedded backend writes it; frame 10 missed."""
     builder = LayoutBuilder(20)
     for frame in range(0, 20, 2):
         if frame != 10:
@@ -227,7 +230,11 @@ def test_frames_the_embedded_backend_skipped_are_not_rows_and_set_the_rate() -> 
             del raw[key]  # not posed: not in the file
         else:
             raw[key]["timestamp"] = index / 60
-    data = tracklets.from_dict(raw)
+    return raw
+
+
+def test_frames_the_embedded_backend_skipped_are_not_rows_and_set_the_rate() -> None:
+    data = tracklets.from_dict(sampled_embedded_file())
     assert data.embedded and extraction.sampling_step(data) == 2.0
     motion = extraction.extract(data, 1, 60.0).motion
     assert motion.fps == 30.0 and list(motion.frame_idx) == list(range(0, 20, 2))
@@ -236,3 +243,11 @@ def test_frames_the_embedded_backend_skipped_are_not_rows_and_set_the_rate() -> 
     # The share counts the frames that were posed, not the video's.
     summary = extraction.summarise(data, 20)[0]
     assert (summary.frames, summary.share, summary.last_frame) == (9, 0.9, 18)
+
+
+def test_the_tools_take_the_video_rate_from_the_recorded_timestamps(tmp_path: Path) -> None:
+    source = tmp_path / "tracklets.pkl"
+    joblib.dump(sampled_embedded_file(), source)
+    assert extraction.extract_file(source, 1, tmp_path / "track.npz") == []
+    motion = trackfile.load(tmp_path / "track.npz")
+    assert motion.fps == 30.0 and motion.frame_idx[-1] == 18

@@ -330,15 +330,29 @@ def list_file(path: Path) -> str:
     return format_track_list(summarise(read_tracklets(path)))
 
 
+def recorded_rate(tracklets: Tracklets) -> float | None:
+    """The video's frame rate from the file's own timestamps (the embedded backend's); None without them."""
+    indices = np.array([frame.index for frame in tracklets.frames], dtype=np.int64)
+    stamps = tracklets.timestamps(indices) if indices.shape[0] >= 2 else None
+    if stamps is None or not stamps[-1] > stamps[0]:
+        return None
+    # Rounded so that 60 stays 60 and 59.94 is recognised as NTSC by the exporter.
+    return round(float(indices[-1] - indices[0]) / float(stamps[-1] - stamps[0]), 3)
+
+
 def extract_file(
     path: Path, tid: int, out: Path, fps: float | None = None, smpl_model: str = ""
 ) -> list[str]:
-    """Extract one track of a tracklets file (ours or PHALP's) to a track NPZ; returns warnings."""
+    """Extract one track of a tracklets file (ours or PHALP's) to a track NPZ; returns warnings.
+
+    Without `fps`: the rate the file's timestamps show, else ASSUMED_FPS with a warning."""
     warnings: list[str] = []
+    data = read_tracklets(path)
+    if fps is None:
+        fps = recorded_rate(data)
     if fps is None:
         fps = ASSUMED_FPS
         warnings.append(f"the tracklets do not record the frame rate: {fps:g} fps assumed (give --fps)")
-    data = read_tracklets(path)
     model = None if data.embedded else load_or_explain(smpl_model, warnings)
     extracted = extract(data, tid, fps, model)
     save(extracted.motion, out)
