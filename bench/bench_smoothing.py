@@ -186,6 +186,9 @@ def methods() -> dict[str, Method]:
         "raw": lambda motion: motion,
         "ours (order 3, confidence)": lambda motion: smooth_motion(motion, parameters),
         "ours, order 2": lambda motion: smooth_motion(motion, SmoothingParameters(order=2)),
+        "ours, no fast-move pass": lambda motion: smooth_motion(
+            motion, SmoothingParameters(keep_fast_moves=False)
+        ),
         "ours, no confidence": with_joints(lambda m: lambda q: filters.whittaker(q, None, cutoff(m), 3)),
         "Butterworth 2 filtfilt": with_joints(lambda m: lambda q: filters.butterworth(q, cutoff(m), 2)),
         "Savitzky-Golay 0.2 s, cubic": with_joints(

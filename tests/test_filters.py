@@ -66,3 +66,13 @@ def test_one_euro_lags_and_whittaker_does_not() -> None:
     step[30:] = 1.0
     assert one_euro(step, 30.0)[31, 0] < 0.5
     assert whittaker(step, None, 0.3)[29:31, 0].mean() == pytest.approx(0.5, abs=0.05)
+
+
+def test_whittaker_follows_the_data_where_the_penalty_is_relaxed() -> None:
+    step = np.repeat([0.0, 1.0], 30)[:, None]
+    relaxed = np.ones(60 - 3)
+    relaxed[24:33] = 1e-6  # the difference rows around the step
+    sharp = whittaker(step, None, 0.1, order=3, penalty_weights=relaxed)
+    smooth = whittaker(step, None, 0.1, order=3)
+    assert np.abs(sharp - step).max() < 0.05 < np.abs(smooth - step).max()
+    assert np.array_equal(whittaker(step, None, 0.1, 3, np.ones(57)), smooth)

@@ -8,10 +8,11 @@ ends without padding, and per-frame weights let low-confidence frames lean on th
 
 from __future__ import annotations
 
+from math import comb
+
 import numpy as np
 from scipy import signal
 from scipy.linalg import solveh_banded
-from scipy.sparse import diags
 
 # Smallest weight a frame gets: a frame with confidence 0 still anchors the solution a little.
 MIN_WEIGHT = 0.02
@@ -23,29 +24,44 @@ def whittaker_lambda(cutoff: float, order: int) -> float:
     return float((2.0 * np.sin(np.pi * cutoff / 2.0)) ** (-2 * order))
 
 
-def difference_penalty_bands(frames: int, order: int) -> np.ndarray:
-    """D^T D for the order-`order` difference operator, in solveh_banded's upper form (order+1, frames)."""
-    difference = diags([1.0], [0], shape=(frames, frames)).tocsr()
-    for _ in range(order):
-        difference = difference[1:] - difference[:-1]
-    penalty = (difference.T @ difference).todia()
+def difference_penalty_bands(frames: int, order: int, row_weights: np.ndarray | None = None) -> np.ndarray:
+    """D^T V D for the order-`order` difference operator D and V = diag(`row_weights`, one per row of D,
+    default 1), in solveh_banded's upper form (order + 1, frames)."""
+    rows = frames - order
+    row_weights = np.ones(rows) if row_weights is None else row_weights
+    # Row i of D holds the binomial coefficients (-1)^(order-k) C(order, k) at frames i + k.
+    coefficients = np.array([(-1.0) ** (order - k) * comb(order, k) for k in range(order + 1)])
     bands = np.zeros((order + 1, frames))
     for offset in range(order + 1):
-        diagonal = penalty.diagonal(offset)
-        bands[order - offset, offset:] = diagonal
+        for k in range(order + 1 - offset):
+            bands[order - offset, offset + k : offset + k + rows] += (
+                coefficients[k] * coefficients[k + offset] * row_weights
+            )
     return bands
 
 
-def whittaker(values: np.ndarray, weights: np.ndarray | None, cutoff: float, order: int = 3) -> np.ndarray:
-    """Zero-phase smoothing of (N, C) `values`; `weights` (N,) or (N, C) in 0..1 (None: all 1)."""
+def whittaker(
+    values: np.ndarray,
+    weights: np.ndarray | None,
+    cutoff: float,
+    order: int = 3,
+    penalty_weights: np.ndarray | None = None,
+) -> np.ndarray:
+    """Zero-phase smoothing of (N, C) `values`; `weights` (N,) or (N, C) in 0..1 (None: all 1);
+    `penalty_weights` (N - order,) scale the penalty locally (below 1: follow the data more there)."""
     frames = values.shape[0]
     if frames <= order or cutoff >= 1.0:
         return values.copy()
     flat = values.reshape(frames, -1).astype(np.float64)
     if weights is None:
         weights = np.ones(frames)
+    penalty = difference_penalty_bands(frames, order, penalty_weights) * whittaker_lambda(cutoff, order)
+    if weights.size == frames:  # one weight per frame: one solve for every channel
+        weight = np.clip(weights.reshape(frames), MIN_WEIGHT, None)
+        penalty[order] += weight
+        solved = solveh_banded(penalty, weight[:, None] * flat, check_finite=False)
+        return solved.reshape(values.shape)
     weight_matrix = np.broadcast_to(weights.reshape(frames, -1), (frames, flat.shape[1]))
-    penalty = difference_penalty_bands(frames, order) * whittaker_lambda(cutoff, order)
     result = np.empty_like(flat)
     # Channels that share a weight column (the 4 or 6 numbers of one joint) share one solve.
     columns, groups = np.unique(weight_matrix.T, axis=0, return_inverse=True)
