@@ -16,7 +16,7 @@ from mocapd.errors import JobError
 from mocapd.export.prepare import PrepareSettings, prepare
 from mocapd.job import Job, StepOutcome
 from mocapd.motion import extraction, tracklets
-from mocapd.motion.tracking import track_video
+from mocapd.motion.tracking import SCOUT_INTERVAL_SECONDS, track_video
 from mocapd.motion.worldframe import PELVIS_IN_SMPL_MODEL
 from mocapd.options import JobOptions
 from mocapd.skeleton import JOINT_INDEX
@@ -190,7 +190,7 @@ def test_two_people_are_two_tracks_without_a_swap(multi: tuple[Job, list[dict]])
             counts[tid] = counts.get(tid, 0) + 1
     long_tracks = [tid for tid, count in counts.items() if count >= 10]
     assert len(long_tracks) == 2, counts
-    assert sum(1 for entry in frames if len(entry["tid"]) >= 2) >= 70
+    assert sum(1 for entry in frames if len(entry["tid"]) >= 2) >= 86  # before the scout: 86; now: 100
     for tid in long_tracks:
         boxes = track_rows(frames, tid, "bbox")
         centres = boxes[:, :2] + boxes[:, 2:] / 2
@@ -198,6 +198,32 @@ def test_two_people_are_two_tracks_without_a_swap(multi: tuple[Job, list[dict]])
         # 60 fps walking moves a box centre by a few percent of its height per frame; a swap jumps far more.
         assert jumps.max() < 0.2, (tid, jumps.max())
     assert not job.visualization_path.exists()
+
+
+def test_a_person_entering_mid_clip_is_found_by_the_scout(tmp_path: Path) -> None:
+    """The main landmarker follows only the one person at the start; the scout must find the second."""
+    entering, rate = 30, 60
+    frames = [frame.image.copy() for frame in iter_frames(MULTI, MAX_RESOLUTION, limit=80)]
+    height, width = frames[0].shape[:2]
+    for image in frames[:entering]:
+        # The person in front (the lower right of the frame) is blacked out until `entering`.
+        image[int(0.39 * height) :, int(0.4 * width) :] = 0
+    job = make_job(tmp_path, write_frames(tmp_path / "entering.mp4", frames, rate=rate))
+    track_video(job)
+    entries = frames_of(joblib.load(job.tracklets_path))
+    first_seen: dict[int, int] = {}
+    counts: dict[int, int] = {}
+    for entry in entries:
+        for tid in entry["tid"]:
+            first_seen.setdefault(tid, entry["time"])
+            counts[tid] = counts.get(tid, 0) + 1
+    long_tracks = sorted((tid for tid, count in counts.items() if count >= 10), key=first_seen.__getitem__)
+    assert len(long_tracks) == 2, counts
+    assert first_seen[long_tracks[0]] <= 2  # visible from the first frame: tracked from it
+    # The scout looks every SCOUT_INTERVAL_SECONDS: the newcomer is found within one interval (and a few frames).
+    assert entering <= first_seen[long_tracks[1]] <= entering + SCOUT_INTERVAL_SECONDS * rate + 5, first_seen
+    both = sum(1 for entry in entries if len(entry["tid"]) >= 2 and entry["time"] >= entering + 40)
+    assert both >= 0.8 * (len(entries) - entering - 40)
 
 
 def test_a_clip_with_nobody_is_a_job_error(tmp_path: Path) -> None:
