@@ -18,11 +18,13 @@ from mocapd.export import motion as export_motion
 from mocapd.export.blender import FbxExport, find_blender, run_blender
 from mocapd.export.prepare import Prepared, PrepareSettings, prepare
 from mocapd.rotations import angle_between
+from tests import ufbx_scenes
 from tests.deepmimic import add_noise, load_track
+from tests.ufbx_scenes import ufbx_objects_never_collected  # noqa: F401 (a fixture)
 
 ufbx = pytest.importorskip("ufbx")
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("ufbx_objects_never_collected")]
 
 TIME_MODES = {
     30.0: ufbx.TimeMode.E30_FPS,
@@ -85,11 +87,11 @@ class FbxFile:
 
     @classmethod
     def load(cls, path: Path) -> FbxFile:
-        return cls(ufbx.load_file(str(path)))
+        return cls(ufbx_scenes.load(path))
 
     def at(self, time: float) -> FbxFile:
         """The scene evaluated at `time` seconds of its first animation."""
-        return FbxFile(ufbx.evaluate_scene(self.scene, self.anim, time))
+        return FbxFile(ufbx_scenes.keep(ufbx.evaluate_scene(self.scene, self.anim, time)))
 
     @functools.cached_property
     def anim(self):  # type: ignore[no-untyped-def]

@@ -10,11 +10,13 @@ import numpy as np
 import pytest
 
 from mocapd import trackfile
+from tests import ufbx_scenes
 from tests.deepmimic import load_track
+from tests.ufbx_scenes import ufbx_objects_never_collected  # noqa: F401 (a fixture)
 
 ufbx = pytest.importorskip("ufbx")
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("ufbx_objects_never_collected")]
 
 TOOL = Path(__file__).resolve().parents[1] / "tools" / "blender" / "smplx_npz_to_fbx.py"
 # Blender's bundled Python has numpy but not scipy: the tool must not need it at the track's own rate.
@@ -46,7 +48,7 @@ def test_tool_writes_an_fbx_like_blender_would_run_it(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"{track.frame_count} frames at 30 fps" in result.stdout
-    scene = ufbx.load_file(str(out))
+    scene = ufbx_scenes.load(out)
     nodes = list(scene.nodes)
     bones = [node for node in nodes if node.bone is not None]
     assert len(bones) == 24
