@@ -43,6 +43,7 @@ from mocapd.job import Job, VideoInfo  # noqa: E402
 from mocapd.motion import posemodel  # noqa: E402
 from mocapd.motion.tracking import MAX_PEOPLE, track_video  # noqa: E402
 from mocapd.options import JobOptions  # noqa: E402
+from tests.videofiles import write_frames  # noqa: E402
 
 SAMPLE = REPO / "examples" / "sample.mp4"
 TWO_PEOPLE = REPO / "tests" / "data" / "pose2sim" / "MultiPerson" / "videos" / "cam01.mp4"
@@ -65,23 +66,13 @@ def letterboxed_frames(width: int, height: int) -> list[np.ndarray]:
 
 
 def write_clip(path: Path, frames: list[np.ndarray], rate: int, count: int) -> Path:
-    """An H.264 mp4 of `count` frames looping over `frames` at `rate` fps."""
-    container = av.open(str(path), mode="w")
-    stream = container.add_stream("libx264", rate=rate)
-    stream.height, stream.width = frames[0].shape[:2]
-    stream.pix_fmt = "yuv420p"
-    stream.options = {"preset": "veryfast"}
-    for index in range(count):
-        # Loop forwards then backwards so the motion has no jump at the seam.
-        period = 2 * len(frames) - 2
-        position = index % period
-        image = frames[position if position < len(frames) else period - position]
-        for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
-            container.mux(packet)
-    for packet in stream.encode():
-        container.mux(packet)
-    container.close()
-    return path
+    """`count` frames looped forwards then backwards (no jump at the seam) as an mp4."""
+    period = 2 * len(frames) - 2
+    images = (
+        frames[index % period if index % period < len(frames) else period - index % period]
+        for index in range(count)
+    )
+    return write_frames(path, images, rate=rate, options={"preset": "veryfast"})
 
 
 def make_job(

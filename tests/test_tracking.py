@@ -5,7 +5,6 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import av
 import joblib
 import numpy as np
 import pytest
@@ -21,6 +20,7 @@ from mocapd.motion.worldframe import PELVIS_IN_SMPL_MODEL
 from mocapd.options import JobOptions
 from mocapd.skeleton import JOINT_INDEX
 from mocapd.smoothing.smoother import SmoothingParameters, smooth_motion
+from tests.videofiles import write_frames
 
 VIDEOS = Path(__file__).parent / "data" / "pose2sim"
 SINGLE = VIDEOS / "SinglePerson" / "videos" / "cam01.mp4"
@@ -45,22 +45,6 @@ def make_job(root: Path, video: Path, keep_intermediate: bool = False, max_infer
     config.limits.max_resolution = MAX_RESOLUTION
     config.limits.max_inference_fps = max_inference_fps
     return Job(1, video.stem, work, video.name, JobOptions(keep_intermediate=keep_intermediate), config)
-
-
-def write_frames(path: Path, frames: list[np.ndarray], rate: int = 60, rotation: int = 0) -> Path:
-    container = av.open(str(path), mode="w")
-    stream = container.add_stream("libx264", rate=rate)
-    stream.height, stream.width = frames[0].shape[:2]
-    stream.pix_fmt = "yuv420p"
-    if rotation:
-        stream.set_display_rotation(rotation)
-    for image in frames:
-        for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
-            container.mux(packet)
-    for packet in stream.encode():
-        container.mux(packet)
-    container.close()
-    return path
 
 
 def frames_of(tracklets: dict) -> list[dict]:

@@ -6,7 +6,8 @@ files are ordinary clips checked against small limits (`limits` in each case), n
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import itertools
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -78,23 +79,42 @@ def write_audio_only(path: Path, seconds: float = 1.0) -> Path:
     return path
 
 
-def write_synthetic_clip(
-    path: Path, frames: int = 12, width: int = 96, height: int = 64, fps: int = 25, rotation: int = 0
+def write_frames(
+    path: Path,
+    frames: Iterable[np.ndarray],
+    rate: float = 60,
+    rotation: int = 0,
+    options: dict[str, str] | None = None,
 ) -> Path:
-    """A tiny H.264 clip with nobody in it (moving grey gradient); `rotation` sets the display matrix."""
+    """An H.264 mp4 of RGB frames at a constant rate; `rotation` sets the display matrix."""
+    images = iter(frames)
+    first = next(images)
     with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=Fraction(fps))
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream = container.add_stream("libx264", rate=Fraction(rate).limit_denominator(1001))
+        stream.height, stream.width = first.shape[:2]
+        stream.pix_fmt = "yuv420p"
+        if options:
+            stream.options = options
         if rotation:
             stream.set_display_rotation(rotation)
-        ramp = np.linspace(0, 200, width, dtype=np.float32)[None, :, None]
-        for index in range(frames):
-            image = np.broadcast_to((ramp + index * 4) % 256, (height, width, 3)).astype(np.uint8)
+        for image in itertools.chain([first], images):
             for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
     return path
+
+
+def write_synthetic_clip(
+    path: Path, frames: int = 12, width: int = 96, height: int = 64, fps: int = 25, rotation: int = 0
+) -> Path:
+    """A tiny H.264 clip with nobody in it (moving grey gradient); `rotation` sets the display matrix."""
+    ramp = np.linspace(0, 200, width, dtype=np.float32)[None, :, None]
+    images = (
+        np.broadcast_to((ramp + index * 4) % 256, (height, width, 3)).astype(np.uint8)
+        for index in range(frames)
+    )
+    return write_frames(path, images, rate=fps, rotation=rotation)
 
 
 @dataclass(frozen=True)
