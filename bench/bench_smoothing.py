@@ -36,7 +36,7 @@ from mocapd.rotations import (  # noqa: E402
 )
 from mocapd.skeleton import JOINT_INDEX  # noqa: E402
 from mocapd.smoothing import filters  # noqa: E402
-from mocapd.smoothing.metrics import acceleration_error, joint_angle, joint_positions, mpjpe, peak_lag  # noqa: E402
+from mocapd.smoothing.metrics import acceleration_error, joint_angle, mpjpe, peak_lag  # noqa: E402
 from mocapd.smoothing.smoother import SmoothingParameters, rotation_cutoff, smooth_motion  # noqa: E402
 from mocapd.trackfile import TrackMotion  # noqa: E402
 from tests.deepmimic import load_track  # noqa: E402
@@ -227,7 +227,7 @@ def accuracy(clips: tuple[str, ...], title: str, per_clip: bool) -> None:
         ratios, lags, slides = [], [], []
         for truth, noisy in noisy_clips:
             result = method(noisy)
-            true_positions, positions = joint_positions(truth), joint_positions(result)
+            true_positions, positions = truth.joint_positions(), result.joint_positions()
             count = truth.frame_count
             accel += acceleration_error(positions, true_positions) * (count - 2)
             error += mpjpe(positions, true_positions) * count
@@ -250,8 +250,8 @@ def accuracy(clips: tuple[str, ...], title: str, per_clip: bool) -> None:
         ours = methods()["ours (order 3, confidence)"]
         for (truth, noisy), name in zip(noisy_clips, clips, strict=True):
             result = ours(noisy)
-            true_positions, noisy_positions = joint_positions(truth), joint_positions(noisy)
-            positions = joint_positions(result)
+            true_positions, noisy_positions = truth.joint_positions(), noisy.joint_positions()
+            positions = result.joint_positions()
             before, after = (
                 acceleration_error(noisy_positions, true_positions),
                 acceleration_error(positions, true_positions),

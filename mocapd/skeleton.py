@@ -151,6 +151,11 @@ def forward_kinematics(global_rotations: np.ndarray, offsets: np.ndarray, root: 
     return positions
 
 
+def positions_from_local(local_rotations: np.ndarray, offsets: np.ndarray, root: np.ndarray) -> np.ndarray:
+    """Joint positions (..., 24, 3) from rotations relative to each joint's parent, offsets and root positions."""
+    return forward_kinematics(local_to_global(local_rotations), offsets, root)
+
+
 def local_to_global(local_rotations: np.ndarray) -> np.ndarray:
     """Global rotations (..., 24, 3, 3) from rotations relative to each joint's parent."""
     result = np.empty_like(local_rotations)

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from mocapd.errors import JobError
-from mocapd.skeleton import NUM_JOINTS
+from mocapd.skeleton import NUM_JOINTS, positions_from_local
 
 FORMAT_VERSION = 1
 
@@ -54,6 +54,10 @@ class TrackMotion:
     def local_rotations(self) -> np.ndarray:
         """All 24 joint rotations relative to their parent, (N, 24, 3, 3)."""
         return np.concatenate([self.R_root[:, None], self.R_body], axis=1)
+
+    def joint_positions(self) -> np.ndarray:
+        """World positions (N, 24, 3) of every joint, metres."""
+        return positions_from_local(self.local_rotations(), self.offsets, self.trans)
 
     def validate(self) -> None:
         """Raise JobError naming the first key whose shape or values are wrong."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from mocapd import skeleton
 from mocapd.export import footlock
 from tests.deepmimic import add_noise, load_track
 
@@ -17,7 +18,9 @@ def lock(
         add_noise(track, **noise)
     rotations = track.local_rotations()
     result = footlock.lock_feet(rotations, track.offsets, track.trans, track.fps)
-    points = footlock.foot_points(footlock.joint_positions(rotations, track.offsets, result.root_positions))
+    points = footlock.foot_points(
+        skeleton.positions_from_local(rotations, track.offsets, result.root_positions)
+    )
     return result, points, track.trans
 
 
@@ -73,6 +76,6 @@ def test_lift_above_floor_raises_only_frames_below_it() -> None:
     sunk = track.trans.copy()
     sunk[::2, 1] -= 0.1
     lifted = footlock.lift_above_floor(rotations, track.offsets, sunk)
-    points = footlock.foot_points(footlock.joint_positions(rotations, track.offsets, lifted))
+    points = footlock.foot_points(skeleton.positions_from_local(rotations, track.offsets, lifted))
     assert points[..., 1].min() == pytest.approx(0.0, abs=1e-9)
     np.testing.assert_allclose(lifted[1::2], sunk[1::2])

@@ -16,7 +16,7 @@ from mocapd.motion import extraction, gravity, rootmotion, tracklets, worldframe
 from mocapd.motion.landmarks import MEDIAPIPE_INDEX, read_trc
 from mocapd.options import JobOptions
 from mocapd.rotations import rotation_x, rotation_y
-from mocapd.skeleton import JOINT_INDEX, STANDARD_OFFSETS, forward_kinematics, local_to_global
+from mocapd.skeleton import JOINT_INDEX, STANDARD_OFFSETS, positions_from_local
 from mocapd.steps import tracking
 from mocapd.trackfile import TrackMotion
 
@@ -56,7 +56,7 @@ def walk(
         # The knee bends while the leg swings forward (hip angle rising).
         bend = np.radians(40.0) * np.clip(sign * np.cos(phase), 0.0, None)
         local[:, JOINT_INDEX[knee]] = [rotation_x(value) for value in bend]
-    relative = forward_kinematics(local_to_global(local), STANDARD_OFFSETS, np.zeros((frames, 3)))
+    relative = positions_from_local(local, STANDARD_OFFSETS, np.zeros((frames, 3)))
     bearing = gravity.support_points(relative, STANDARD_OFFSETS)  # (N, 2, 3) mid-foot points
     stance = np.where(np.cos(phase) < 0, 0, 1)  # the left leg swings back (stance) while cos < 0
     pelvis = np.zeros((frames, 3))
@@ -79,10 +79,8 @@ def seen_by(
     """The camera's view: root rotations, pelvis positions and joint positions in OpenCV axes."""
     root = rotation @ local[:, 0]
     pelvis_camera = (pelvis - CAMERA_POSITION) @ rotation.T
-    positions = forward_kinematics(
-        local_to_global(np.concatenate([root[:, None], local[:, 1:]], axis=1)),
-        STANDARD_OFFSETS,
-        pelvis_camera,
+    positions = positions_from_local(
+        np.concatenate([root[:, None], local[:, 1:]], axis=1), STANDARD_OFFSETS, pelvis_camera
     )
     return root, pelvis_camera, positions
 
@@ -270,7 +268,7 @@ def test_the_calibration_convention_projects_the_trial_onto_the_tracked_landmark
 
 def leans(motion: TrackMotion) -> tuple[float, float]:
     """Mean degrees from vertical of the root's up axis and of mid-ankles -> neck."""
-    skeleton = forward_kinematics(local_to_global(motion.local_rotations()), motion.offsets, motion.trans)
+    skeleton = motion.joint_positions()
     joints = [JOINT_INDEX[name] for name in ("left_ankle", "right_ankle", "neck")]
     root = np.degrees(np.arccos(np.clip(motion.R_root[:, 1, 1], -1.0, 1.0))).mean()
     return float(root), float(feet_to_neck_lean(skeleton[:, joints], 1).mean())

@@ -14,7 +14,6 @@ from mocapd.smoothing.filters import whittaker
 from mocapd.smoothing.metrics import (
     acceleration_error,
     joint_angle,
-    joint_positions,
     mpjpe,
     peak_lag,
 )
@@ -74,7 +73,7 @@ def move_speed(motion: TrackMotion) -> np.ndarray:
 def test_acceleration_error_falls_by_80_percent_and_mpjpe_is_no_worse(held_out: list[Clip]) -> None:
     noisy_accel = smoothed_accel = noisy_error = smoothed_error = 0.0
     for clip in held_out:
-        truth, noisy, smoothed = (joint_positions(m) for m in (clip.truth, clip.noisy, clip.smoothed))
+        truth, noisy, smoothed = (m.joint_positions() for m in (clip.truth, clip.noisy, clip.smoothed))
         frames = truth.shape[0]
         noisy_accel += acceleration_error(noisy, truth) * (frames - 2)
         smoothed_accel += acceleration_error(smoothed, truth) * (frames - 2)
@@ -136,7 +135,7 @@ def test_more_strength_smooths_more() -> None:
     noisy = add_jitter(truth, seed=4)
     errors = [
         acceleration_error(
-            joint_positions(smooth_motion(noisy, SmoothingParameters(strength=s))), joint_positions(truth)
+            smooth_motion(noisy, SmoothingParameters(strength=s)).joint_positions(), truth.joint_positions()
         )
         for s in (0.0, 0.3, 0.6, 1.0)
     ]
@@ -178,11 +177,13 @@ def test_planted_feet_stay_still(held_out: list[Clip]) -> None:
     totals = np.zeros(2)
     for clip in held_out:
         # Contacts of the true motion, by the exporter's own rule (the exporter then pins them).
-        contacts = footlock.detect_contacts(footlock.foot_points(joint_positions(clip.truth)), clip.truth.fps)
+        contacts = footlock.detect_contacts(
+            footlock.foot_points(clip.truth.joint_positions()), clip.truth.fps
+        )
         if not contacts.any():
             continue
-        noisy = footlock.sliding_cm(footlock.foot_points(joint_positions(clip.noisy)), contacts)
-        smoothed = footlock.sliding_cm(footlock.foot_points(joint_positions(clip.smoothed)), contacts)
+        noisy = footlock.sliding_cm(footlock.foot_points(clip.noisy.joint_positions()), contacts)
+        smoothed = footlock.sliding_cm(footlock.foot_points(clip.smoothed.joint_positions()), contacts)
         # Measured: 5-8 cm per frame of sliding falls to 0.4-4 cm (bench/bench_smoothing.py).
         assert smoothed < 0.7 * noisy, clip.name
         totals += (noisy, smoothed)

@@ -40,13 +40,6 @@ class FootLockResult:
     below_floor_after: float
 
 
-def joint_positions(
-    local_rotations: np.ndarray, offsets: np.ndarray, root_positions: np.ndarray
-) -> np.ndarray:
-    """(N, 24, 3) joint positions of a motion."""
-    return skeleton.forward_kinematics(skeleton.local_to_global(local_rotations), offsets, root_positions)
-
-
 def foot_points(positions: np.ndarray) -> np.ndarray:
     """(N, 2 sides, 2 points, 3) heel and toe positions of each foot."""
     return np.stack([positions[:, list(FOOT_POINTS[side])] for side in SIDES], axis=1)
@@ -127,7 +120,7 @@ def lift_above_floor(
     local_rotations: np.ndarray, offsets: np.ndarray, root_positions: np.ndarray
 ) -> np.ndarray:
     """Root positions raised, frame by frame, just enough that no foot point is below y = 0."""
-    points = foot_points(joint_positions(local_rotations, offsets, root_positions))
+    points = foot_points(skeleton.positions_from_local(local_rotations, offsets, root_positions))
     lowest = points[..., 1].min(axis=(1, 2))
     result = root_positions.copy()
     result[:, 1] += np.maximum(0.0, -lowest)
@@ -138,7 +131,7 @@ def lock_feet(
     local_rotations: np.ndarray, offsets: np.ndarray, root_positions: np.ndarray, fps: float
 ) -> FootLockResult:
     """Ground the motion on y = 0 and move the root so that feet in contact neither slide nor float."""
-    points = foot_points(joint_positions(local_rotations, offsets, root_positions))
+    points = foot_points(skeleton.positions_from_local(local_rotations, offsets, root_positions))
     below_before = below_floor_share(points)
     floor = float(np.percentile(points[..., 1].min(axis=(1, 2)), FLOOR_PERCENTILE))
     points = points - np.array([0.0, floor, 0.0])
@@ -165,7 +158,7 @@ def lock_feet(
     result[:, 1] = root_positions[:, 1] - floor + vertical
     result = lift_above_floor(local_rotations, offsets, result)
 
-    after = foot_points(joint_positions(local_rotations, offsets, result))
+    after = foot_points(skeleton.positions_from_local(local_rotations, offsets, result))
     return FootLockResult(
         root_positions=result,
         contacts=contacts,

@@ -30,7 +30,7 @@ from mocapd.motion.tracklets import Tracklets, TrackObservations, observations, 
 from mocapd.motion.tracklets import read as read_tracklets
 from mocapd.options import JobOptions
 from mocapd.rotations import matrix_to_quaternion, quaternion_to_matrix
-from mocapd.skeleton import NUM_JOINTS, STANDARD_OFFSETS, forward_kinematics, local_to_global
+from mocapd.skeleton import NUM_JOINTS, STANDARD_OFFSETS, positions_from_local
 from mocapd.trackfile import TrackMotion, save
 
 # The tracklets do not record the video's frame rate; the tools assume this one unless told.
@@ -71,7 +71,7 @@ def camera_positions(
 ) -> np.ndarray:
     """Joint positions (N, 24, 3) in the OpenCV camera frame."""
     local = np.concatenate([camera_rotations[:, None], body], axis=1)
-    return forward_kinematics(local_to_global(local), offsets, pelvis_camera)
+    return positions_from_local(local, offsets, pelvis_camera)
 
 
 def processed_frames(tracklets: Tracklets) -> np.ndarray:

@@ -8,7 +8,6 @@ import numpy as np
 
 from mocapd.motion.extraction import Extracted
 from mocapd.motion.landmarks import MEDIAPIPE_INDEX
-from mocapd.skeleton import forward_kinematics, local_to_global
 from mocapd.trackfile import TrackMotion
 
 # Limbs whose length should not change over a clip: their variation measures the landmarks' noise.
@@ -45,7 +44,7 @@ def jitter(motion: TrackMotion) -> float:
     """Mean joint acceleration (m/s^2) of the skeleton's joint positions, from the real frame times."""
     if motion.frame_count < 3:
         return 0.0
-    positions = forward_kinematics(local_to_global(motion.local_rotations()), motion.offsets, motion.trans)
+    positions = motion.joint_positions()
     steps = np.diff(motion.time)
     velocities = np.diff(positions, axis=0) / steps[:, None, None]
     accelerations = np.diff(velocities, axis=0) / ((steps[1:] + steps[:-1]) / 2.0)[:, None, None]

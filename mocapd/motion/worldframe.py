@@ -14,7 +14,7 @@ import numpy as np
 
 from mocapd.motion.gravity import leveling_rotation
 from mocapd.rotations import rotation_y
-from mocapd.skeleton import JOINT_INDEX, forward_kinematics, local_to_global
+from mocapd.skeleton import JOINT_INDEX, positions_from_local
 
 # OpenCV camera axes -> Y-up axes: y and z flip. Applied on the left of global rotations and to positions.
 OPENCV_TO_WORLD = np.diag([1.0, -1.0, -1.0])
@@ -87,7 +87,7 @@ def floor_height(
 ) -> float:
     """The height of the floor under the actor: the clip's lowest foot joint, robustly."""
     local = np.concatenate([root_rotations[:, None], body_rotations], axis=1)
-    positions = forward_kinematics(local_to_global(local), offsets, trans)
+    positions = positions_from_local(local, offsets, trans)
     lowest_per_frame = positions[:, FOOT_JOINTS, 1].min(axis=1)
     return float(np.percentile(lowest_per_frame, FLOOR_PERCENTILE))
 

@@ -9,15 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from mocapd.rotations import angle_between
-from mocapd.skeleton import forward_kinematics, local_to_global
-from mocapd.trackfile import TrackMotion
 
 JITTER_UNITS = "mm/frame^2"
-
-
-def joint_positions(motion: TrackMotion) -> np.ndarray:
-    """World positions (N, 24, 3) of every joint, metres."""
-    return forward_kinematics(local_to_global(motion.local_rotations()), motion.offsets, motion.trans)
 
 
 def jitter(positions: np.ndarray) -> float:

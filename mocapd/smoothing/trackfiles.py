@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mocapd import trackfile
-from mocapd.smoothing.metrics import jitter, joint_positions
+from mocapd.smoothing.metrics import jitter
 from mocapd.smoothing.smoother import RotationSmoother, SmoothingParameters, rotation_cutoff, smooth_motion
 
 
@@ -20,8 +20,8 @@ def smooth_track_file(
     smoothed = smooth_motion(motion, parameters, rotation_smoother)
     trackfile.save(smoothed, target)
     figures = {
-        "before": round(jitter(joint_positions(motion)), 3),
-        "after": round(jitter(joint_positions(smoothed)), 3),
+        "before": round(jitter(motion.joint_positions()), 3),
+        "after": round(jitter(smoothed.joint_positions()), 3),
     }
     if rotation_smoother is None:
         cutoff = rotation_cutoff(parameters.strength, parameters.window, motion.fps)
