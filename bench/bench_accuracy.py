@@ -251,11 +251,9 @@ def main() -> None:
     visibility = dense(view, "landmarks_visibility", frames)
     keypoints = landmarks.from_mediapipe(world)
     measured = np.isfinite(world).all(axis=(1, 2))
-    offsets = ik.estimate_offsets(
-        keypoints[measured], landmarks.confidence_from_mediapipe(visibility[measured])
-    )
-    global_rotations, _ = ik.solve(keypoints[measured], offsets)
-    root = ik.pelvis_positions(keypoints[measured], global_rotations, offsets)
+    keypoint_confidence = landmarks.confidence_from_mediapipe(visibility[measured])
+    offsets = ik.estimate_offsets(keypoints[measured], keypoint_confidence)
+    global_rotations, _, root = ik.solve(keypoints[measured], offsets, keypoint_confidence)
     skeleton_joints = np.full((frames, skeleton.NUM_JOINTS, 3), np.nan)
     skeleton_joints[measured] = skeleton.forward_kinematics(global_rotations, offsets, root)
 

@@ -179,9 +179,9 @@ def solve_track(record: TrackRecord, focal: float, size: tuple[int, int]) -> dic
     image = np.stack(record.image)
     confidence = np.stack(record.confidence)
     keypoints = landmarks.from_mediapipe(world)
-    offsets = ik.estimate_offsets(keypoints, landmarks.confidence_from_mediapipe(confidence))
-    global_rotations, local_rotations = ik.solve(keypoints, offsets)
-    pelvis = ik.pelvis_positions(keypoints, global_rotations, offsets)
+    keypoint_confidence = landmarks.confidence_from_mediapipe(confidence)
+    offsets = ik.estimate_offsets(keypoints, keypoint_confidence)
+    global_rotations, local_rotations, pelvis = ik.solve(keypoints, offsets, keypoint_confidence)
     height, width = size
     translation = rootmotion.fit_translation(world, image, confidence, focal, (width / 2.0, height / 2.0))
     if not np.isfinite(translation).any():
