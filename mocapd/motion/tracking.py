@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, cast
 
 import joblib
@@ -20,27 +19,19 @@ import numpy as np
 from mocapd import decode
 from mocapd.errors import JobError
 from mocapd.job import Job, StepOutcome
-from mocapd.motion import ik, landmarks, posemodel, rootmotion
-from mocapd.motion.tracker import MAX_GAP_SECONDS, Detection, Tracker, box_from_points, iou
+from mocapd.motion import ik, landmarks, rootmotion
+from mocapd.motion.posefinder import PoseFinder
+from mocapd.motion.tracker import Detection, Tracker, box_from_points, iou
 from mocapd.motion.visualization import PreviewWriter, draw_person
 from mocapd.motion.worldframe import PELVIS_IN_SMPL_MODEL
 
 log = logging.getLogger(__name__)
 
 STEP = "tracking"
-# Most people the pose model looks for in one frame.
-MAX_PEOPLE = 4
 # Tracks with fewer detections are noise (a false detection, a person crossing a corner).
 MIN_TRACK_DETECTIONS = 3
 # Progress is written at most this often (frames).
 PROGRESS_EVERY = 10
-# Seconds of video between two scout passes looking for people who entered the frame. The detector
-# misses a partly hidden person in most frames: at 0.5 s the second person of the Pose2Sim MultiPerson
-# cam02 view went unfound; at 0.2 s people are found in as many frames as running it on every frame.
-SCOUT_INTERVAL_SECONDS = 0.2
-# The scout runs on every frame until it has counted the same number of people this many frames in a row:
-# the detector misses people in single frames, most often at the start.
-SCOUT_SETTLED_FRAMES = 3
 # A scout detection overlapping a main one this much (box IoU) is the same person.
 SCOUT_SAME_PERSON_IOU = 0.3
 
@@ -77,80 +68,6 @@ def detections_from_result(
         box = box_from_points(points, confidence, size)
         found.append(Detection(points, confidence, box, float(np.mean(values[:, 3])), (world, visibility)))
     return found
-
-
-class PoseFinder:
-    """The pose model, run so that the person detector is rarely needed: a main landmarker plus a scout.
-
-    The landmarker runs its detector on every frame where it follows fewer people than its num_poses, so
-    the main one is sized to the people being followed (tracking only, about half the cost); a scout with
-    num_poses MAX_PEOPLE looks every SCOUT_INTERVAL_SECONDS (and whenever the main one loses someone) for
-    people who entered, and the main one is rebuilt larger when it sees more, smaller when people left.
-    """
-
-    def __init__(self, cache_dir: Path, max_people: int = MAX_PEOPLE) -> None:
-        self.cache_dir = cache_dir
-        self.max_people = max_people
-        self.scout = posemodel.create_landmarker(max_people, cache_dir=cache_dir)
-        self.main: Any = None
-        self.main_size = 0
-        self.last_scout_time = -np.inf
-        self.scout_counts: list[int] = []
-        self.last_main_count = 0
-        # When the main landmarker last found all the people it is sized for.
-        self.last_full_time = 0.0
-        self.most_found_since_full = 0
-
-    def resize_main(self, people: int, time: float) -> None:
-        """A fresh main landmarker following `people` (a new instance: VIDEO mode state is per instance)."""
-        if self.main is not None:
-            self.main.close()
-        self.main = posemodel.create_landmarker(people, cache_dir=self.cache_dir)
-        self.main_size = people
-        self.last_full_time = time
-        self.most_found_since_full = 0
-
-    def scout_due(self, time: float) -> bool:
-        """Whether the scout looks at this frame."""
-        settled = len(self.scout_counts) >= SCOUT_SETTLED_FRAMES and len(set(self.scout_counts)) == 1
-        # While the main landmarker has not found everyone the scout sees, the scout's people fill in.
-        behind = bool(self.scout_counts) and self.last_main_count < self.scout_counts[-1]
-        return not settled or behind or time - self.last_scout_time >= SCOUT_INTERVAL_SECONDS
-
-    def detect(self, image: mediapipe.Image, stamp: int, time: float) -> tuple[Any, Any]:
-        """The main and the scout landmarker's results for one frame (None for one that did not run)."""
-        main_result = scout_result = None
-        lost = False
-        if self.main is not None:
-            main_result = self.main.detect_for_video(image, stamp)
-            found = len(main_result.pose_landmarks)
-            lost = found < self.last_main_count
-            self.last_main_count = found
-            if found >= self.main_size:
-                self.last_full_time = time
-                self.most_found_since_full = 0
-            else:
-                self.most_found_since_full = max(self.most_found_since_full, found)
-        if self.main is None or lost or self.scout_due(time):
-            scout_result = self.scout.detect_for_video(image, stamp)
-            seen = len(scout_result.pose_landmarks)
-            if lost or (self.scout_counts and seen != self.scout_counts[-1]):
-                self.scout_counts = []  # a change: look again on the next frames
-            self.scout_counts = (self.scout_counts + [seen])[-SCOUT_SETTLED_FRAMES:]
-            self.last_scout_time = time
-            if self.main is None or seen > self.main_size:
-                self.resize_main(max(1, seen, self.main_size), time)
-                self.last_main_count = seen
-        elif self.main_size > 1 and time - self.last_full_time > MAX_GAP_SECONDS:
-            # Someone left a while ago (the tracker has ended their track): stop looking for them each frame.
-            self.resize_main(max(1, self.most_found_since_full), time)
-        return main_result, scout_result
-
-    def close(self) -> None:
-        """Release both landmarkers."""
-        self.scout.close()
-        if self.main is not None:
-            self.main.close()
 
 
 def merge_detections(main: list[Detection], scout: list[Detection]) -> list[Detection]:
@@ -195,17 +112,57 @@ def solve_track(record: TrackRecord, focal: float, size: tuple[int, int]) -> dic
     }
 
 
+@dataclass
+class TrackingState:
+    """What the frames of one video build up: the tracks, the posed frames' times, the preview."""
+
+    job: Job
+    tracker: Tracker = field(default_factory=Tracker)
+    records: dict[int, TrackRecord] = field(default_factory=dict)
+    frame_times: list[tuple[int, float]] = field(default_factory=list)
+    size: tuple[int, int] = (0, 0)
+    preview: PreviewWriter | None = None
+
+    def take(self, frame: decode.DecodedFrame, results: tuple[Any, Any]) -> None:
+        """One posed frame (the main and the scout's results): its people to the tracker, their measurements to their tracks."""
+        height, width = frame.image.shape[:2]
+        self.size = (int(round(height / frame.scale)), int(round(width / frame.scale)))
+        main, scout = (
+            [] if result is None else detections_from_result(result, width, height, frame.scale, self.size)
+            for result in results
+        )
+        self.frame_times.append((frame.frame_index, frame.time))
+        for tid, detection in self.tracker.update(merge_detections(main, scout), frame.time):
+            record = self.records.setdefault(tid, TrackRecord())
+            world, visibility = cast(tuple[np.ndarray, np.ndarray], detection.payload)
+            record.frames.append(frame.frame_index)
+            record.world.append(world.astype(np.float32))
+            record.image.append(detection.image_points.astype(np.float32))
+            record.visibility.append(visibility.astype(np.float32))
+            record.confidence.append(detection.confidence.astype(np.float32))
+            record.boxes.append(detection.box)
+            record.scores.append(detection.score)
+            if self.preview is not None:
+                draw_person(
+                    frame.image,
+                    tid,
+                    detection.image_points * frame.scale,
+                    detection.confidence,
+                    detection.box * frame.scale,
+                )
+        if self.preview is not None:
+            self.preview.write(frame.image, frame.time)
+        info = self.job.video_info
+        if len(self.frame_times) % PROGRESS_EVERY == 0 and info is not None and info.frame_count:
+            self.job.report_progress(STEP, 0.9 * min(1.0, (frame.frame_index + 1) / info.frame_count))
+
+
 def track_video(job: Job) -> StepOutcome:
     """Track every person in job.video_path; write job.tracklets_path (and the preview when asked)."""
     info = job.video_info
     rotation = info.rotation if info is not None else 0
-    expected_frames = info.frame_count if info is not None and info.frame_count else 0
-    records: dict[int, TrackRecord] = {}
-    frame_times: list[tuple[int, float]] = []
-    size = (0, 0)
-    preview: PreviewWriter | None = None
+    state = TrackingState(job)
     finder = PoseFinder(job.config.state_path / "models")
-    tracker = Tracker()
     last_stamp = -1
     # The model's cost is per frame: above max_inference_fps only a subset of frames is posed (their
     # real times and source indices are kept), and the export resamples to the video's rate.
@@ -219,50 +176,21 @@ def track_video(job: Job) -> StepOutcome:
     )
     try:
         for frame in frames:
-            height, width = frame.image.shape[:2]
-            size = (int(round(height / frame.scale)), int(round(width / frame.scale)))
             # VIDEO mode needs strictly increasing millisecond stamps; real timestamps keep VFR spacing.
             stamp = max(int(round(frame.time * 1000.0)), last_stamp + 1)
             last_stamp = stamp
-            if job.options.keep_intermediate and preview is None:
+            if job.options.keep_intermediate and state.preview is None:
+                height, width = frame.image.shape[:2]
                 rate = info.fps if info is not None and info.fps > 0 else 30.0
-                preview = PreviewWriter(job.visualization_path, width, height, rate)
-            results = finder.detect(
-                mediapipe.Image(image_format=mediapipe.ImageFormat.SRGB, data=frame.image), stamp, frame.time
-            )
-            main, scout = (
-                [] if result is None else detections_from_result(result, width, height, frame.scale, size)
-                for result in results
-            )
-            detections = merge_detections(main, scout)
-            frame_times.append((frame.frame_index, frame.time))
-            for tid, detection in tracker.update(detections, frame.time):
-                record = records.setdefault(tid, TrackRecord())
-                world, visibility = cast(tuple[np.ndarray, np.ndarray], detection.payload)
-                record.frames.append(frame.frame_index)
-                record.world.append(world.astype(np.float32))
-                record.image.append(detection.image_points.astype(np.float32))
-                record.visibility.append(visibility.astype(np.float32))
-                record.confidence.append(detection.confidence.astype(np.float32))
-                record.boxes.append(detection.box)
-                record.scores.append(detection.score)
-                if preview is not None:
-                    draw_person(
-                        frame.image,
-                        tid,
-                        detection.image_points * frame.scale,
-                        detection.confidence,
-                        detection.box * frame.scale,
-                    )
-            if preview is not None:
-                preview.write(frame.image, frame.time)
-            if len(frame_times) % PROGRESS_EVERY == 0 and expected_frames:
-                job.report_progress(STEP, 0.9 * min(1.0, (frame.frame_index + 1) / expected_frames))
+                state.preview = PreviewWriter(job.visualization_path, width, height, rate)
+            image = mediapipe.Image(image_format=mediapipe.ImageFormat.SRGB, data=frame.image)
+            state.take(frame, finder.detect(image, stamp, frame.time))
     finally:
         frames.close()  # stops the decoding thread when tracking fails part-way
         finder.close()
-        if preview is not None:
-            preview.close()
+        if state.preview is not None:
+            state.preview.close()
+    records, frame_times, size = state.records, state.frame_times, state.size
     if not frame_times:
         raise JobError(f"no frames could be decoded from {job.video_path.name}")
     records = {tid: record for tid, record in records.items() if len(record.frames) >= MIN_TRACK_DETECTIONS}

@@ -1,0 +1,90 @@
+"""The main landmarker and the scout on a real clip: when the scout looks, and that it works beside the main one."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import mediapipe
+import pytest
+
+from mocapd.decode import iter_frames
+from mocapd.motion import posefinder
+from mocapd.motion.posefinder import SCOUT_INTERVAL_SECONDS, SCOUT_SETTLED_FRAMES, PoseFinder
+
+SINGLE = Path(__file__).parent / "data" / "pose2sim" / "SinglePerson" / "videos" / "cam01.mp4"
+RATE = 60.0
+
+
+class Recording:
+    """A landmarker that notes the thread and stamp of each call before passing it on."""
+
+    def __init__(self, landmarker: Any, calls: list[tuple[str, int]]) -> None:
+        self.landmarker, self.calls = landmarker, calls
+
+    def detect_for_video(self, image: mediapipe.Image, stamp: int) -> Any:
+        self.calls.append((threading.current_thread().name, stamp))
+        return self.landmarker.detect_for_video(image, stamp)
+
+    def close(self) -> None:
+        self.landmarker.close()
+
+
+@pytest.fixture(scope="module")
+def run(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[list[tuple[Any, Any]], list[tuple[str, int]], PoseFinder]:
+    """60 frames (1 s) of the single-person clip through a PoseFinder whose scout is recorded."""
+    finder = PoseFinder(tmp_path_factory.mktemp("models"))
+    calls: list[tuple[str, int]] = []
+    finder.scout = Recording(finder.scout, calls)
+    results = []
+    try:
+        for frame in iter_frames(SINGLE, 640, limit=60):
+            image = mediapipe.Image(image_format=mediapipe.ImageFormat.SRGB, data=frame.image)
+            results.append(finder.detect(image, int(round(frame.time * 1000)), frame.time))
+    finally:
+        finder.close()
+    return results, calls, finder
+
+
+def test_main_landmarker_follows_the_one_person_on_every_frame(
+    run: tuple[list[tuple[Any, Any]], list[tuple[str, int]], PoseFinder],
+) -> None:
+    results, _, finder = run
+    assert finder.main_size == 1
+    assert results[0][0] is None  # nobody to follow yet: the scout's count sizes the main landmarker
+    assert all(len(main.pose_landmarks) == 1 for main, _ in results[1:])
+
+
+def test_scout_settles_then_looks_once_per_interval(
+    run: tuple[list[tuple[Any, Any]], list[tuple[str, int]], PoseFinder],
+) -> None:
+    results, calls, _ = run
+    looked = [index for index, (_, scout) in enumerate(results) if scout is not None]
+    assert looked[:SCOUT_SETTLED_FRAMES] == list(range(SCOUT_SETTLED_FRAMES))
+    gaps = {
+        later - earlier
+        for earlier, later in zip(
+            looked[SCOUT_SETTLED_FRAMES - 1 :], looked[SCOUT_SETTLED_FRAMES:], strict=False
+        )
+    }
+    # The first frame at least one interval after the last look (frame times are not exact multiples).
+    interval = round(SCOUT_INTERVAL_SECONDS * RATE)
+    assert gaps <= {interval, interval + 1} and len(looked) < 10, looked
+    assert len(calls) == len(looked)
+
+
+def test_scout_runs_in_its_own_thread_beside_the_main_landmarker(
+    run: tuple[list[tuple[Any, Any]], list[tuple[str, int]], PoseFinder],
+) -> None:
+    _, calls, finder = run
+    assert {name for name, _ in calls} == {"pose-scout_0"}
+    assert [stamp for _, stamp in calls] == sorted(stamp for _, stamp in calls)
+    with pytest.raises(RuntimeError):  # closed: the scout's thread is gone with the landmarkers
+        finder.helper.submit(print)
+
+
+def test_max_people_is_what_the_scout_looks_for() -> None:
+    assert posefinder.MAX_PEOPLE >= 2
