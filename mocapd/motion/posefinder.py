@@ -4,14 +4,17 @@ The landmarker runs its person detector on every frame where it follows fewer pe
 num_poses, so the main one is sized to the people being followed (landmarks only, about half the
 cost); a scout with num_poses MAX_PEOPLE looks every SCOUT_INTERVAL_SECONDS (and whenever the main
 one loses someone) for people who entered, and the main one is rebuilt larger when the scout sees
-more, smaller when people left.
+more, smaller when people left. Each landmarker keeps to one core and releases the GIL, so the scout
+works in a thread of its own, on a frame the main landmarker is done with, while the main one poses
+the next frame.
 """
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import mediapipe
 import numpy as np
@@ -30,14 +33,28 @@ SCOUT_INTERVAL_SECONDS = 0.2
 SCOUT_SETTLED_FRAMES = 3
 
 
-class PoseFinder:
-    """Both landmarkers, asked one frame at a time."""
+Item = TypeVar("Item")
+
+
+@dataclass
+class Posed(Generic[Item]):
+    """One frame's results from the main landmarker and the scout (None where one did not run)."""
+
+    item: Item
+    main: Any
+    scout: Any
+    pending: Future[Any] | None = None
+
+
+class PoseFinder(Generic[Item]):
+    """Both landmarkers over the frames of one video, in order: `add` each, then `finish`."""
 
     def __init__(self, cache_dir: Path, max_people: int = MAX_PEOPLE) -> None:
         self.cache_dir = cache_dir
         self.max_people = max_people
         self.scout = posemodel.create_landmarker(max_people, cache_dir=cache_dir)
         self.helper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pose-scout")
+        self.waiting: Posed[Item] | None = None
         self.main: Any = None
         self.main_size = 0
         self.last_scout_time = -np.inf
@@ -63,15 +80,15 @@ class PoseFinder:
         behind = bool(self.scout_counts) and self.last_main_count < self.scout_counts[-1]
         return not settled or behind or time - self.last_scout_time >= SCOUT_INTERVAL_SECONDS
 
-    def detect(self, image: mediapipe.Image, stamp: int, time: float) -> tuple[Any, Any]:
-        """The main and the scout landmarker's results for one frame (None for one that did not run)."""
-        main_result = scout_result = None
+    def add(self, item: Item, image: mediapipe.Image, stamp: int, time: float) -> list[Posed[Item]]:
+        """Pose one frame (`stamp`: increasing milliseconds); returns the frames now complete, in order.
+
+        A frame's scout starts once its main landmarker is done and runs beside the next frame's main
+        landmarker; so a frame comes back one call later (or from `finish`).
+        """
+        done = self.finish() if self.main is None else []  # the first count sizes the main landmarker
+        main_result = None
         lost = False
-        # A due scout runs beside the main landmarker, in its own thread (each keeps to one core and
-        # releases the GIL): sample at 720x1280, 27 + 39 ms one after the other, 35 ms side by side.
-        pending = (
-            self.helper.submit(self.scout.detect_for_video, image, stamp) if self.scout_due(time) else None
-        )
         if self.main is not None:
             main_result = self.main.detect_for_video(image, stamp)
             found = len(main_result.pose_landmarks)
@@ -82,22 +99,35 @@ class PoseFinder:
                 self.most_found_since_full = 0
             else:
                 self.most_found_since_full = max(self.most_found_since_full, found)
-        if pending is not None or self.main is None or lost:
-            scout_result = (
-                pending.result() if pending is not None else self.scout.detect_for_video(image, stamp)
-            )
-            seen = len(scout_result.pose_landmarks)
-            if lost or (self.scout_counts and seen != self.scout_counts[-1]):
-                self.scout_counts = []  # a change: look again on the next frames
-            self.scout_counts = (self.scout_counts + [seen])[-SCOUT_SETTLED_FRAMES:]
+        done += self.finish()
+        pending = None
+        if self.main is None or lost or self.scout_due(time):
+            if lost:
+                self.scout_counts = []  # look again on the next frames
+            pending = self.helper.submit(self.scout.detect_for_video, image, stamp)
             self.last_scout_time = time
-            if self.main is None or seen > self.main_size:
-                self.resize_main(max(1, seen, self.main_size), time)
-                self.last_main_count = seen
         elif self.main_size > 1 and time - self.last_full_time > MAX_GAP_SECONDS:
             # Someone left a while ago (the tracker has ended their track): stop looking for them each frame.
             self.resize_main(max(1, self.most_found_since_full), time)
-        return main_result, scout_result
+        self.waiting = Posed(item, main_result, None, pending)
+        return done
+
+    def finish(self) -> list[Posed[Item]]:
+        """The frame still waiting for its scout, completed: the scout's count steers the main landmarker."""
+        posed, self.waiting = self.waiting, None
+        if posed is None:
+            return []
+        if posed.pending is not None:
+            posed.scout = posed.pending.result()
+            posed.pending = None
+            seen = len(posed.scout.pose_landmarks)
+            if self.scout_counts and seen != self.scout_counts[-1]:
+                self.scout_counts = []  # a change: look again on the next frames
+            self.scout_counts = (self.scout_counts + [seen])[-SCOUT_SETTLED_FRAMES:]
+            if self.main is None or seen > self.main_size:
+                self.resize_main(max(1, seen, self.main_size), self.last_scout_time)
+                self.last_main_count = seen
+        return [posed]
 
     def close(self) -> None:
         """Release both landmarkers and the scout's thread."""

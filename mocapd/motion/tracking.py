@@ -9,10 +9,10 @@ rotations (ik), a camera-frame root translation (rootmotion) and per-joint confi
 from __future__ import annotations
 
 import logging
+import pickle
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-import joblib
 import mediapipe
 import numpy as np
 
@@ -20,7 +20,7 @@ from mocapd import decode
 from mocapd.errors import JobError
 from mocapd.job import Job, StepOutcome
 from mocapd.motion import ik, landmarks, rootmotion
-from mocapd.motion.posefinder import PoseFinder
+from mocapd.motion.posefinder import Posed, PoseFinder
 from mocapd.motion.tracker import Detection, Tracker, box_from_points, iou
 from mocapd.motion.visualization import PreviewWriter, draw_person
 from mocapd.motion.worldframe import PELVIS_IN_SMPL_MODEL
@@ -123,13 +123,14 @@ class TrackingState:
     size: tuple[int, int] = (0, 0)
     preview: PreviewWriter | None = None
 
-    def take(self, frame: decode.DecodedFrame, results: tuple[Any, Any]) -> None:
-        """One posed frame (the main and the scout's results): its people to the tracker, their measurements to their tracks."""
+    def take(self, posed: Posed[decode.DecodedFrame]) -> None:
+        """One posed frame: its people to the tracker, their measurements to their tracks."""
+        frame = posed.item
         height, width = frame.image.shape[:2]
         self.size = (int(round(height / frame.scale)), int(round(width / frame.scale)))
         main, scout = (
             [] if result is None else detections_from_result(result, width, height, frame.scale, self.size)
-            for result in results
+            for result in (posed.main, posed.scout)
         )
         self.frame_times.append((frame.frame_index, frame.time))
         for tid, detection in self.tracker.update(merge_detections(main, scout), frame.time):
@@ -162,7 +163,7 @@ def track_video(job: Job) -> StepOutcome:
     info = job.video_info
     rotation = info.rotation if info is not None else 0
     state = TrackingState(job)
-    finder = PoseFinder(job.config.state_path / "models")
+    finder: PoseFinder[decode.DecodedFrame] = PoseFinder(job.config.state_path / "models")
     last_stamp = -1
     # The model's cost is per frame: above max_inference_fps only a subset of frames is posed (their
     # real times and source indices are kept), and the export resamples to the video's rate.
@@ -184,7 +185,10 @@ def track_video(job: Job) -> StepOutcome:
                 rate = info.fps if info is not None and info.fps > 0 else 30.0
                 state.preview = PreviewWriter(job.visualization_path, width, height, rate)
             image = mediapipe.Image(image_format=mediapipe.ImageFormat.SRGB, data=frame.image)
-            state.take(frame, finder.detect(image, stamp, frame.time))
+            for posed in finder.add(frame, image, stamp, frame.time):
+                state.take(posed)
+        for posed in finder.finish():
+            state.take(posed)
     finally:
         frames.close()  # stops the decoding thread when tracking fails part-way
         finder.close()
@@ -282,5 +286,8 @@ def write_tracklets(
     path = job.tracklets_path
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = path.with_name(f".{path.name}.partial")
-    joblib.dump(output, staging, compress=3)
+    # A plain pickle, which joblib.load (PHALP's tools, tracklets.load) reads as well: joblib.dump spends
+    # ~0.7 ms per frame wrapping each small array (600 frames: 0.40 s with compress=3, 0.02 s here).
+    with staging.open("wb") as stream:
+        pickle.dump(output, stream, protocol=pickle.HIGHEST_PROTOCOL)
     staging.replace(path)
