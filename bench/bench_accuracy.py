@@ -4,7 +4,9 @@ The Pose2Sim SinglePerson demo was filmed by 4 calibrated cameras. We run the em
 backend on each view, triangulate the 2D landmarks (DLT, undistorted, confidence-weighted) into a
 reference, then compare one view's monocular result with it:
   (a) MediaPipe's raw world landmarks, (b) the joints of our IK'd skeleton (forward kinematics).
-Printed: PA-MPJPE (mm, per-frame similarity alignment) over 12 limb joints, and knee/elbow angle errors.
+Printed: PA-MPJPE (mm, per-frame similarity alignment) over 12 limb joints, and knee/elbow angle errors;
+and the IK round trip on the triangulated reference itself (forward kinematics of the rotations solved
+from the reference's own landmarks against them).
 
 Run: .venv/bin/python bench/bench_accuracy.py [--view 1] [--max-resolution 1280]
 """
@@ -279,7 +281,30 @@ def main() -> None:
                 f"    {name:12s} angle RMSE {np.sqrt(np.mean(difference**2)):5.1f} deg, "
                 f"mean abs {np.mean(np.abs(difference)):5.1f} deg, r {correlation:+.2f}"
             )
+    round_trip(reference)
     print(f"wall time {time.perf_counter() - started:.1f} s")
+
+
+def round_trip(reference: np.ndarray) -> None:
+    """Print how closely the skeleton solved from the triangulated landmarks reproduces them."""
+    complete = np.isfinite(reference[:, MEDIAPIPE_JOINTS]).all(axis=(1, 2))
+    keypoints = landmarks.from_mediapipe(reference[complete])
+    offsets = ik.estimate_offsets(keypoints)
+    solution = ik.solve(keypoints, offsets)
+    _, targets = ik.pose(keypoints, offsets, ik.available(keypoints))
+    errors = np.linalg.norm(
+        skeleton.forward_kinematics(solution.global_rotations, offsets, solution.root) - targets, axis=-1
+    )[:, SMPL_JOINTS]
+    thigh = np.linalg.norm(
+        keypoints[:, landmarks.KEYPOINT_INDEX["left_knee"]]
+        - keypoints[:, landmarks.KEYPOINT_INDEX["left_hip"]],
+        axis=-1,
+    )
+    print(
+        f"IK round trip on the triangulated reference ({int(complete.sum())} frames, 12 limb joints): mean "
+        f"{1000 * np.nanmean(errors):.1f} mm, 95th percentile {1000 * np.nanpercentile(errors, 95):.1f} mm "
+        f"(left thigh length {1000 * np.nanmin(thigh):.0f}-{1000 * np.nanmax(thigh):.0f} mm over those frames)"
+    )
 
 
 if __name__ == "__main__":
