@@ -45,6 +45,7 @@ from mocapd.motion import posemodel  # noqa: E402
 from mocapd.motion.posefinder import MAX_PEOPLE  # noqa: E402
 from mocapd.motion.tracking import track_video  # noqa: E402
 from mocapd.options import JobOptions  # noqa: E402
+from mocapd.stepchild import limit_malloc_arenas  # noqa: E402
 from tests.videofiles import write_frames  # noqa: E402
 
 SAMPLE = REPO / "examples" / "sample.mp4"
@@ -170,6 +171,7 @@ def memory_run(video: Path, rate: int, count: int) -> None:
         root = Path(folder)
         job = make_job(root, video, rate, count)
         posemodel.ensure_task_file(root / "state" / "models")
+        limit_malloc_arenas()  # as in the daemon's step processes
         baseline_rss = peak_rss_mb()
         tracemalloc.start()
         started = time.perf_counter()
