@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import mediapipe
+import numpy as np
 import pytest
 
 from mocapd.decode import iter_frames
@@ -93,3 +94,36 @@ def test_scout_runs_in_its_own_thread_one_frame_behind_the_main_landmarker(
 
 def test_max_people_is_what_the_scout_looks_for() -> None:
     assert posefinder.MAX_PEOPLE >= 2
+
+
+def run_doubled(cache: Path, doubled: range, frames: int = 45) -> tuple[list[Posed[int]], list[int]]:
+    """The single-person clip on a canvas twice as wide, with a copy of the person beside them on `doubled` frames."""
+    finder: PoseFinder[int] = PoseFinder(cache)
+    sizes: list[int] = []
+    posed: list[Posed[int]] = []
+    try:
+        for index, frame in enumerate(iter_frames(SINGLE, 640, limit=frames)):
+            twin = frame.image if index in doubled else np.zeros_like(frame.image)
+            canvas = np.ascontiguousarray(np.concatenate([frame.image, twin], axis=1))
+            image = mediapipe.Image(image_format=mediapipe.ImageFormat.SRGB, data=canvas)
+            posed += finder.add(index, image, int(round(frame.time * 1000)), frame.time)
+            sizes.append(finder.main_size)
+        posed += finder.finish()
+    finally:
+        finder.close()
+    return posed, sizes
+
+
+def test_one_frame_false_sighting_does_not_grow_the_main_landmarker(tmp_path: Path) -> None:
+    looked_at = 26  # a frame the scout looks at (test_scout_settles_then_looks_once_per_interval)
+    posed, sizes = run_doubled(tmp_path, range(looked_at, looked_at + 1))
+    assert len(posed[looked_at].scout.pose_landmarks) == 2  # the scout did see the copy ...
+    assert max(sizes) == 1  # ... once: the main landmarker kept following the one person
+    assert all(len(entry.main.pose_landmarks) == 1 for entry in posed[1:])
+
+
+def test_a_newcomer_seen_on_consecutive_looks_grows_the_main_landmarker(tmp_path: Path) -> None:
+    posed, sizes = run_doubled(tmp_path, range(26, 45))
+    grown = sizes.index(2)
+    assert 26 <= grown <= 28, sizes
+    assert all(len(entry.main.pose_landmarks) == 2 for entry in posed[grown + 2 :])

@@ -185,6 +185,15 @@ def test_two_people_are_two_tracks_without_a_swap(multi: tuple[Job, list[dict]])
     assert not job.visualization_path.exists()
 
 
+def test_two_people_stay_followed_at_the_default_inference_cap(tmp_path: Path) -> None:
+    """Every 2nd frame posed: both people in nearly every posed frame (was 36 of 50 before GROW_AFTER_LOOKS)."""
+    job = make_job(tmp_path, MULTI, max_inference_fps=CAPPED_FPS)
+    track_video(job)
+    frames = frames_of(joblib.load(job.tracklets_path))
+    assert len(frames) == 50
+    assert sum(1 for entry in frames if len(entry["tid"]) >= 2) >= 47
+
+
 def test_a_person_entering_mid_clip_is_found_by_the_scout(tmp_path: Path) -> None:
     """The main landmarker follows only the one person at the start; the scout must find the second."""
     entering, rate = 30, 60
