@@ -64,6 +64,13 @@ class Extracted:
     warnings: list[str] = field(default_factory=list)
     # Up in the camera and the tilt it was levelled by; a level camera where nothing was estimated.
     camera_tilt: gravity.GravityEstimate = field(default_factory=lambda: gravity.level("not estimated"))
+    # The joints in the camera frame, for an estimate of up over every track of the clip (clip_up).
+    person: gravity.Person | None = None
+
+
+def clip_up(tracks: list[Extracted]) -> gravity.GravityEstimate:
+    """The camera's up from every track of one clip: one camera, one floor."""
+    return gravity.estimate_from_people([track.person for track in tracks if track.person is not None])
 
 
 def camera_positions(
@@ -242,6 +249,7 @@ def extract(
     fps: float,
     smpl_model: SmplModel | None = None,
     focal_length_px: float | None = None,
+    up: gravity.GravityEstimate | None = None,
 ) -> Extracted:
     """One track as a world-frame motion (mocapd.trackfile), rows from its first to last detection.
 
@@ -249,7 +257,8 @@ def extract(
     timestamps where it has them, else index / fps. The motion's `fps` is the rate of its rows: the
     video's, or lower where the embedded backend skipped frames. focal_length_px: the real focal
     length where the video's metadata gives it; PHALP's depths are rescaled to it, or to mocapd's
-    default field of view (mocapd.motion.rootmotion) without one.
+    default field of view (mocapd.motion.rootmotion) without one. up: the camera's up, where it
+    was estimated for the whole clip (clip_up); else from this track alone.
     """
     if not (np.isfinite(fps) and fps > 0):
         raise JobError(f"the frame rate must be a positive number, got {fps}")
@@ -292,9 +301,11 @@ def extract(
     confidence = _confidence(tracklets, observed, real_rows, rows, count)
     recorded = tracklets.timestamps(frame_idx)
     times = recorded if recorded is not None else frame_idx / float(fps)
-    up = gravity.estimate(
+    person = gravity.Person(
         camera_positions(camera_rotations, body, pelvis_camera, offsets), confidence, times, offsets
     )
+    if up is None:
+        up = gravity.estimate_from_people([person])
     root, trans = worldframe.to_world(camera_rotations, body, pelvis_camera, offsets, up.up)
     motion = TrackMotion(
         tid=tid,
@@ -311,7 +322,12 @@ def extract(
     )
     motion.validate()
     return Extracted(
-        motion=motion, observations=observed, measured=measured, warnings=warnings, camera_tilt=up
+        motion=motion,
+        observations=observed,
+        measured=measured,
+        warnings=warnings,
+        camera_tilt=up,
+        person=person,
     )
 
 

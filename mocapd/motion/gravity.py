@@ -199,31 +199,63 @@ def floor_normal(contacts: np.ndarray) -> tuple[np.ndarray, float, float] | None
     return normal, float(spreads[1]), float(spreads[0])
 
 
+@dataclass
+class Person:
+    """One person's joints in the camera frame, as `estimate` takes them."""
+
+    positions: np.ndarray  # (N, 24, 3) OpenCV axes
+    confidence: np.ndarray  # (N, 24); 0 for rows that were not measured (they are left out)
+    times: np.ndarray  # (N,) seconds
+    offsets: np.ndarray  # (24, 3) the actor's bone offsets (for the feet's bearing points)
+
+
 def estimate(
     positions: np.ndarray,
     confidence: np.ndarray,
     times: np.ndarray,
     offsets: np.ndarray,
 ) -> GravityEstimate:
-    """Up in the camera frame from one or more people's joint positions (N, 24, 3) in OpenCV axes.
+    """Up in the camera frame from one person's joint positions (N, 24, 3) in OpenCV axes (see Person)."""
+    return estimate_from_people([Person(positions, confidence, times, offsets)])
 
-    confidence (N, 24): 0 for rows that were not measured (they are left out); times (N,) seconds;
-    offsets (24, 3): the actor's bone offsets (for the feet's bearing points).
+
+def estimate_from_people(people: list[Person]) -> GravityEstimate:
+    """Up in the camera frame from everyone filmed by one still camera: one floor, one gravity.
+
+    Each person's frames count by their confidence; the floor fit takes every person's contacts,
+    so several people walking in different places spread them wider than one alone.
     """
-    usable = (confidence[:, KEY_JOINTS].min(axis=1) >= MIN_CONFIDENCE) & np.isfinite(positions).all(
-        axis=(1, 2)
-    )
-    if np.count_nonzero(usable) < MIN_FRAMES:
-        return level(f"only {np.count_nonzero(usable)} frames seen clearly enough to find the floor")
-    standing = standing_share(positions[usable])
-    if standing < MIN_STANDING_SHARE:
+    usable_parts, positions_parts, supports_parts, speeds_parts, weights_parts = [], [], [], [], []
+    clear_frames, standing = 0, 0.0
+    for person in people:
+        usable = (person.confidence[:, KEY_JOINTS].min(axis=1) >= MIN_CONFIDENCE) & np.isfinite(
+            person.positions
+        ).all(axis=(1, 2))
+        clear_frames += int(np.count_nonzero(usable))
+        if np.count_nonzero(usable) < MIN_FRAMES:
+            continue
+        # Balance holds for people on their feet: a seated one says nothing about gravity.
+        share = standing_share(person.positions[usable])
+        standing = max(standing, share)
+        if share < MIN_STANDING_SHARE:
+            continue
+        supports = support_points(person.positions, person.offsets)
+        usable_parts.append(usable)
+        positions_parts.append(person.positions)
+        supports_parts.append(supports)
+        speeds_parts.append(foot_speeds(supports, person.times))
+        weights_parts.append(person.confidence[:, KEY_JOINTS].min(axis=1))
+    if clear_frames < MIN_FRAMES:
+        return level(f"only {clear_frames} frames seen clearly enough to find the floor")
+    if not usable_parts:
         return level(
             f"the person stands on a straight leg in only {standing:.0%} of the frames (sitting, crouching?)"
         )
-    supports = support_points(positions, offsets)
-    speeds = foot_speeds(supports, times)
+    usable = np.concatenate(usable_parts)
+    positions = np.concatenate(positions_parts)
+    supports, speeds = np.concatenate(supports_parts), np.concatenate(speeds_parts)
     usable &= np.isfinite(speeds).all(axis=1)
-    weights = confidence[:, KEY_JOINTS].min(axis=1) * usable
+    weights = np.concatenate(weights_parts) * usable
     up = balance_up(positions[usable], supports[usable], speeds[usable], weights[usable])
     method = "balance"
     slow = (speeds - speeds.min(axis=1, keepdims=True) < CONTACT_SPEED) & usable[:, None]

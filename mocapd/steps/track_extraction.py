@@ -26,23 +26,37 @@ def run(job: Job) -> StepOutcome:
     model = None if data.embedded else smplmodel.load_or_explain(job.config.fourdhumans.smpl_model, warnings)
     for stale in job.tracks_dir.glob("track_*.npz"):  # from an earlier attempt with other options
         stale.unlink()
-    tracks: list[dict[str, Any]] = []
+    extracted: dict[int, extraction.Extracted] = {}
+    errors: dict[int, JobError] = {}
     for summary in summaries:
-        entry: dict[str, Any] = summary.to_dict() | {"selected": summary.tid in selected, "quality": {}}
         try:
-            extracted = extraction.extract(
+            extracted[summary.tid] = extraction.extract(
                 data, summary.tid, job.video_info.fps, model, job.video_info.focal_length_px
             )
         except JobError as error:
             if summary.tid in selected:
                 raise
-            entry["quality"] = {"error": str(error)}
+            errors[summary.tid] = error
+    if len(extracted) > 1:
+        # One camera films everyone: its tilt is estimated once from all of them, and every track is
+        # levelled by it (each on its own: 2.9-9.7 degrees off the calibration on 8 real tracks).
+        up = extraction.clip_up(list(extracted.values()))
+        extracted = {
+            tid: extraction.extract(data, tid, job.video_info.fps, model, job.video_info.focal_length_px, up)
+            for tid in extracted
+        }
+    tracks: list[dict[str, Any]] = []
+    for summary in summaries:
+        entry: dict[str, Any] = summary.to_dict() | {"selected": summary.tid in selected, "quality": {}}
+        if summary.tid in errors:
+            entry["quality"] = {"error": str(errors[summary.tid])}
             tracks.append(entry)
             continue
-        entry["quality"] = quality.track_quality(extracted)
+        track = extracted[summary.tid]
+        entry["quality"] = quality.track_quality(track)
         if summary.tid in selected:
-            trackfile.save(extracted.motion, job.track_path(summary.tid))
-            warnings.extend(extracted.warnings)
+            trackfile.save(track.motion, job.track_path(summary.tid))
+            warnings.extend(track.warnings)
             share = entry["quality"]["detected_share"]
             if share < LOW_DETECTION_SHARE:
                 warnings.append(
