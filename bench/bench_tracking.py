@@ -86,8 +86,9 @@ def make_job(
     count: int,
     max_resolution: int = 1280,
     max_inference_fps: float = LimitSettings.max_inference_fps,
+    attempt: int = 0,
 ) -> Job:
-    work = root / f"job_{video.stem}_{max_inference_fps:g}"
+    work = root / f"job_{video.stem}_{max_inference_fps:g}_{attempt}"
     (work / "input").mkdir(parents=True)
     shutil.copy(video, work / "input" / video.name)
     config = Config(state_dir=str(root / "state"))
@@ -133,28 +134,45 @@ def tracked_frames(job: Job, people: int) -> int:
     return sum(1 for entry in joblib.load(job.tracklets_path).values() if len(entry["tid"]) >= people)
 
 
-def speed_run(root: Path, video: Path, label: str, frame_count: int, rate: int, people: int) -> None:
-    """Print the tracking step's speed on `video` with the default cap and with every frame posed."""
+def speed_run(
+    root: Path, video: Path, label: str, frame_count: int, rate: int, people: int, repeats: int = 1
+) -> None:
+    """Print the tracking step's speed on `video` with the default cap and with every frame posed.
+
+    With repeats > 1 the capped run alternates tracking and pure inference that many times and prints
+    the median and range of each ratio: this machine's speed drifts by tens of percent from minute to minute.
+    """
     duration = frame_count / rate
     default_cap = LimitSettings.max_inference_fps
     print(f"{label}, {frame_count} frames at {rate} fps ({duration:.2f} s)")
-    for cap, name in ((default_cap, f"default cap {default_cap:g} fps"), (0.0, "cap off, every frame")):
+    for cap, name, times in (
+        (default_cap, f"default cap {default_cap:g} fps", repeats),
+        (0.0, "cap off, every frame", 1),
+    ):
         decoding = decoding_only(video, cap)
-        inference = inference_only(video, root / "state", cap)
-        job = make_job(root, video, rate, frame_count, max_inference_fps=cap)
-        started = time.perf_counter()
-        outcome = track_video(job)
-        tracking = time.perf_counter() - started
+        trackings, inferences = [], []
+        for attempt in range(times):
+            inferences.append(inference_only(video, root / "state", cap))
+            job = make_job(root, video, rate, frame_count, max_inference_fps=cap, attempt=attempt)
+            started = time.perf_counter()
+            outcome = track_video(job)
+            trackings.append(time.perf_counter() - started)
+        tracking, inference = float(np.median(trackings)), float(np.median(inferences))
         posed = outcome.data["frames"]
         print(f"  {name}: {posed} frames posed, {tracked_frames(job, people)} with {people} people tracked")
         print(
             f"    tracking step {tracking:.2f} s ({frame_count / tracking:.1f} video frames/s, "
             f"{1000 * tracking / posed:.0f} ms/posed frame), pure inference {inference:.2f} s "
             f"({1000 * inference / posed:.0f} ms/posed frame), decoding {decoding:.2f} s"
+            + (f"; medians of {times} runs" if times > 1 else "")
         )
-        print(f"    tracking time / clip duration: {tracking / duration:.2f} (goal <= 1.0)")
+        ratios = np.array(trackings) / duration
+        spread = f" (runs {ratios.min():.2f}-{ratios.max():.2f})" if times > 1 else ""
+        print(f"    tracking time / clip duration: {tracking / duration:.2f}{spread} (goal <= 1.0)")
         print(f"    pose model time / clip duration: {inference / duration:.2f}")
-        print(f"    tracking time / inference time: {tracking / inference:.2f}")
+        paired = np.array(trackings) / np.array(inferences)
+        spread = f" (runs {paired.min():.2f}-{paired.max():.2f})" if times > 1 else ""
+        print(f"    tracking time / inference time: {np.median(paired):.2f}{spread}")
 
 
 def peak_rss_mb() -> float:
@@ -226,7 +244,8 @@ def main() -> None:
         duration = frames_in_clip / rate
         print(
             f"{duration / 60:g}-minute clip (looped sample, 640x360, 30 fps, {frames_in_clip} frames): "
-            f"tracking {figures['seconds']:.1f} s = {figures['seconds'] / duration:.2f} x real time"
+            f"tracking {figures['seconds']:.1f} s = {figures['seconds'] / duration:.2f} x real time "
+            "(tracemalloc tracing every allocation slows it)"
         )
         print(
             f"  tracemalloc peak {figures['tracemalloc_peak_mb']:.1f} MB, max RSS {figures['max_rss_mb']:.0f} MB "
