@@ -222,7 +222,13 @@ def main() -> None:
         video = write_clip(root / "sample_720p.mp4", frames, 60, SPEED_FRAMES)
         posemodel.ensure_task_file(root / "state" / "models")
         speed_run(
-            root, video, "720p clip: 1280x720 letterboxed sample looped, one person", SPEED_FRAMES, 60, 1
+            root,
+            video,
+            "720p clip: 1280x720 letterboxed sample looped, one person",
+            SPEED_FRAMES,
+            60,
+            1,
+            repeats=3,
         )
         speed_run(
             root, TWO_PEOPLE, "two-person clip: MultiPerson cam01, 1088x1920 read at 1280 px", 100, 60, 2
