@@ -34,7 +34,7 @@ SCOUT_SETTLED_FRAMES = 3
 # The main landmarker grows only once the scout has counted more people this many looks in a row (on
 # consecutive frames, as a changed count makes it look again at once): a one-frame false detection
 # grew it, and shrinking it back later lost a partly hidden person it was following and the detector
-# could not find again (MultiPerson cam01 at 30 fps: both people in 36 of 50 frames; with this, 50).
+# could not find again (MultiPerson cam01 at 30 fps: both people in 36 of 50 frames; with this, 49-50).
 GROW_AFTER_LOOKS = 2
 
 
