@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 from mocapd.decode import iter_frames
-from mocapd.motion import posefinder
 from mocapd.motion.posefinder import SCOUT_INTERVAL_SECONDS, SCOUT_SETTLED_FRAMES, Posed, PoseFinder
 
 SINGLE = Path(__file__).parent / "data" / "pose2sim" / "SinglePerson" / "videos" / "cam01.mp4"
@@ -90,10 +89,6 @@ def test_scout_runs_in_its_own_thread_one_frame_behind_the_main_landmarker(
     assert [stamp for _, stamp in calls] == sorted(stamp for _, stamp in calls)
     with pytest.raises(RuntimeError):  # closed: the scout's thread is gone with the landmarkers
         finder.helper.submit(print)
-
-
-def test_max_people_is_what_the_scout_looks_for() -> None:
-    assert posefinder.MAX_PEOPLE >= 2
 
 
 def run_doubled(cache: Path, doubled: range, frames: int = 45) -> tuple[list[Posed[int]], list[int]]:
