@@ -306,8 +306,8 @@ def test_single_person_cam01_tilt_against_the_calibration(
 def test_multi_person_cam02_tilt_against_the_calibration(multi_cam02: Job) -> None:
     truth = true_up("MultiPerson", "cam02")
     data = tracklets.read(multi_cam02.tracklets_path)
-    tracks = [extraction.extract(data, summary.tid, FPS) for summary in extraction.summarise(data)[:2]]
-    alone = [degrees_between(track.camera_tilt.up, truth) for track in tracks]
+    tracks = [extraction.observe(data, summary.tid, FPS) for summary in extraction.summarise(data)[:2]]
+    alone = [degrees_between(extraction.level(track).camera_tilt.up, truth) for track in tracks]
     assert max(alone) < 8.0  # measured: 2.8 and 2.4
     # Both people stand on one floor before one camera: estimated together (MultiPerson cam01-04, 7
     # tracks: each alone 0.6-9.7 degrees off, mean 3.8; together 2.0-4.6, mean 3.3).
@@ -328,7 +328,7 @@ def test_the_extraction_step_levels_every_track_of_a_clip_alike(multi_cam02: Job
     }
     assert len(set(tilts.values())) == 1, tilts  # one camera, one tilt
     data = tracklets.read(multi_cam02.tracklets_path)
-    everyone = [extraction.extract(data, summary.tid, FPS) for summary in extraction.summarise(data)]
+    everyone = [extraction.observe(data, summary.tid, FPS) for summary in extraction.summarise(data)]
     together = extraction.clip_up(everyone)
     for tid in selected:
         saved = trackfile.load(multi_cam02.track_path(tid))

@@ -64,13 +64,36 @@ class Extracted:
     warnings: list[str] = field(default_factory=list)
     # Up in the camera and the tilt it was levelled by; a level camera where nothing was estimated.
     camera_tilt: gravity.GravityEstimate = field(default_factory=lambda: gravity.level("not estimated"))
-    # The joints in the camera frame, for an estimate of up over every track of the clip (clip_up).
-    person: gravity.Person | None = None
 
 
-def clip_up(tracks: list[Extracted]) -> gravity.GravityEstimate:
+@dataclass
+class CameraTrack:
+    """One track in the camera frame with its gaps filled: all of extraction but the levelling."""
+
+    tid: int
+    row_fps: float
+    frame_idx: np.ndarray  # (N,)
+    times: np.ndarray  # (N,) seconds
+    camera_rotations: np.ndarray  # (N, 3, 3) root orientation, OpenCV camera frame
+    body: np.ndarray  # (N, 23, 3, 3)
+    pelvis_camera: np.ndarray  # (N, 3)
+    camera: np.ndarray  # (N, 3) the backend's camera translation
+    betas: np.ndarray  # (N, 10)
+    offsets: np.ndarray  # (24, 3)
+    confidence: np.ndarray  # (N, 24)
+    observations: TrackObservations
+    measured: np.ndarray  # (N,) bool
+    warnings: list[str] = field(default_factory=list)
+
+    def person(self) -> gravity.Person:
+        """The joints in the camera frame, as the camera's up is estimated from."""
+        positions = camera_positions(self.camera_rotations, self.body, self.pelvis_camera, self.offsets)
+        return gravity.Person(positions, self.confidence, self.times, self.offsets)
+
+
+def clip_up(tracks: list[CameraTrack]) -> gravity.GravityEstimate:
     """The camera's up from every track of one clip: one camera, one floor."""
-    return gravity.estimate_from_people([track.person for track in tracks if track.person is not None])
+    return gravity.estimate_from_people([track.person() for track in tracks])
 
 
 def camera_positions(
@@ -251,14 +274,24 @@ def extract(
     focal_length_px: float | None = None,
     up: gravity.GravityEstimate | None = None,
 ) -> Extracted:
-    """One track as a world-frame motion (mocapd.trackfile), rows from its first to last detection.
+    """One track as a world-frame motion (mocapd.trackfile): `observe`, then `level` by `up`."""
+    return level(observe(tracklets, tid, fps, smpl_model, focal_length_px), up)
+
+
+def observe(
+    tracklets: Tracklets,
+    tid: int,
+    fps: float,
+    smpl_model: SmplModel | None = None,
+    focal_length_px: float | None = None,
+) -> CameraTrack:
+    """One track in the camera frame, rows from its first to last detection.
 
     fps: the source video's frame rate (PHALP does not record it); frame times are the file's own
     timestamps where it has them, else index / fps. The motion's `fps` is the rate of its rows: the
     video's, or lower where the embedded backend skipped frames. focal_length_px: the real focal
     length where the video's metadata gives it; PHALP's depths are rescaled to it, or to mocapd's
-    default field of view (mocapd.motion.rootmotion) without one. up: the camera's up, where it
-    was estimated for the whole clip (clip_up); else from this track alone.
+    default field of view (mocapd.motion.rootmotion) without one.
     """
     if not (np.isfinite(fps) and fps > 0):
         raise JobError(f"the frame rate must be a positive number, got {fps}")
@@ -301,33 +334,51 @@ def extract(
     confidence = _confidence(tracklets, observed, real_rows, rows, count)
     recorded = tracklets.timestamps(frame_idx)
     times = recorded if recorded is not None else frame_idx / float(fps)
-    person = gravity.Person(
-        camera_positions(camera_rotations, body, pelvis_camera, offsets), confidence, times, offsets
-    )
-    if up is None:
-        up = gravity.estimate_from_people([person])
-    root, trans = worldframe.to_world(camera_rotations, body, pelvis_camera, offsets, up.up)
-    motion = TrackMotion(
+    return CameraTrack(
         tid=tid,
-        fps=row_fps,
+        row_fps=row_fps,
         frame_idx=frame_idx,
-        time=times,
-        R_root=root,
-        R_body=body,
+        times=times,
+        camera_rotations=camera_rotations,
+        body=body,
+        pelvis_camera=pelvis_camera,
         camera=camera,
         betas=betas,
-        trans=trans,
         offsets=offsets,
         confidence=confidence,
+        observations=observed,
+        measured=measured,
+        warnings=warnings,
+    )
+
+
+def level(track: CameraTrack, up: gravity.GravityEstimate | None = None) -> Extracted:
+    """The track in the world frame, levelled by `up`: the whole clip's (clip_up), else the track's own."""
+    if up is None:
+        up = gravity.estimate_from_people([track.person()])
+    root, trans = worldframe.to_world(
+        track.camera_rotations, track.body, track.pelvis_camera, track.offsets, up.up
+    )
+    motion = TrackMotion(
+        tid=track.tid,
+        fps=track.row_fps,
+        frame_idx=track.frame_idx,
+        time=track.times,
+        R_root=root,
+        R_body=track.body,
+        camera=track.camera,
+        betas=track.betas,
+        trans=trans,
+        offsets=track.offsets,
+        confidence=track.confidence,
     )
     motion.validate()
     return Extracted(
         motion=motion,
-        observations=observed,
-        measured=measured,
-        warnings=warnings,
+        observations=track.observations,
+        measured=track.measured,
+        warnings=list(track.warnings),
         camera_tilt=up,
-        person=person,
     )
 
 
