@@ -63,6 +63,15 @@ def axis_angle_to_matrix(vectors: np.ndarray) -> np.ndarray:
     return Rotation.from_rotvec(vectors.reshape(-1, 3)).as_matrix().reshape(shape + (3, 3))
 
 
+def cross_matrix(vectors: np.ndarray) -> np.ndarray:
+    """(..., 3) -> (..., 3, 3) matrices M with M @ u == vectors x u (the skew-symmetric form)."""
+    x, y, z = vectors[..., 0], vectors[..., 1], vectors[..., 2]
+    zero = np.zeros_like(x)
+    return np.stack(
+        [np.stack([zero, -z, y], -1), np.stack([z, zero, -x], -1), np.stack([-y, x, zero], -1)], -2
+    )
+
+
 def orthonormalize(matrices: np.ndarray) -> np.ndarray:
     """The nearest proper rotation to each (..., 3, 3) matrix (SVD), e.g. after averaging."""
     u, _, vt = np.linalg.svd(matrices)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from mocapd import skeleton
-from mocapd.rotations import axis_angle_to_matrix
+from mocapd.rotations import axis_angle_to_matrix, cross_matrix
 
 # Balancing_for_IK.trc round trip, mean error: analytic 16.5 mm; 3 steps 10.0, 5 steps 9.8, 10 steps
 # 9.6. Each step costs about 0.16 ms per frame (2 cores).
@@ -46,15 +46,6 @@ def ancestry() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 TURNED, UPPER, LOWER = ancestry()
 UNKNOWNS = 3 * len(TURNED) + 3  # a small turn per joint with children, and the root's translation
-
-
-def cross_matrices(vectors: np.ndarray) -> np.ndarray:
-    """(..., 3, 3) matrices M with M @ u == vectors x u."""
-    x, y, z = vectors[..., 0], vectors[..., 1], vectors[..., 2]
-    zero = np.zeros_like(x)
-    return np.stack(
-        [np.stack([zero, -z, y], -1), np.stack([z, zero, -x], -1), np.stack([-y, x, zero], -1)], -2
-    )
 
 
 def below_sums(values: np.ndarray) -> np.ndarray:
@@ -100,7 +91,7 @@ def normal_equations(
     view[:, UPPER, :, LOWER, :] = blocks.transpose(1, 0, 2, 3)
     view[:, LOWER, :, UPPER, :] = np.swapaxes(blocks, -1, -2).transpose(1, 0, 2, 3)
     # Turn/shift blocks: [sum over k below j of (p_k - p_j)]x; shift/shift: the total weight.
-    shift = cross_matrices(first - count[..., None] * pivot).reshape(frames, -1, 3)
+    shift = cross_matrix(first - count[..., None] * pivot).reshape(frames, -1, 3)
     matrix[:, : UNKNOWNS - 3, UNKNOWNS - 3 :] = shift
     matrix[:, UNKNOWNS - 3 :, : UNKNOWNS - 3] = np.swapaxes(shift, 1, 2)
     matrix[:, UNKNOWNS - 3 :, UNKNOWNS - 3 :] = np.eye(3) * squared.sum(axis=1)[:, None, None]

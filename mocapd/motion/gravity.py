@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mocapd.rotations import cross_matrix
 from mocapd.skeleton import JOINT_INDEX, NUM_JOINTS, forward_kinematics
 
 # The up direction of a level camera in OpenCV axes (y points down in the image).
@@ -285,5 +286,5 @@ def leveling_rotation(up: np.ndarray) -> np.ndarray:
     cosine = float(source @ target)
     if np.linalg.norm(axis) < 1e-12:
         return np.eye(3) if cosine > 0 else np.diag([1.0, -1.0, -1.0])
-    skew = np.array([[0.0, -axis[2], axis[1]], [axis[2], 0.0, -axis[0]], [-axis[1], axis[0], 0.0]])
+    skew = cross_matrix(axis)
     return np.eye(3) + skew + skew @ skew / (1.0 + cosine)

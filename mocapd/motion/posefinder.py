@@ -56,7 +56,6 @@ class PoseFinder(Generic[Item]):
 
     def __init__(self, cache_dir: Path, max_people: int = MAX_PEOPLE) -> None:
         self.cache_dir = cache_dir
-        self.max_people = max_people
         self.scout = posemodel.create_landmarker(max_people, cache_dir=cache_dir)
         self.helper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pose-scout")
         self.waiting: Posed[Item] | None = None
