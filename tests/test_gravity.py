@@ -86,9 +86,16 @@ def seen_by(
     return root, pelvis_camera, positions
 
 
+def person_estimate(
+    positions: np.ndarray, confidence: np.ndarray, times: np.ndarray
+) -> gravity.GravityEstimate:
+    """Up from one actor of standard proportions."""
+    return gravity.estimate_from_people([gravity.Person(positions, confidence, times, STANDARD_OFFSETS)])
+
+
 def estimate(positions: np.ndarray) -> gravity.GravityEstimate:
     frames = positions.shape[0]
-    return gravity.estimate(positions, np.ones((frames, 24)), np.arange(frames) / FPS, STANDARD_OFFSETS)
+    return person_estimate(positions, np.ones((frames, 24)), np.arange(frames) / FPS)
 
 
 @pytest.mark.parametrize(("pitch", "roll"), [(10.0, 0.0), (25.0, 4.0), (40.0, -6.0)])
@@ -143,7 +150,7 @@ def test_too_little_to_go_on_or_a_lying_person_keeps_the_camera_level() -> None:
     _, _, positions = seen_by(local, pelvis, camera_rotation(20.0, 0.0))
     few = estimate(positions)
     assert few.method == "level" and "only 8 frames" in few.reason
-    unseen = gravity.estimate(positions, np.full((8, 24), 0.1), np.arange(8) / FPS, STANDARD_OFFSETS)
+    unseen = person_estimate(positions, np.full((8, 24), 0.1), np.arange(8) / FPS)
     assert unseen.method == "level"
     local, pelvis = walk(60)
     local[:, 0] = rotation_x(np.radians(-90)) @ local[:, 0]  # lying on the back
@@ -170,7 +177,7 @@ def test_repeated_frame_times_do_not_spoil_the_estimate() -> None:
     _, _, positions = seen_by(local, pelvis, rotation)
     times = np.arange(120) / FPS
     times[50] = times[49]
-    result = gravity.estimate(positions, np.ones((120, 24)), times, STANDARD_OFFSETS)
+    result = person_estimate(positions, np.ones((120, 24)), times)
     assert np.isfinite(result.up).all() and degrees_between(result.up, rotation @ [0.0, 1.0, 0.0]) < 2.0
 
 

@@ -202,22 +202,12 @@ def floor_normal(contacts: np.ndarray) -> tuple[np.ndarray, float, float] | None
 
 @dataclass
 class Person:
-    """One person's joints in the camera frame, as `estimate` takes them."""
+    """One person's joints in the camera frame, as `estimate_from_people` takes them."""
 
     positions: np.ndarray  # (N, 24, 3) OpenCV axes
     confidence: np.ndarray  # (N, 24); 0 for rows that were not measured (they are left out)
     times: np.ndarray  # (N,) seconds
     offsets: np.ndarray  # (24, 3) the actor's bone offsets (for the feet's bearing points)
-
-
-def estimate(
-    positions: np.ndarray,
-    confidence: np.ndarray,
-    times: np.ndarray,
-    offsets: np.ndarray,
-) -> GravityEstimate:
-    """Up in the camera frame from one person's joint positions (N, 24, 3) in OpenCV axes (see Person)."""
-    return estimate_from_people([Person(positions, confidence, times, offsets)])
 
 
 def estimate_from_people(people: list[Person]) -> GravityEstimate:
