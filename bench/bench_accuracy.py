@@ -30,10 +30,10 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from mocapd import skeleton  # noqa: E402
+from mocapd.backends.embedded.tracking import track_video  # noqa: E402
 from mocapd.config import Config  # noqa: E402
 from mocapd.job import Job  # noqa: E402
 from mocapd.motion import ik, landmarks, tracklets  # noqa: E402
-from mocapd.motion.tracking import track_video  # noqa: E402
 from mocapd.options import JobOptions  # noqa: E402
 
 DEMO = REPO / "tests" / "data" / "pose2sim" / "SinglePerson"

@@ -38,12 +38,12 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from mocapd.backends.embedded import posemodel  # noqa: E402
+from mocapd.backends.embedded.posefinder import MAX_PEOPLE  # noqa: E402
+from mocapd.backends.embedded.tracking import track_video  # noqa: E402
 from mocapd.config import Config, LimitSettings  # noqa: E402
 from mocapd.decode import iter_frames  # noqa: E402
 from mocapd.job import Job, VideoInfo  # noqa: E402
-from mocapd.motion import posemodel  # noqa: E402
-from mocapd.motion.posefinder import MAX_PEOPLE  # noqa: E402
-from mocapd.motion.tracking import track_video  # noqa: E402
 from mocapd.options import JobOptions  # noqa: E402
 from mocapd.stepchild import limit_malloc_arenas  # noqa: E402
 from tests.videofiles import write_frames  # noqa: E402

@@ -10,8 +10,13 @@ import mediapipe
 import numpy as np
 import pytest
 
+from mocapd.backends.embedded.posefinder import (
+    SCOUT_INTERVAL_SECONDS,
+    SCOUT_SETTLED_FRAMES,
+    Posed,
+    PoseFinder,
+)
 from mocapd.decode import iter_frames
-from mocapd.motion.posefinder import SCOUT_INTERVAL_SECONDS, SCOUT_SETTLED_FRAMES, Posed, PoseFinder
 
 SINGLE = Path(__file__).parent / "data" / "pose2sim" / "SinglePerson" / "videos" / "cam01.mp4"
 RATE = 60.0

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from mediapipe.tasks.python.metadata import metadata
 
+from mocapd.backends.embedded import posemodel
 from mocapd.decode import iter_frames
-from mocapd.motion import posemodel
 
 DATA = Path(__file__).parent / "data" / "pose2sim"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mocapd.motion.tracker import Detection, Tracker, box_from_points, drop_duplicates, iou
+from mocapd.backends.embedded.tracker import Detection, Tracker, box_from_points, drop_duplicates, iou
 
 SIZE = (720, 1280)
 

@@ -9,14 +9,14 @@ import joblib
 import numpy as np
 import pytest
 
+from mocapd.backends.embedded.posefinder import SCOUT_INTERVAL_SECONDS
+from mocapd.backends.embedded.tracking import track_video
 from mocapd.config import Config
 from mocapd.decode import iter_frames
 from mocapd.errors import JobError
 from mocapd.export.prepare import PrepareSettings, prepare
 from mocapd.job import Job, StepOutcome
 from mocapd.motion import extraction, tracklets
-from mocapd.motion.posefinder import SCOUT_INTERVAL_SECONDS
-from mocapd.motion.tracking import track_video
 from mocapd.motion.worldframe import PELVIS_IN_SMPL_MODEL
 from mocapd.options import JobOptions
 from mocapd.skeleton import JOINT_INDEX

@@ -1,1 +1,5 @@
-"""Tracking backends: which one runs (selection) and the 4D-Humans child process (fourdhumans)."""
+"""Tracking backends side by side: embedded/ (the bundled pose model) and fourdhumans (4D-Humans child).
+
+Both write one tracklets file in PHALP's per-frame layout (docs/architecture.md); selection says
+which one runs and why.
+"""

@@ -27,7 +27,7 @@ def run(job: Job) -> StepOutcome:
         outcome = fourdhumans.track(job)
     else:
         # Imported here: the embedded model's libraries are large and a 4D-Humans run needs none of them.
-        from mocapd.motion.tracking import track_video
+        from mocapd.backends.embedded.tracking import track_video
 
         outcome = track_video(job)
     outcome.data["backend"] = choice.name

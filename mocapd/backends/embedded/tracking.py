@@ -17,11 +17,11 @@ import mediapipe
 import numpy as np
 
 from mocapd import decode
+from mocapd.backends.embedded.posefinder import Posed, PoseFinder
+from mocapd.backends.embedded.tracker import Detection, Tracker, box_from_points, iou
 from mocapd.errors import JobError
 from mocapd.job import Job, StepOutcome
 from mocapd.motion import ik, landmarks, rootmotion
-from mocapd.motion.posefinder import Posed, PoseFinder
-from mocapd.motion.tracker import Detection, Tracker, box_from_points, iou
 from mocapd.motion.visualization import PreviewWriter, draw_person
 from mocapd.motion.worldframe import PELVIS_IN_SMPL_MODEL
 

@@ -19,8 +19,8 @@ from typing import Any, Generic, TypeVar
 import mediapipe
 import numpy as np
 
-from mocapd.motion import posemodel
-from mocapd.motion.tracker import MAX_GAP_SECONDS
+from mocapd.backends.embedded import posemodel
+from mocapd.backends.embedded.tracker import MAX_GAP_SECONDS
 
 # Most people the pose model looks for in one frame.
 MAX_PEOPLE = 4
