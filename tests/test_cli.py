@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+import mocapd
 from mocapd import cli, states
 from mocapd.store import Store, open_store
 from tests.stages import counted, write_script
@@ -217,3 +218,43 @@ def test_start_status_reexport_and_stop_against_a_real_daemon(tmp_path: Path) ->
     stopped = setup.cli("stop")
     assert stopped.returncode == 0, stopped.stderr
     assert setup.cli("status").returncode == 3
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["--version"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out.strip() == f"mocapd {mocapd.__version__}"
+
+
+def test_common_options_go_before_or_after_the_command(
+    folders: dict[str, Path], store: Store, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    add_job(store, folders, "take", states.COMPLETED)
+    config = tmp_path / "mocapd.toml"
+    config.write_text(f'state_dir = "{folders["state"]}"\ninbox = "{folders["inbox"]}"\n')
+    for arguments in (
+        ["--config", str(config), "jobs", "--json"],
+        ["jobs", "--config", str(config), "--json"],
+        ["--json", "--config", str(config), "jobs"],
+    ):
+        assert cli.main(arguments) == 0, arguments
+        assert [row["name"] for row in json.loads(capsys.readouterr().out)] == ["take"]
+    # --set before and after the command add up; after the command a folder shortcut wins.
+    arguments = cli.parse(
+        ["--set", "a.b=1", "--state-dir", "x", "jobs", "--set", "c.d=2", "--state-dir", "y"]
+    )
+    assert arguments.set == ["a.b=1", "c.d=2"] and arguments.state_dir == "y"
+    assert cli.main(["--config", str(config), "retry", "1", "--json"]) == 2
+    assert "--json" in capsys.readouterr().err
+
+
+def test_config_prints_the_example_and_the_settings_in_effect(
+    folders: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(folders, "config", "--example") == 0
+    example = capsys.readouterr().out
+    assert example == (Path(__file__).resolve().parent.parent / "etc" / "mocapd.toml").read_text()
+    assert run(folders, "config", "--json", "--set", "limits.max_size_mb=123") == 0
+    settings = json.loads(capsys.readouterr().out)
+    assert settings["limits"]["max_size_mb"] == 123 and settings["state_dir"] == str(folders["state"])

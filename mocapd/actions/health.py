@@ -11,11 +11,12 @@ from mocapd.config import Config
 from mocapd.daemon import read_pid
 from mocapd.store import DATABASE_NAME, open_store
 
+PRINTS_JSON = True
 HELP = "check the daemon and its folders: exit 0 healthy, 1 degraded, 2 unhealthy"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--json", action="store_true")
+    """No options of its own (--json is common to every command)."""
 
 
 def run(arguments: argparse.Namespace, config: Config) -> int:

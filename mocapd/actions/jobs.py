@@ -8,13 +8,13 @@ from mocapd import states
 from mocapd.actions.common import open_existing_store, print_json, when
 from mocapd.config import Config
 
+PRINTS_JSON = True
 HELP = "list jobs, newest first"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--state", choices=states.JOB_STATES, help="only jobs in this state")
     parser.add_argument("--limit", type=int, default=50)
-    parser.add_argument("--json", action="store_true")
 
 
 def run(arguments: argparse.Namespace, config: Config) -> int:

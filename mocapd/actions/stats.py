@@ -8,11 +8,12 @@ from mocapd.actions.common import open_existing_store, print_json
 from mocapd.config import Config
 from mocapd.stats import collect
 
+PRINTS_JSON = True
 HELP = "totals, success rate, average time per step and storage"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--json", action="store_true")
+    """No options of its own (--json is common to every command)."""
 
 
 def run(arguments: argparse.Namespace, config: Config) -> int:

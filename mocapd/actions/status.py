@@ -13,13 +13,14 @@ from mocapd.daemon import read_pid
 from mocapd.runner import STEP_LABELS
 from mocapd.store import DATABASE_NAME
 
+PRINTS_JSON = True
 HELP = "show the daemon, the queue, the running job, GPU, disk and recent failures (exit 3: not running)"
 NOT_RUNNING = 3
 RECENT_FAILURES = 20
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--json", action="store_true", help="print JSON")
+    """No options of its own (--json is common to every command)."""
 
 
 def collect(config: Config) -> dict[str, Any]:

@@ -8,12 +8,12 @@ import json
 from mocapd.actions.common import CommandError, add_job_argument, find_job, open_existing_store, print_json
 from mocapd.config import Config
 
+PRINTS_JSON = True
 HELP = "list the tracks (people) found in a job's video"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_job_argument(parser)
-    parser.add_argument("--json", action="store_true")
 
 
 def run(arguments: argparse.Namespace, config: Config) -> int:
