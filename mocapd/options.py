@@ -77,15 +77,27 @@ def sidecar_path(video: Path) -> Path:
 
 
 def resolve(defaults: JobOptions, inbox: Path, video: Path, sidecar: Path | None) -> JobOptions:
-    """Options for `video`: config defaults < each folder's mocapd.json from the inbox down < sidecar."""
+    """Options for `video`: config defaults < each folder's mocapd.json from the inbox down < sidecar.
+
+    A bad file does not hide the next one: the JobError names every bad key of every file.
+    """
     options = defaults
+    sources: list[tuple[Path, str]] = []
     relative_parent = video.parent.relative_to(inbox)
     folder = inbox
     for part in ("",) + relative_parent.parts:
         folder = folder / part if part else folder
         folder_file = folder / FOLDER_OPTIONS_NAME
         if folder_file.is_file():
-            options = merge(options, read_json(folder_file), str(folder_file.relative_to(inbox)))
+            sources.append((folder_file, str(folder_file.relative_to(inbox))))
     if sidecar is not None:
-        options = merge(options, read_json(sidecar), sidecar.name)
+        sources.append((sidecar, sidecar.name))
+    errors: list[str] = []
+    for path, name in sources:
+        try:
+            options = merge(options, read_json(path), name)
+        except JobError as error:
+            errors.append(str(error))
+    if errors:
+        raise JobError("; ".join(errors))
     return options

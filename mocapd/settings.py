@@ -19,14 +19,20 @@ class SettingsError(ValueError):
 
 
 def build(cls: type[T], data: dict[str, Any], prefix: str = "", base: T | None = None) -> T:
-    """An instance of `cls` from `base` (or the defaults) updated by `data`, checked key by key."""
+    """An instance of `cls` from `base` (or the defaults) updated by `data`, checked key by key.
+
+    Every bad key is named in the one SettingsError raised (joined by "; "), so all are fixed at once.
+    """
     if not isinstance(data, dict):
         raise SettingsError(f"'{prefix.rstrip('.') or 'settings'}' must be a table/object")
     hints = typing.get_type_hints(cls)
     fields = {field.name: field for field in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    errors: list[str] = []
     unknown = sorted(set(data) - set(fields))
     if unknown:
-        raise SettingsError(f"unknown key '{prefix}{unknown[0]}' (known: {', '.join(sorted(fields))})")
+        named = ", ".join(f"'{prefix}{key}'" for key in unknown)
+        plural = "s" if len(unknown) > 1 else ""
+        errors.append(f"unknown key{plural} {named} (known: {', '.join(sorted(fields))})")
     values: dict[str, Any] = {}
     for name, field in fields.items():
         current = getattr(base, name) if base is not None else None
@@ -36,10 +42,15 @@ def build(cls: type[T], data: dict[str, Any], prefix: str = "", base: T | None =
             continue
         hint = hints[name]
         key = prefix + name
-        if dataclasses.is_dataclass(hint):
-            values[name] = build(hint, data[name], key + ".", current)  # type: ignore[arg-type]
-        else:
-            values[name] = check(key, data[name], hint, field.metadata)
+        try:
+            if dataclasses.is_dataclass(hint):
+                values[name] = build(hint, data[name], key + ".", current)  # type: ignore[arg-type]
+            else:
+                values[name] = check(key, data[name], hint, field.metadata)
+        except SettingsError as error:
+            errors.append(str(error))
+    if errors:
+        raise SettingsError("; ".join(errors))
     return cls(**values)
 
 

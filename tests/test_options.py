@@ -90,3 +90,19 @@ def test_a_bad_folder_file_names_its_path_in_the_inbox(tmp_path: Path) -> None:
     (inbox / "shoot" / FOLDER_OPTIONS_NAME).write_text(json.dumps({"smoothing": "high"}))
     with pytest.raises(JobError, match=r"shoot/mocapd.json: unknown key 'smoothing'"):
         resolve(JobOptions(), inbox, inbox / "shoot" / "take.mp4", None)
+
+
+def test_every_bad_key_of_every_file_is_named(tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    (inbox / "shoot").mkdir(parents=True)
+    (inbox / "shoot" / FOLDER_OPTIONS_NAME).write_text(json.dumps({"fps": "thirty"}))
+    video = inbox / "shoot" / "take.mp4"
+    sidecar = sidecar_path(video)
+    sidecar.write_text(json.dumps({"skeleton_preset": "maya", "smoothing_strength": 2}))
+    with pytest.raises(JobError) as error:
+        resolve(JobOptions(), inbox, video, sidecar)
+    message = str(error.value)
+    assert f"shoot/{FOLDER_OPTIONS_NAME}: 'fps' must be a number" in message
+    assert "take.json: " in message
+    assert "'skeleton_preset' must be one of smpl, mixamo, unreal, got 'maya'" in message
+    assert "'smoothing_strength' must be between 0.0 and 1.0, got 2" in message

@@ -76,3 +76,12 @@ def test_check_and_to_dict() -> None:
         "tags": ["a"],
         "inner": {"level": 3, "label": "x"},
     }
+
+
+def test_every_bad_key_is_named_at_once() -> None:
+    with pytest.raises(SettingsError) as error:
+        build(Outer, {"colour": 1, "size": 2, "mode": "c", "ratio": 1.5, "inner": {"level": 9}})
+    message = str(error.value)
+    assert "unknown keys 'colour', 'size'" in message
+    for part in ("'mode' must be one of a, b", "'ratio' must be between", "'inner.level' must be between"):
+        assert part in message, part
