@@ -7,19 +7,23 @@ Environment variables name nested keys with a double underscore: MOCAPD_LIMITS__
 from __future__ import annotations
 
 import os
+import socket
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mocapd import states
-from mocapd.options import JobOptions
+from mocapd.options import JOB_BACKENDS, JobOptions
 from mocapd.settings import SettingsError, build
 
 ENVIRONMENT_PREFIX = "MOCAPD_"
 # Variables that are not settings: the config file's path.
 ENVIRONMENT_RESERVED = ("MOCAPD_CONFIG",)
 BACKENDS = ("auto", "4dhumans", "mediapipe")
+# What a farm host may say it can run (and a job may ask for): the tracking backends.
+CAPABILITIES = JOB_BACKENDS
+STORE_SCHEMES = ("postgresql://", "postgres://")
 
 
 @dataclass
@@ -106,6 +110,25 @@ class FourDHumansSettings:
 
 
 @dataclass
+class StoreSettings:
+    # Empty: SQLite in state_dir (one host). postgresql://USER@HOST:5432/DB: one queue for a farm.
+    url: str = ""
+    # PostgreSQL schema for mocapd's tables; empty: the server's default search path (public).
+    schema: str = ""
+    # Shared folder every farm host reaches, for the job folders; empty: "spool" beside the inbox.
+    spool: str = ""
+
+
+@dataclass
+class FarmSettings:
+    # This host's name in `mocapd hosts` and in the leases; empty: the machine's host name.
+    host: str = ""
+    # What this host runs; a job that asks for a backend goes only to hosts that list it.
+    # Empty: found at start (mediapipe, and 4dhumans when installed with a GPU).
+    capabilities: list[str] = field(default_factory=list, metadata={"choices": CAPABILITIES})
+
+
+@dataclass
 class Config:
     inbox: str = "inbox"
     outbox: str = "outbox"
@@ -121,6 +144,8 @@ class Config:
     blender: BlenderSettings = field(default_factory=BlenderSettings)
     smoothing: SmoothingSettings = field(default_factory=SmoothingSettings)
     fourdhumans: FourDHumansSettings = field(default_factory=FourDHumansSettings)
+    store: StoreSettings = field(default_factory=StoreSettings)
+    farm: FarmSettings = field(default_factory=FarmSettings)
     defaults: JobOptions = field(default_factory=JobOptions)
 
     @property
@@ -134,6 +159,24 @@ class Config:
     @property
     def state_path(self) -> Path:
         return Path(self.state_dir).absolute()
+
+    @property
+    def farm_mode(self) -> bool:
+        """Several hosts share one PostgreSQL queue (store.url is set)."""
+        return bool(self.store.url)
+
+    @property
+    def spool_path(self) -> Path:
+        return Path(self.store.spool).absolute() if self.store.spool else self.inbox_path.parent / "spool"
+
+    @property
+    def jobs_path(self) -> Path:
+        """Where job folders live: the shared spool in a farm (every host reaches them), else state_dir."""
+        return self.spool_path if self.farm_mode else self.state_path / "jobs"
+
+    @property
+    def host_name(self) -> str:
+        return self.farm.host or socket.gethostname()
 
 
 class ConfigError(ValueError):
@@ -162,6 +205,8 @@ def load(
             config = build(Config, env_data, base=config)
         if overrides:
             config = build(Config, nest(overrides), base=config)
+        if config.store.url and not config.store.url.startswith(STORE_SCHEMES):
+            raise SettingsError(f"store.url must start with postgresql:// (got {config.store.url[:30]!r})")
     except SettingsError as error:
         source = str(path) if path is not None else "configuration"
         raise ConfigError(f"{source}: {error}") from error

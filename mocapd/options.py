@@ -14,6 +14,8 @@ FOLDER_OPTIONS_NAME = "mocapd.json"
 TRACK_MODES = ("auto", "single", "all")
 FORMATS = ("fbx", "bvh", "glb")
 SKELETON_PRESETS = ("smpl", "mixamo", "unreal")
+# A tracking backend a job may ask for (mocapd.config.CAPABILITIES: in a farm, only hosts with it take the job).
+JOB_BACKENDS = ("4dhumans", "mediapipe")
 
 
 @dataclass
@@ -37,6 +39,8 @@ class JobOptions:
     tpose_frame: bool = False
     # None: the video's file name without its extension.
     output_name: str | None = None
+    # None: the configured backend (any farm host); else this backend, on a host that has it.
+    backend: str | None = field(default=None, metadata={"choices": JOB_BACKENDS})
 
 
 def merge(base: JobOptions, data: dict[str, Any], source: str) -> JobOptions:

@@ -1,8 +1,8 @@
 """The job database: peewee models for jobs, their steps and tracks, behind a small storage contract.
 
-SQLite in WAL mode on a local disk; every write is an IMMEDIATE transaction. Claiming a job is one
-UPDATE ... WHERE id = (SELECT ...) RETURNING statement with a lease, so the same contract can later be
-served by PostgreSQL (where the sub-select would add FOR UPDATE SKIP LOCKED).
+SQLite in WAL mode on a local disk (one host; every write an IMMEDIATE transaction), or PostgreSQL for a
+farm of hosts (mocapd/store_postgres.py). Claiming a job is one UPDATE ... WHERE id = (SELECT ...)
+RETURNING statement with a lease and a fencing token; PostgreSQL's sub-select adds FOR UPDATE SKIP LOCKED.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,16 +20,20 @@ from peewee import (
     AutoField,
     BooleanField,
     CharField,
+    Database,
     DatabaseProxy,
     FloatField,
     ForeignKeyField,
     IntegerField,
+    IntegrityError,
     Model,
     SqliteDatabase,
     TextField,
 )
+from playhouse.migrate import SchemaMigrator, migrate
 
 from mocapd import states
+from mocapd.config import Config
 
 DATABASE_NAME = "mocapd.db"
 # Filesystems on which SQLite's WAL (shared memory, locks) is not safe.
@@ -55,6 +59,14 @@ class StoreError(RuntimeError):
     """The job database cannot be used (e.g. it lies on a network filesystem)."""
 
 
+class StoreUnavailable(StoreError):
+    """The job database cannot be reached now (a farm's PostgreSQL server is down); try again later."""
+
+
+class LostLease(RuntimeError):
+    """This worker no longer holds the job: another one claimed it (a newer fencing token)."""
+
+
 class BaseModel(Model):
     class Meta:
         database = database
@@ -73,8 +85,13 @@ class JobRecord(BaseModel):
     state = CharField(default=states.QUEUED, index=True)
     error = TextField(null=True)
     attempts = IntegerField(default=0)
-    lease_owner = CharField(null=True)
+    lease_owner = CharField(null=True)  # "host:pid" of the daemon holding the job
     lease_expires = FloatField(null=True)
+    # The fencing token: raised by every claim, never lowered; a publish must carry the current one.
+    fence = IntegerField(default=0)
+    # A capability the claiming host must have (a tracking backend); "" lets any host take the job.
+    wants = CharField(default="")
+    ingest_owner = CharField(null=True)  # "host:pid" of the daemon copying the video in
     heartbeat = FloatField(null=True)
     cancel_requested = BooleanField(default=False)
     created = FloatField()
@@ -113,6 +130,7 @@ class StepRecord(BaseModel):
     error = TextField(null=True)
     log_file = TextField(null=True)
     runs = IntegerField(default=0)
+    host = CharField(null=True)  # the host that ran (or runs) the step
 
     class Meta:
         table_name = "steps"
@@ -135,20 +153,33 @@ class TrackRecord(BaseModel):
 
 
 class DaemonRecord(BaseModel):
-    """The running daemon's heartbeat: what `mocapd status` shows besides the pid file."""
+    """A daemon's heartbeat, one row per host: what `mocapd status` and `mocapd hosts` show."""
 
     pid = IntegerField()
     host = CharField()
     started = FloatField()
     heartbeat = FloatField()
     state = CharField()  # running, paused, stopping
-    detail = TextField(default="{}")  # inbox health, disk, pause reason
+    detail = TextField(default="{}")  # inbox health, disk, pause reason, current job and step, GPU
+    capabilities = TextField(default="[]")  # what the host can run, as claimed with
 
     class Meta:
         table_name = "daemon"
 
 
-MODELS = (JobRecord, StepRecord, TrackRecord, DaemonRecord)
+class LeaderRecord(BaseModel):
+    """Who does the once-per-farm work (cleanup, lease reaper, index.html): a row with a lease."""
+
+    role = CharField(unique=True)
+    owner = CharField()
+    expires = FloatField()
+
+    class Meta:
+        table_name = "leader"
+
+
+MODELS = (JobRecord, StepRecord, TrackRecord, DaemonRecord, LeaderRecord)
+FARM_ROLE = "farm"
 
 
 def filesystem_type(path: Path, mounts: Path = Path("/proc/mounts")) -> str:
@@ -182,18 +213,34 @@ def check_local_disk(folder: Path) -> None:
 
 @dataclass
 class Claim:
-    """A job taken by a worker: its id and the attempt number this claim counts as."""
+    """A job taken by a worker: its id, the attempt number this claim counts as, its fencing token."""
 
     job_id: int
     attempts: int
+    fence: int = 0
+
+
+def add_missing_columns(db: Database) -> None:
+    """Columns added since a database was made (e.g. jobs.fence) are added to it, with their defaults."""
+    migrator = SchemaMigrator.from_database(db)
+    for model in MODELS:
+        table = model._meta.table_name
+        present = {column.name for column in db.get_columns(table)}
+        missing = [f for f in model._meta.sorted_fields if f.column_name not in present]
+        if missing:
+            migrate(*(migrator.add_column(table, f.column_name, f) for f in missing))
 
 
 class Store:
     """The storage contract: everything the daemon, runner and commands ask of the database."""
 
     backend = "sqlite"
+    # The claim's sub-select suffix: PostgreSQL skips rows other hosts are claiming (store_postgres).
+    claim_lock = ""
+    # How publish locks the job's row: SQLite's IMMEDIATE transaction already excludes other writers.
+    row_lock = ""
 
-    def __init__(self, db: SqliteDatabase) -> None:
+    def __init__(self, db: Database) -> None:
         self.db = db
 
     # -- transactions ------------------------------------------------------------------------
@@ -209,9 +256,26 @@ class Store:
 
     # -- jobs --------------------------------------------------------------------------------
     def create_job(
-        self, identity: str, relative: str, source: dict[str, Any], now: float
+        self,
+        identity: str,
+        relative: str,
+        source: dict[str, Any],
+        now: float,
+        ingest_owner: str | None = None,
     ) -> tuple[int, bool]:
         """The job for a dropped file, made once: (id, True) when new, (existing id, False) when seen before."""
+        try:
+            return self._create_job(identity, relative, source, now, ingest_owner)
+        except IntegrityError:
+            # Another host made the job for the same file between our look and our insert.
+            existing = JobRecord.get_or_none(JobRecord.source_identity == identity)
+            if existing is None:
+                raise
+            return existing.id, False
+
+    def _create_job(
+        self, identity: str, relative: str, source: dict[str, Any], now: float, ingest_owner: str | None
+    ) -> tuple[int, bool]:
         with self.write():
             existing = JobRecord.get_or_none(JobRecord.source_identity == identity)
             if existing is not None:
@@ -221,6 +285,7 @@ class Store:
                 source_identity=identity,
                 source=json.dumps(source),
                 created=now,
+                ingest_owner=ingest_owner,
             )
             StepRecord.insert_many(
                 [
@@ -265,13 +330,15 @@ class Store:
             query = query.where(JobRecord.state.in_(states_wanted))
         return int(query.count())
 
-    def not_ingested(self) -> list[JobRecord]:
-        """Jobs whose ingest was interrupted (a crash between the job's row and the verified copy)."""
-        return list(
-            JobRecord.select()
-            .where((JobRecord.ingested == False) & (JobRecord.state == states.QUEUED))  # noqa: E712
-            .order_by(JobRecord.id)
-        )
+    def not_ingested(self, host: str | None = None) -> list[JobRecord]:
+        """Jobs whose ingest was interrupted (a crash between the job's row and the verified copy).
+
+        `host`: only those a daemon of that host was copying (a farm's other hosts may be copying theirs).
+        """
+        condition = (JobRecord.ingested == False) & (JobRecord.state == states.QUEUED)  # noqa: E712
+        if host is not None:
+            condition &= JobRecord.ingest_owner.startswith(f"{host}:") | JobRecord.ingest_owner.is_null()
+        return list(JobRecord.select().where(condition).order_by(JobRecord.id))
 
     def names_in_use(self) -> set[str]:
         """Output names of jobs that may still write to the outbox."""
@@ -284,12 +351,28 @@ class Store:
         with self.write():
             JobRecord.update(**fields).where(JobRecord.id == job_id).execute()
 
-    def mark_ingested(self, job_id: int, name: str, options: dict[str, Any]) -> None:
-        """The verified copy is in the job folder and the options are known: the job may be claimed."""
+    def mark_ingested(
+        self,
+        job_id: int,
+        choose_name: str | Callable[[set[str]], str],
+        options: dict[str, Any],
+        wants: str = "",
+    ) -> str:
+        """The verified copy is in the job folder and the options are known: the job may be claimed.
+
+        `choose_name(names in use)` picks the output name inside the transaction, so two hosts never
+        give two jobs one outbox folder; the name chosen.
+        """
         with self.write():
-            JobRecord.update(ingested=True, name=name, options=json.dumps(options)).where(
+            self.lock_names()
+            name = choose_name if isinstance(choose_name, str) else choose_name(self.names_in_use())
+            JobRecord.update(ingested=True, name=name, options=json.dumps(options), wants=wants).where(
                 JobRecord.id == job_id
             ).execute()
+        return name
+
+    def lock_names(self) -> None:
+        """Serialise the choice of output names between hosts (SQLite's write lock already does)."""
 
     def fail_job(self, job_id: int, reason: str, now: float, name: str | None = None) -> None:
         fields: dict[str, Any] = {
@@ -305,34 +388,73 @@ class Store:
         self.update_job(job_id, **fields)
 
     # -- claiming and leases -------------------------------------------------------------------
-    def claim(self, owner: str, lease_seconds: float, now: float) -> Claim | None:
-        """Take the oldest claimable job in one statement: queued, or processing with an expired lease."""
+    def claim(
+        self, owner: str, lease_seconds: float, now: float, capabilities: tuple[str, ...] | None = None
+    ) -> Claim | None:
+        """Take the oldest claimable job in one statement: queued, or processing with an expired lease.
+
+        `capabilities`: what this host can run; a job that wants something else is left to other hosts
+        (None: take any job). Every claim raises the job's fencing token.
+        """
         parameter = self.db.param
         claimable = (
             f"ingested = TRUE AND cancel_requested = FALSE AND "
             f"(state = '{states.QUEUED}' OR (state = '{states.PROCESSING}' AND lease_expires < {parameter}))"
         )
+        wants: tuple[str, ...] = ()
+        if capabilities is not None:
+            wants = ("", *capabilities)
+            claimable += f" AND wants IN ({', '.join([parameter] * len(wants))})"
         sql = (
             f"UPDATE jobs SET state = '{states.PROCESSING}', lease_owner = {parameter}, "
             f"lease_expires = {parameter}, heartbeat = {parameter}, attempts = attempts + 1, "
-            f"started = COALESCE(started, {parameter}), error = NULL "
-            f"WHERE id = (SELECT id FROM jobs WHERE {claimable} ORDER BY id LIMIT 1) AND {claimable} "
-            f"RETURNING id, attempts"
+            f"fence = fence + 1, started = COALESCE(started, {parameter}), error = NULL "
+            f"WHERE id = (SELECT id FROM jobs WHERE {claimable} ORDER BY id LIMIT 1{self.claim_lock}) "
+            f"AND {claimable} RETURNING id, attempts, fence"
         )
+        parameters = (owner, now + lease_seconds, now, now, now, *wants, now, *wants)
         with self.write():
-            cursor = self.db.execute_sql(sql, (owner, now + lease_seconds, now, now, now, now))
-            row = cursor.fetchone()
-        return Claim(job_id=row[0], attempts=row[1]) if row else None
+            row = self.db.execute_sql(sql, parameters).fetchone()
+        return Claim(job_id=row[0], attempts=row[1], fence=row[2]) if row else None
 
-    def renew_lease(self, job_id: int, owner: str, lease_seconds: float, now: float) -> bool:
+    def renew_lease(
+        self, job_id: int, owner: str, lease_seconds: float, now: float, fence: int | None = None
+    ) -> bool:
         """Extend the lease; False when this owner lost it (another worker took the job)."""
+        condition = (JobRecord.id == job_id) & (JobRecord.lease_owner == owner)
+        if fence is not None:
+            condition &= JobRecord.fence == fence
         with self.write():
             changed = (
-                JobRecord.update(lease_expires=now + lease_seconds, heartbeat=now)
-                .where((JobRecord.id == job_id) & (JobRecord.lease_owner == owner))
-                .execute()
+                JobRecord.update(lease_expires=now + lease_seconds, heartbeat=now).where(condition).execute()
             )
         return bool(changed)
+
+    def holds(self, job_id: int, owner: str, fence: int) -> bool:
+        """Whether this owner still holds the job under this fencing token."""
+        query = JobRecord.select(JobRecord.id).where(
+            (JobRecord.id == job_id) & (JobRecord.lease_owner == owner) & (JobRecord.fence == fence)
+        )
+        return bool(query.exists())
+
+    @contextmanager
+    def fenced(self, job_id: int, owner: str, fence: int) -> Iterator[None]:
+        """A transaction in which the job's row is locked and held by (owner, fence); LostLease if not.
+
+        Nobody can claim the job while it is open, so what is done inside (publishing the results,
+        marking the job completed) cannot race a newer attempt.
+        """
+        with self.write():
+            row = self.db.execute_sql(
+                f"SELECT lease_owner, fence, state FROM jobs WHERE id = {self.db.param}{self.row_lock}",
+                (job_id,),
+            ).fetchone()
+            if row is None or (row[0], row[1], row[2]) != (owner, fence, states.PROCESSING):
+                holder = row[0] if row is not None else None
+                raise LostLease(
+                    f"job {job_id}: attempt {fence} of {owner} is no longer the job's (held by {holder})"
+                )
+            yield
 
     def release(self, job_id: int, owner: str, give_back_attempt: bool) -> None:
         """Put a job back in the queue (daemon stopping); an orderly stop does not use up an attempt."""
@@ -347,13 +469,19 @@ class Store:
                 (StepRecord.job == job_id) & (StepRecord.status == states.RUNNING)
             ).execute()
 
-    def expire_leases(self, now: float, owners_other_than: str | None = None) -> int:
-        """End the leases of processing jobs (expired ones, or all of other owners'); their running steps are pending again."""
+    def expire_leases(self, now: float, owners_other_than: str | None = None, host: str | None = None) -> int:
+        """End the leases of processing jobs (expired ones, or all of other owners'); their running steps are pending again.
+
+        `host` with `owners_other_than`: only the leases of that host's earlier daemons (a farm's other
+        hosts are alive and hold their own).
+        """
         condition = JobRecord.state == states.PROCESSING
         if owners_other_than is None:
             condition &= JobRecord.lease_expires < now
         else:
             condition &= (JobRecord.lease_owner != owners_other_than) | JobRecord.lease_owner.is_null()
+            if host is not None:
+                condition &= JobRecord.lease_owner.startswith(f"{host}:") | JobRecord.lease_owner.is_null()
         with self.write():
             ids = [record.id for record in JobRecord.select(JobRecord.id).where(condition)]
             if not ids:
@@ -371,9 +499,10 @@ class Store:
                 (StepRecord.job == job_id) & (StepRecord.name == step)
             ).execute()
 
-    def start_step(self, job_id: int, step: str, log_file: str, now: float) -> None:
+    def start_step(self, job_id: int, step: str, log_file: str, now: float, host: str | None = None) -> None:
         with self.write():
             StepRecord.update(
+                host=host,
                 status=states.RUNNING,
                 started=now,
                 finished=None,
@@ -433,26 +562,67 @@ class Store:
 
     # -- the daemon's heartbeat ---------------------------------------------------------------
     def daemon_heartbeat(
-        self, pid: int, host: str, started: float, state: str, detail: dict[str, Any], now: float
+        self,
+        pid: int,
+        host: str,
+        started: float,
+        state: str,
+        detail: dict[str, Any],
+        now: float,
+        capabilities: list[str] | None = None,
     ) -> None:
+        """This host's row (one per host name: an earlier daemon of the same host is replaced)."""
+        fields: dict[str, Any] = {"heartbeat": now, "state": state, "detail": json.dumps(detail)}
+        if capabilities is not None:
+            fields["capabilities"] = json.dumps(capabilities)
         with self.write():
-            DaemonRecord.delete().where(DaemonRecord.pid != pid).execute()
+            DaemonRecord.delete().where((DaemonRecord.host == host) & (DaemonRecord.pid != pid)).execute()
             updated = (
-                DaemonRecord.update(heartbeat=now, state=state, detail=json.dumps(detail))
-                .where(DaemonRecord.pid == pid)
+                DaemonRecord.update(**fields)
+                .where((DaemonRecord.host == host) & (DaemonRecord.pid == pid))
                 .execute()
             )
             if not updated:
-                DaemonRecord.create(
-                    pid=pid, host=host, started=started, heartbeat=now, state=state, detail=json.dumps(detail)
-                )
+                DaemonRecord.create(pid=pid, host=host, started=started, **fields)
 
-    def daemon_record(self) -> DaemonRecord | None:
-        return DaemonRecord.select().order_by(DaemonRecord.heartbeat.desc()).first()
+    def daemon_record(self, host: str | None = None) -> DaemonRecord | None:
+        """The newest heartbeat row (of `host` when given)."""
+        query = DaemonRecord.select()
+        if host is not None:
+            query = query.where(DaemonRecord.host == host)
+        return query.order_by(DaemonRecord.heartbeat.desc()).first()
 
-    def clear_daemon(self, pid: int) -> None:
+    def hosts(self) -> list[DaemonRecord]:
+        """Every host's row, by name."""
+        return list(DaemonRecord.select().order_by(DaemonRecord.host))
+
+    def clear_daemon(self, pid: int, host: str | None = None) -> None:
+        condition = DaemonRecord.pid == pid
+        if host is not None:
+            condition &= DaemonRecord.host == host
         with self.write():
-            DaemonRecord.delete().where(DaemonRecord.pid == pid).execute()
+            DaemonRecord.delete().where(condition).execute()
+
+    # -- once per farm --------------------------------------------------------------------------
+    def lead(self, owner: str, seconds: float, now: float) -> bool:
+        """Take or keep the farm's leader row for `seconds`; whether `owner` leads now."""
+        with self.write():
+            LeaderRecord.insert(
+                role=FARM_ROLE, owner=owner, expires=now + seconds
+            ).on_conflict_ignore().execute()
+            LeaderRecord.update(owner=owner, expires=now + seconds).where(
+                (LeaderRecord.role == FARM_ROLE)
+                & ((LeaderRecord.owner == owner) | (LeaderRecord.expires < now))
+            ).execute()
+            record = LeaderRecord.get(LeaderRecord.role == FARM_ROLE)
+        return bool(record.owner == owner)
+
+    def resign(self, owner: str) -> None:
+        with self.write():
+            LeaderRecord.delete().where(LeaderRecord.owner == owner).execute()
+
+    def leader(self) -> LeaderRecord | None:
+        return LeaderRecord.get_or_none(LeaderRecord.role == FARM_ROLE)
 
 
 def open_sqlite(path: Path, check_filesystem: bool = True) -> Store:
@@ -469,12 +639,27 @@ def open_sqlite(path: Path, check_filesystem: bool = True) -> Store:
     db.connect(reuse_if_open=True)
     with db.atomic("IMMEDIATE"):
         db.create_tables(MODELS, safe=True)
+        add_missing_columns(db)
     return Store(db)
 
 
-def open_store(state_dir: Path) -> Store:
-    """The daemon's store in its state dir."""
+def open_store(state_dir: Path, url: str = "", schema: str = "") -> Store:
+    """The daemon's store: PostgreSQL at `url` (a farm), else SQLite in its state dir."""
+    if url:
+        from mocapd.store_postgres import open_postgres
+
+        return open_postgres(url, schema)
     return open_sqlite(state_dir / DATABASE_NAME)
+
+
+def open_configured(config: Config) -> Store:
+    """The store the configuration names ([store] url, else SQLite in state_dir)."""
+    return open_store(config.state_path, config.store.url, config.store.schema)
+
+
+def store_exists(config: Config) -> bool:
+    """Whether there is a database to read (a farm's server always counts: commands then say if it is down)."""
+    return config.farm_mode or (config.state_path / DATABASE_NAME).exists()
 
 
 def now() -> float:

@@ -1,4 +1,4 @@
-"""The storage contract, run against every backend (today SQLite; PostgreSQL is one more parameter)."""
+"""The storage contract, run against every backend: SQLite, and PostgreSQL (skipped when unreachable)."""
 
 from __future__ import annotations
 
@@ -10,19 +10,35 @@ from pathlib import Path
 import pytest
 
 from mocapd import states, store
-from mocapd.store import Store, StoreError
+from mocapd.store import LostLease, Store, StoreError
+from tests import postgres
 
 
 def open_sqlite_store(folder: Path) -> Store:
     return store.open_sqlite(folder / "mocapd.db")
 
 
-BACKENDS: dict[str, Callable[[Path], Store]] = {"sqlite": open_sqlite_store}
+def open_postgres_store(folder: Path) -> Store:
+    """The store in a schema of the folder's own (named in a file there): processes given the folder share it."""
+    from mocapd.store_postgres import open_postgres
+
+    return open_postgres(postgres.url(), postgres.folder_schema(folder))
+
+
+BACKENDS: dict[str, Callable[[Path], Store]] = {
+    "sqlite": open_sqlite_store,
+    "postgresql": open_postgres_store,
+}
 
 
 @pytest.fixture(params=sorted(BACKENDS))
-def backend(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    name = str(request.param)
+    if name == "postgresql":
+        postgres.require()
+    yield name
+    if name == "postgresql":
+        postgres.drop_schema(postgres.folder_schema(tmp_path))
 
 
 @pytest.fixture
@@ -167,3 +183,196 @@ def test_a_database_on_a_network_filesystem_is_refused(
     monkeypatch.setattr(store, "filesystem_type", lambda folder, mounts=None: "nfs4")
     with pytest.raises(StoreError, match="network filesystem"):
         store.open_sqlite(tmp_path / "share" / "mocapd.db")
+
+
+def test_claims_raise_the_fencing_token_and_a_stale_holder_cannot_publish(job_store: Store) -> None:
+    (job_id,) = make_jobs(job_store, 1)
+    first = job_store.claim("a:1", 10.0, 100.0)
+    assert first is not None and first.fence == 1
+    job_store.release(job_id, "a:1", give_back_attempt=True)
+    again = job_store.claim("a:1", 10.0, 101.0)
+    assert (
+        again is not None and again.fence == 2 and again.attempts == 1
+    )  # a release lowers attempts, never the fence
+    taken = job_store.claim("b:2", 10.0, 200.0)  # the lease ran out: another host takes the job
+    assert taken is not None and taken.fence == 3
+    assert not job_store.holds(job_id, "a:1", again.fence)
+    assert not job_store.renew_lease(job_id, "a:1", 10.0, 201.0, fence=again.fence)
+    with pytest.raises(LostLease):
+        with job_store.fenced(job_id, "a:1", again.fence):
+            raise AssertionError("a stale holder got in")
+    with job_store.fenced(job_id, "b:2", taken.fence):
+        job_store.update_job(job_id, state=states.COMPLETED, lease_owner=None)
+    record = job_store.job(job_id)
+    assert record is not None and record.state == states.COMPLETED
+
+
+def test_a_job_that_wants_a_backend_goes_only_to_a_host_that_has_it(job_store: Store) -> None:
+    plain, wanting = make_jobs(job_store, 2)
+    job_store.update_job(wanting, wants="4dhumans")
+    assert job_store.claim("embedded:1", 60.0, 1.0, capabilities=("mediapipe",)).job_id == plain  # type: ignore[union-attr]
+    assert job_store.claim("embedded:1", 60.0, 1.0, capabilities=("mediapipe",)) is None
+    gpu = job_store.claim("gpu:2", 60.0, 1.0, capabilities=("mediapipe", "4dhumans"))
+    assert gpu is not None and gpu.job_id == wanting
+
+
+def test_output_names_are_chosen_inside_the_transaction(job_store: Store) -> None:
+    first, _ = job_store.create_job("x|1", "take.mp4", {}, 1.0)
+    second, _ = job_store.create_job("y|1", "other/take.mp4", {}, 2.0)
+
+    def choose(taken: set[str]) -> str:
+        return "take" if "take" not in taken else "take-2"
+
+    assert job_store.mark_ingested(first, choose, {}) == "take"
+    assert job_store.mark_ingested(second, choose, {}, wants="mediapipe") == "take-2"
+    record = job_store.job(second)
+    assert record is not None and record.wants == "mediapipe" and record.ingested
+
+
+def test_each_host_has_its_own_heartbeat_row_and_one_leads(job_store: Store) -> None:
+    job_store.daemon_heartbeat(11, "a", 1.0, "running", {}, 5.0, capabilities=["mediapipe"])
+    job_store.daemon_heartbeat(22, "b", 1.0, "running", {}, 5.0)
+    job_store.daemon_heartbeat(33, "a", 6.0, "running", {}, 6.0)  # host a restarted: its old row goes
+    assert [(r.host, r.pid) for r in job_store.hosts()] == [("a", 33), ("b", 22)]
+    record = job_store.daemon_record("b")
+    assert record is not None and record.pid == 22
+    assert job_store.lead("a:33", 10.0, 100.0)
+    assert not job_store.lead("b:22", 10.0, 105.0)
+    assert job_store.lead("a:33", 10.0, 108.0)  # renewed until 118
+    assert not job_store.lead("b:22", 10.0, 117.0)
+    assert job_store.lead("b:22", 10.0, 119.0)  # a's leadership ran out
+    leader = job_store.leader()
+    assert leader is not None and leader.owner == "b:22"
+
+
+def test_only_the_host_s_own_dead_daemons_lose_their_leases_at_start(job_store: Store) -> None:
+    mine, theirs = make_jobs(job_store, 2)
+    job_store.claim("a:1", 600.0, 1.0)
+    job_store.claim("b:2", 600.0, 1.0)
+    assert job_store.expire_leases(2.0, owners_other_than="a:9", host="a") == 1
+    assert job_store.job(mine).lease_expires == 0.0  # type: ignore[union-attr]
+    assert job_store.job(theirs).lease_expires == pytest.approx(601.0)  # type: ignore[union-attr]
+
+
+def test_steps_record_the_host_that_ran_them(job_store: Store) -> None:
+    (job_id,) = make_jobs(job_store, 1)
+    job_store.start_step(job_id, states.TRACKING, "log", 1.0, host="gpu-2")
+    assert {s.name: s.host for s in job_store.steps(job_id)}[states.TRACKING] == "gpu-2"
+
+
+def test_an_old_database_gets_the_new_columns(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "mocapd.db"
+    with sqlite3.connect(path) as connection:
+        connection.execute(
+            "CREATE TABLE jobs (id INTEGER PRIMARY KEY, name VARCHAR(255), source_relative TEXT NOT NULL,"
+            " source_identity TEXT NOT NULL UNIQUE, state VARCHAR(255) NOT NULL, created REAL NOT NULL)"
+        )
+        connection.execute(
+            "INSERT INTO jobs (source_relative, source_identity, state, created) VALUES ('a.mp4', 'a', 'queued', 1)"
+        )
+    opened = store.open_sqlite(path)
+    record = opened.job(1)
+    assert record is not None and record.fence == 0 and record.wants == "" and record.ingested is False
+    opened.close()
+
+
+@pytest.fixture
+def shared_postgres(tmp_path: Path) -> Iterator[str]:
+    with postgres.schema() as name:
+        yield name
+
+
+def _claim_in_process(schema: str, owner: str, hold: float, results: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    import time
+
+    from mocapd.store_postgres import open_postgres
+
+    opened = open_postgres(postgres.url(), schema)
+    claimed = []
+    while True:
+        with opened.write():
+            claim = opened.claim(owner, 600.0, 10_000.0)
+            time.sleep(hold)  # the row stays locked: other claimers must skip it, not wait for it
+        if claim is None:
+            break
+        claimed.append(claim.job_id)
+    results.put(claimed)
+
+
+def test_postgres_claimers_skip_each_other_s_locked_rows(shared_postgres: str, tmp_path: Path) -> None:
+    import time
+
+    from mocapd.store_postgres import open_postgres
+
+    opened = open_postgres(postgres.url(), shared_postgres)
+    ids = make_jobs(opened, 12)
+    opened.close()
+    context = multiprocessing.get_context("spawn")
+    results: multiprocessing.Queue = context.Queue()  # type: ignore[type-arg]
+    workers = [
+        context.Process(target=_claim_in_process, args=(shared_postgres, f"h{n}:1", 0.2, results))
+        for n in range(3)
+    ]
+    began = time.monotonic()
+    for worker in workers:
+        worker.start()
+    claimed = [sorted(results.get(timeout=120)) for _ in workers]
+    elapsed = time.monotonic() - began
+    for worker in workers:
+        worker.join(30)
+    assert sorted(job_id for part in claimed for job_id in part) == ids
+    # Each claimer holds its row 0.2 s; had they queued on one another's locks, one would have taken all.
+    assert all(part for part in claimed), claimed
+    assert elapsed < 60
+
+
+def test_postgres_a_held_publish_lock_makes_claimers_skip_the_job(shared_postgres: str) -> None:
+    import threading as threads
+
+    from mocapd.store_postgres import open_postgres
+
+    opened = open_postgres(postgres.url(), shared_postgres)
+    first, second = make_jobs(opened, 2)
+    claim = opened.claim("a:1", 1.0, 100.0)
+    assert claim is not None and claim.job_id == first
+    inside, leave = threads.Event(), threads.Event()
+    other: list[object] = []
+
+    def publish() -> None:
+        with opened.fenced(first, "a:1", claim.fence):
+            inside.set()
+            leave.wait(30)
+
+    publisher = threads.Thread(target=publish)
+    publisher.start()
+    assert inside.wait(30)
+    # a's lease ran out (100 + 1 < 200) but its row is locked by the publish: b takes the other job.
+    other.append(opened.claim("b:2", 60.0, 200.0))
+    leave.set()
+    publisher.join(30)
+    assert isinstance(other[0], store.Claim) and other[0].job_id == second
+
+
+def test_postgres_an_unreachable_server_is_store_unavailable(shared_postgres: str) -> None:
+    from mocapd.store import StoreUnavailable
+    from mocapd.store_postgres import open_postgres
+
+    with pytest.raises(StoreUnavailable, match="cannot reach the job database at postgresql://127.0.0.1:9/"):
+        open_postgres("postgresql://127.0.0.1:9/test", shared_postgres)
+    opened = open_postgres(postgres.url(), shared_postgres)
+    (job_id,) = make_jobs(opened, 1)
+    # The server ends this session (as a restart would): the next call fails once, then reconnects.
+    backend_pid = opened.db.execute_sql("SELECT pg_backend_pid()").fetchone()[0]
+    postgres.execute("SELECT pg_terminate_backend(%s)", (backend_pid,))
+    with pytest.raises(StoreUnavailable):
+        opened.job(job_id)
+    record = opened.job(job_id)
+    assert record is not None and record.id == job_id
+    postgres.execute(
+        "SELECT pg_terminate_backend(%s)", (opened.db.execute_sql("SELECT pg_backend_pid()").fetchone()[0],)
+    )
+    with pytest.raises(StoreUnavailable):
+        opened.claim("a:1", 60.0, 1.0)
+    assert opened.claim("a:1", 60.0, 1.0) is not None

@@ -11,7 +11,7 @@ from typing import Any
 
 from mocapd import config as config_module
 from mocapd.config import Config, ConfigError
-from mocapd.store import DATABASE_NAME, JobRecord, Store, StoreError, open_store
+from mocapd.store import JobRecord, Store, StoreError, open_configured, store_exists
 
 
 class CommandError(Exception):
@@ -51,10 +51,10 @@ def load_config(arguments: argparse.Namespace) -> Config:
 
 def open_existing_store(config: Config) -> Store:
     """The store, for commands that only read or change jobs: none yet is an error, not a new database."""
-    if not (config.state_path / DATABASE_NAME).exists():
+    if not store_exists(config):
         raise CommandError(f"no job database in {config.state_path} (has the daemon ever run there?)")
     try:
-        return open_store(config.state_path)
+        return open_configured(config)
     except StoreError as error:
         raise CommandError(str(error)) from error
 
