@@ -27,9 +27,8 @@ def folder_mb(folder: Path) -> float:
     return total / BYTES_PER_MB
 
 
-def collect(store: Store, config: Config) -> dict[str, Any]:
-    jobs = {state: store.count((state,)) for state in states.JOB_STATES}
-    finished = jobs[states.COMPLETED] + jobs[states.FAILED]
+def average_step_seconds(store: Store) -> dict[str, float]:
+    """Seconds each step took on average when it finished, in pipeline order (steps never finished left out)."""
     query = (
         StepRecord.select(StepRecord.name, fn.AVG(StepRecord.duration))
         .where(StepRecord.status.in_((states.DONE, states.WARNING)) & StepRecord.duration.is_null(False))
@@ -38,10 +37,16 @@ def collect(store: Store, config: Config) -> dict[str, Any]:
     )
     rows: list[tuple[str, float]] = list(query)  # type: ignore[arg-type]
     averages = {str(name): round(float(average), 3) for name, average in rows}
+    return {step: averages[step] for step in states.STEPS if step in averages}
+
+
+def collect(store: Store, config: Config) -> dict[str, Any]:
+    jobs = {state: store.count((state,)) for state in states.JOB_STATES}
+    finished = jobs[states.COMPLETED] + jobs[states.FAILED]
     return {
         "jobs": jobs,
         "total": sum(jobs.values()),
         "success_rate": jobs[states.COMPLETED] / finished if finished else None,
-        "average_step_seconds": {step: averages[step] for step in states.STEPS if step in averages},
+        "average_step_seconds": average_step_seconds(store),
         "storage_mb": {"state_dir": folder_mb(config.state_path), "outbox": folder_mb(config.outbox_path)},
     }

@@ -44,7 +44,7 @@ def test_jobs_show_tracks_and_logs(
     job_id = add_job(store, folders, "take", states.COMPLETED)
     assert run(folders, "jobs") == 0
     assert "completed" in capsys.readouterr().out
-    assert run(folders, "show", "take") == 0
+    assert run(folders, "show", "take", "--json") == 0
     shown = json.loads(capsys.readouterr().out)
     assert shown["id"] == job_id and shown["status"] == states.COMPLETED and len(shown["tracks"]) == 2
     assert run(folders, "tracks", str(job_id), "--json") == 0

@@ -11,6 +11,8 @@ from typing import Any
 
 from mocapd import config as config_module
 from mocapd.config import Config, ConfigError
+from mocapd.progress import Overall, overall
+from mocapd.stats import average_step_seconds
 from mocapd.store import JobRecord, Store, StoreError, open_configured, store_exists
 
 
@@ -73,7 +75,13 @@ def find_job(store: Store, key: str) -> JobRecord:
 
 
 def when(timestamp: float | None) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp)) if timestamp else "-"
+    """A time as the commands print it: UTC, like status.json, and saying so."""
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(timestamp)) if timestamp else "-"
+
+
+def running_progress(store: Store, record: JobRecord) -> Overall | None:
+    """A processing job's overall progress (None for other states)."""
+    return overall(record, store.steps(record.id), average_step_seconds(store))
 
 
 def print_json(data: Any) -> None:

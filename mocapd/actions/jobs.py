@@ -1,15 +1,19 @@
-"""`mocapd jobs`: the jobs, newest first."""
+"""`mocapd jobs`: the jobs, newest first, under column headers."""
 
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from mocapd import states
-from mocapd.actions.common import open_existing_store, print_json, when
+from mocapd.actions.common import open_existing_store, print_json, running_progress, when
 from mocapd.config import Config
+from mocapd.progress import describe
+from mocapd.runner import STEP_LABELS
 
 PRINTS_JSON = True
 HELP = "list jobs, newest first"
+HEADERS = ("ID", "STATE", "CREATED", "NAME", "DETAIL")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -20,27 +24,39 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(arguments: argparse.Namespace, config: Config) -> int:
     store = open_existing_store(config)
     wanted = (arguments.state,) if arguments.state else None
-    records = store.jobs(wanted, limit=arguments.limit)
-    rows = [
-        {
-            "id": r.id,
-            "name": r.name,
-            "source": r.source_relative,
-            "state": r.state,
-            "step": r.current_step,
-            "created": when(r.created),
-            "error": r.error,
-        }
-        for r in records
-    ]
-    if arguments.json:
-        print_json(rows)
-        return 0
-    for row in rows:
-        detail = (
-            f" ({row['step']})"
-            if row["state"] == states.PROCESSING
-            else (f": {row['error']}" if row["error"] else "")
+    rows: list[dict[str, Any]] = []
+    for r in store.jobs(wanted, limit=arguments.limit):
+        progress = running_progress(store, r)
+        rows.append(
+            {
+                "id": r.id,
+                "name": r.name,
+                "source": r.source_relative,
+                "state": r.state,
+                "step": r.current_step if r.state == states.PROCESSING else None,
+                "step_progress": round(r.progress, 3) if r.state == states.PROCESSING else None,
+                "progress": progress.to_dict() if progress else None,
+                "created": when(r.created),
+                "error": r.error,
+            }
         )
-        print(f"{row['id']:>6}  {row['state']:<10}  {row['created']}  {row['name'] or row['source']}{detail}")
+        rows[-1]["detail"] = (
+            f"{STEP_LABELS.get(r.current_step or '', r.current_step)} {r.progress * 100:.0f} %; {describe(progress)}"
+            if progress
+            else (r.error or "")
+        )
+    if arguments.json:
+        print_json([{key: value for key, value in row.items() if key != "detail"} for row in rows])
+        return 0
+    table = [HEADERS] + [
+        (str(row["id"]), row["state"], row["created"], row["name"] or row["source"], row["detail"])
+        for row in rows
+    ]
+    widths = [max(len(line[column]) for line in table) for column in range(len(HEADERS) - 1)]
+    for line in table:
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(line[:-1], widths, strict=True))
+            + "  "
+            + line[-1]
+        )
     return 0

@@ -7,9 +7,10 @@ import json
 from typing import Any
 
 from mocapd import gpu, health, states
-from mocapd.actions.common import open_existing_store, print_json, when
+from mocapd.actions.common import open_existing_store, print_json, running_progress, when
 from mocapd.config import Config
 from mocapd.daemon import read_pid
+from mocapd.progress import Overall, describe
 from mocapd.runner import STEP_LABELS
 from mocapd.store import DATABASE_NAME
 
@@ -57,12 +58,14 @@ def collect(config: Config) -> dict[str, Any]:
     running = store.jobs((states.PROCESSING,), limit=1)
     if running:
         record = running[0]
+        overall = running_progress(store, record)
         status["current"] = {
             "id": record.id,
             "name": record.name,
             "step": record.current_step,
             "progress": round(record.progress, 3),
             "message": record.progress_message,
+            "overall": overall.to_dict() if overall else None,
         }
     status["failures"] = [
         {
@@ -95,6 +98,8 @@ def run(arguments: argparse.Namespace, config: Config) -> int:
     if current:
         label = STEP_LABELS.get(current["step"] or "", current["step"])
         print(f"running: job {current['id']} {current['name']}: {label} {current['progress'] * 100:.0f} %")
+        if current["overall"]:
+            print(f"  {describe(Overall(**current['overall']))}")
     print(f"queue: {status['queue']} job(s)")
     disk = status["disk"]
     print(f"disk: {disk['free_mb']} MB free in {disk['state_dir']} (minimum {disk['min_free_mb']:g})")

@@ -17,7 +17,7 @@ from mocapd.config import Config, parse_value
 from mocapd.errors import JobError
 from mocapd.options import JobOptions, merge, resolve, sidecar_path
 from mocapd.outbox import allocate_name
-from mocapd.store import DATABASE_NAME, open_store
+from mocapd.store import open_configured, store_exists
 
 HELP = "copy a video into the inbox, with options (--option key=value) in its sidecar"
 
@@ -50,8 +50,8 @@ def expected_name(config: Config, video: Path, sidecar: Path | None) -> str:
     except JobError:
         base = video.stem  # the daemon fails such a job under the video's name
     taken: set[str] = set()
-    if (config.state_path / DATABASE_NAME).exists():
-        taken = open_store(config.state_path).names_in_use()
+    if store_exists(config):
+        taken = open_configured(config).names_in_use()
     return allocate_name(config.outbox_path, base, taken)
 
 
