@@ -8,8 +8,11 @@ import logging
 import sys
 from typing import Any
 
-from mocapd import __version__
+from peewee import DatabaseError
+
+from mocapd import __version__, store
 from mocapd.actions.common import CommandError, load_config
+from mocapd.store import StoreError
 
 COMMANDS = (
     "run",
@@ -100,6 +103,10 @@ def main(argv: list[str] | None = None) -> int:
         logging.shutdown()
         print(f"mocapd {arguments.command}: {error}", file=sys.stderr)
         return error.exit_code
+    except (StoreError, DatabaseError) as error:  # busy or damaged database: one line, what to do
+        logging.shutdown()
+        print(f"mocapd {arguments.command}: {store.explain(error, store.database_path())}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -55,6 +55,11 @@ class RunnerSettings:
     # On the first SIGTERM the daemon lets a running step finish for at most this long, then checkpoints.
     # systemd's TimeoutStopSec must be longer (systemd/mocapd.service).
     stop_grace_seconds: float = field(default=300.0, metadata={"range": (1.0, 86400.0)})
+    # Seconds a database write waits for a lock another process holds, then the work pauses and retries.
+    database_busy_s: float = field(default=10.0, metadata={"range": (0.1, 3600.0)})
+    # First wait, in seconds, before work paused by the machine (full disk, read-only outbox) is tried
+    # again; it doubles at each failed try, up to 10 minutes.
+    pause_retry_s: float = field(default=30.0, metadata={"range": (0.01, 3600.0)})
 
 
 @dataclass

@@ -21,13 +21,26 @@ from typing import Any
 from mocapd import config as config_module
 from mocapd import health, notify, options
 from mocapd.config import Config, ConfigError
-from mocapd.errors import JobError, TransientError
-from mocapd.ingest import ingest, ingested_sidecar, remove_original
+from mocapd.errors import DiskFull, JobError, TransientError
+from mocapd.health import BYTES_PER_MB
+from mocapd.ingest import (
+    candidate_from_record,
+    candidate_record,
+    ingest,
+    ingested_sidecar,
+    ingested_video,
+    remove_originals,
+    still_in_inbox,
+)
+from mocapd.names import folder_name, shown
 from mocapd.outbox import Outbox, allocate_name
+from mocapd.pause import EnvironmentPause
 from mocapd.runner import DEFAULT_STAGE_PACKAGE, Runner, StopControl, work_dir_for
 from mocapd.scheduler import Scheduler
-from mocapd.store import JobRecord, Store, open_store
+from mocapd.store import JobRecord, Store, StoreBusy, open_store
 from mocapd.watcher import Candidate, InboxScanner, InboxWatcher
+
+__all__ = ["Daemon", "candidate_from_record", "candidate_record"]
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +50,10 @@ LOCK_NAME = "mocapd.lock"
 HEARTBEAT_SECONDS = 2.0
 # Longest time between two looks at the signals noted by the handlers.
 SIGNAL_CHECK_SECONDS = 0.25
+# Files and folders are created rw-r--r-- / rwxr-xr-x whoever starts the daemon (its umask is not kept).
+UMASK = 0o022
+# Key in a job's source record: how many tries at taking the file in began (a crash leaves it counted).
+INGEST_TRIES = "ingest_tries"
 
 
 class AlreadyRunning(RuntimeError):
@@ -94,26 +111,6 @@ class StateLock:
             self.descriptor = None
 
 
-def candidate_record(candidate: Candidate) -> dict[str, Any]:
-    """The candidate as JSON, kept with the job to redo an interrupted ingest."""
-    data = asdict(candidate)
-    data["path"] = str(candidate.path)
-    data["sidecar"] = str(candidate.sidecar) if candidate.sidecar is not None else None
-    return data
-
-
-def candidate_from_record(data: dict[str, Any]) -> Candidate:
-    return Candidate(
-        path=Path(data["path"]),
-        relative=data["relative"],
-        size=int(data["size"]),
-        mtime_ns=int(data["mtime_ns"]),
-        sidecar=Path(data["sidecar"]) if data.get("sidecar") else None,
-        refusal=data.get("refusal"),
-        inode=int(data.get("inode", 0)),
-    )
-
-
 class Daemon:
     """One daemon process over one state dir."""
 
@@ -133,12 +130,20 @@ class Daemon:
         self.wake = threading.Event()
         self.work = threading.Event()
         self.pending_signals: list[int] = []
-        self.paused_reason: str | None = None
+        self.disk_reason: str | None = None  # the periodic check: below limits.min_free_disk_mb
+        self.store_problem: str | None = None  # the database is locked by another process
+        self.pause = EnvironmentPause(config.runner.pause_retry_s)
+        self._waiting: dict[int, str] = {}  # job id -> why its video waits (logged once)
         self.started = time.time()
         self.lock = StateLock(config.state_path)
         self.store: Store | None = None
         self.scanner = InboxScanner(config)
         self.watcher = InboxWatcher(config.inbox_path, self.wake)
+
+    @property
+    def paused_reason(self) -> str | None:
+        """Why no video is taken in and no job claimed now, or None."""
+        return self.disk_reason or self.pause.reason or self.store_problem
 
     # -- signals ----------------------------------------------------------------------------------
     def install_signal_handlers(self) -> None:
@@ -192,6 +197,7 @@ class Daemon:
     # -- the main loop ----------------------------------------------------------------------------
     def run(self) -> int:
         """Run until stopped; the exit status."""
+        os.umask(UMASK)  # before the first file: a caller's umask 000 must not make results world-writable
         self.lock.acquire()
         try:
             return self._run()
@@ -202,7 +208,7 @@ class Daemon:
 
     def _run(self) -> int:
         config = self.config
-        self.store = store = open_store(config.state_path)
+        self.store = store = open_store(config.state_path, busy_seconds=config.runner.database_busy_s)
         self.outbox = Outbox(store, config)
         # This daemon holds the state dir's lock: any job still marked processing was left by a dead one.
         resumed = store.expire_leases(time.time(), owners_other_than=self.owner)
@@ -211,7 +217,7 @@ class Daemon:
         self.finish_interrupted_ingests()
         self.watcher.start()
         self.runner = Runner(
-            store, lambda: self.config, self.owner, self.outbox, self.stage_package, self.control
+            store, lambda: self.config, self.owner, self.outbox, self.stage_package, self.control, self.pause
         )
         self.scheduler = Scheduler(self)
         self.scheduler.start()
@@ -236,6 +242,8 @@ class Daemon:
             elif now >= next_scan or self.wake.is_set():
                 self.wake.clear()
                 self.watcher.ensure_watching()
+                if self.pause.poll() is False and self.runner.current_job is None:
+                    self.work.set()
                 self.take_in(self.scanner.scan())
                 now = time.monotonic()
                 next_scan = now + self.config.watch.poll_interval
@@ -276,7 +284,7 @@ class Daemon:
                 os.getpid(), socket.gethostname(), self.started, state, detail, time.time()
             )
         except Exception as error:  # a busy database must not stop the daemon
-            log.warning("cannot write the daemon's heartbeat: %s", error)
+            log.debug("cannot write the daemon's heartbeat: %s", error)
 
     def work_loop(self) -> None:
         """The worker thread: claim and run jobs until the daemon stops."""
@@ -285,6 +293,8 @@ class Daemon:
             if self.paused_reason is None:
                 try:
                     job_id = self.runner.run_next()
+                except StoreBusy as error:
+                    log.warning("no job claimed: %s", error)
                 except Exception:
                     log.exception("the runner failed; trying again shortly")
             if job_id is None:
@@ -293,61 +303,165 @@ class Daemon:
 
     # -- taking videos in ---------------------------------------------------------------------------
     def take_in(self, candidates: list[Candidate]) -> None:
-        """Make a job for each new candidate, copy it into the job folder and resolve its options."""
+        """Make a job for each new candidate, copy it into the job folder and resolve its options.
+
+        Whatever one file does (its name, its sidecar, a bug), it fails that job with the reason and
+        the others go on; a database locked elsewhere leaves the files for the next scan.
+        """
         if not candidates:
             return
         assert self.store is not None
-        for candidate in candidates:
-            if self.control.stop_requested.is_set():
-                self.scanner.forget(candidate.identity)
+        for position, candidate in enumerate(candidates):
+            if self.control.stop_requested.is_set() or self.paused_reason is not None:
+                self.scanner.forget(candidate.identity)  # taken once the pause is over
                 continue
-            if self.paused_reason is not None:
-                self.scanner.forget(candidate.identity)  # taken once there is disk space again
-                continue
-            job_id, created = self.store.create_job(
-                candidate.identity, candidate.relative, candidate_record(candidate), time.time()
-            )
-            if not created:
-                record = self.store.job(job_id)
-                if record is None or record.ingested:
-                    continue
-            self.ingest_job(job_id, candidate)
+            try:
+                self.take_one(candidate)
+                self.store_problem = None
+            except StoreBusy as error:
+                if self.store_problem is None:
+                    log.warning("paused taking videos in: %s", error)
+                self.store_problem = str(error)
+                for waiting in candidates[position:]:
+                    self.scanner.forget(waiting.identity)
+                break
+            except Exception as error:  # a bug must not stop the daemon, nor loop on the same file
+                log.exception("cannot take %s in", shown(candidate.relative))
+                self.fail_unexpected(candidate, error)
         self.work.set()
 
-    def finish_interrupted_ingests(self) -> None:
-        """Redo the ingest of jobs whose copy did not finish before the last stop, never losing a video."""
+    def take_one(self, candidate: Candidate) -> None:
         assert self.store is not None
+        job_id, created = self.store.create_job(
+            shown(candidate.identity), shown(candidate.relative), candidate_record(candidate), time.time()
+        )
+        if not created:
+            record = self.store.job(job_id)
+            if record is None or record.ingested:
+                return
+        self.ingest_job(job_id, candidate)
+
+    def fail_unexpected(self, candidate: Candidate, error: Exception) -> None:
+        """Fail the candidate's job (when it has one) with the internal error; the file stays where it is."""
+        assert self.store is not None
+        try:
+            record = JobRecord.get_or_none(JobRecord.source_identity == shown(candidate.identity))
+            if record is not None and not record.ingested:
+                self.fail_new_job(
+                    record.id,
+                    candidate,
+                    f"internal error while taking it in: {type(error).__name__}: {error}",
+                )
+        except Exception:
+            log.exception("cannot record the failure of %s", shown(candidate.relative))
+
+    def finish_interrupted_ingests(self) -> None:
+        """Redo the ingest of jobs whose copy did not finish before the last stop, never losing a video.
+
+        A job whose ingest began max_attempts times without ending took the daemon down each time: it
+        is failed with the reason instead of being tried again.
+        """
+        assert self.store is not None
+        limit = self.config.runner.max_attempts
         for record in self.store.not_ingested():
-            candidate = candidate_from_record(json.loads(record.source))
-            log.info("job %d: finishing the interrupted ingest of %s", record.id, candidate.relative)
+            source = json.loads(record.source)
+            candidate = candidate_from_record(source)
+            tries = int(source.get(INGEST_TRIES, 0))
+            if tries >= limit:
+                self.fail_new_job(
+                    record.id,
+                    candidate,
+                    f"the daemon stopped {tries} times while taking {shown(candidate.relative)} in (copying "
+                    "it or reading its options); it is not tried again: see the daemon's log. "
+                    "The file stays in the inbox",
+                    remove=False,
+                )
+                continue
+            log.info("job %d: finishing the interrupted ingest of %s", record.id, shown(candidate.relative))
             self.ingest_job(record.id, candidate, resumed=True)
+
+    def count_ingest_try(self, job_id: int, tries: int | None) -> None:
+        """Note (durably, before the work) that a try at taking the job's file in begins; None: reset."""
+        assert self.store is not None
+        record = self.store.job(job_id)
+        if record is None:
+            return
+        source = json.loads(record.source)
+        source[INGEST_TRIES] = 0 if tries is None else int(source.get(INGEST_TRIES, 0)) + tries
+        self.store.update_job(job_id, source=json.dumps(source))
+
+    def space_problem(self, candidate: Candidate) -> str | None:
+        """Why the candidate cannot be copied now (it would not fit on the state disk), or None."""
+        if candidate.refusal is not None:
+            return None
+        free = health.free_mb(self.config.state_path)
+        if free is None:
+            return None
+        size = candidate.size
+        if candidate.sidecar is not None:
+            try:
+                size += os.lstat(candidate.sidecar).st_size
+            except OSError:
+                pass
+        needed = size / BYTES_PER_MB + self.config.limits.min_free_disk_mb
+        if free >= needed:
+            return None
+        return (
+            f"waiting for space: {shown(candidate.relative)} needs {size / BYTES_PER_MB:.1f} MB and "
+            f"{free:.1f} MB are free on the state disk ({self.config.state_path}, keeping "
+            f"limits.min_free_disk_mb = {self.config.limits.min_free_disk_mb:g}); it is copied once it fits"
+        )
+
+    def wait_for_space(self, job_id: int, candidate: Candidate, reason: str) -> None:
+        """The video stays in the inbox and its job shows why; logged once, looked at again each scan."""
+        assert self.store is not None
+        self.scanner.forget(candidate.identity)
+        if self._waiting.get(job_id) == reason.split(" and ")[0]:
+            return
+        self._waiting[job_id] = reason.split(" and ")[0]
+        log.warning("job %d: %s", job_id, reason)
+        record = self.store.job(job_id)
+        name = record.name if record is not None and record.name else None
+        if name is None:
+            name = allocate_name(
+                self.config.outbox_path, folder_name(Path(candidate.relative).stem), self.store.names_in_use()
+            )
+        self.store.update_job(job_id, name=name, error=reason)
+        self.outbox.job_changed(job_id)
 
     def ingest_job(self, job_id: int, candidate: Candidate, resumed: bool = False) -> None:
         assert self.store is not None
         config = self.config
         input_dir = work_dir_for(config, job_id) / "input"
-        target = input_dir / candidate.path.name
+        target = ingested_video(candidate, input_dir)
         sidecar_target = ingested_sidecar(candidate, input_dir)
         copied = (target.exists() or target.is_symlink()) and (
             sidecar_target is None or sidecar_target.exists()
         )
+        if not (copied and resumed):
+            problem = self.space_problem(candidate)
+            if problem is not None:
+                self.wait_for_space(job_id, candidate, problem)
+                return
+        self._waiting.pop(job_id, None)
+        self.count_ingest_try(job_id, 1)
         try:
-            if copied and resumed:
-                # The verified copy is in place; only removing the originals from the inbox may be missing.
-                if self._same_file(candidate.path, candidate):
-                    remove_original(candidate.path)
-                    if candidate.sidecar is not None:
-                        remove_original(candidate.sidecar)
-            else:
+            if not (copied and resumed):
                 ingest(candidate, input_dir)
+        except DiskFull as error:
+            self.count_ingest_try(job_id, None)
+            self.wait_for_space(job_id, candidate, f"waiting for space: {error}")
+            return
         except TransientError as error:
             if resumed and not os.path.lexists(candidate.path):
                 self.fail_new_job(
-                    job_id, candidate, f"{candidate.relative} disappeared from the inbox before it was copied"
+                    job_id,
+                    candidate,
+                    f"{shown(candidate.relative)} disappeared from the inbox before it was copied",
                 )
                 return
             # The file changed (or the copy failed): forget the job; the scanner offers the file again.
-            log.warning("%s not taken yet: %s", candidate.relative, error)
+            log.warning("%s not taken yet: %s", shown(candidate.relative), error)
             self.store.delete_job(job_id)
             self.scanner.forget(candidate.identity)
             return
@@ -362,42 +476,47 @@ class Daemon:
         except JobError as error:
             self.fail_new_job(job_id, candidate, f"options: {error}")
             return
-        base = resolved.output_name or Path(candidate.relative).stem
-        name = allocate_name(config.outbox_path, base, self.store.names_in_use())
+        record = self.store.job(job_id)
+        base = resolved.output_name or folder_name(Path(candidate.relative).stem)
+        if record is not None and record.name and resolved.output_name is None:
+            name = record.name  # named while it waited for space
+        else:
+            name = allocate_name(config.outbox_path, base, self.store.names_in_use())
         self.store.mark_ingested(job_id, name, asdict(resolved))
-        log.info("job %d: %s queued as %s", job_id, candidate.relative, name)
+        self.store.update_job(job_id, error=None)
+        log.info("job %d: %s queued as %s", job_id, shown(candidate.relative), name)
         self.outbox.job_changed(job_id)
 
-    def _same_file(self, path: Path, candidate: Candidate) -> bool:
-        try:
-            status = os.lstat(path)
-        except OSError:
-            return False
-        return (status.st_size, status.st_mtime_ns) == (candidate.size, candidate.mtime_ns)
+    def fail_new_job(self, job_id: int, candidate: Candidate, reason: str, remove: bool = True) -> None:
+        """A job refused at the door still gets its outbox folder with the reason.
 
-    def fail_new_job(self, job_id: int, candidate: Candidate, reason: str) -> None:
-        """A job refused at the door still gets its outbox folder with the reason."""
+        Its copy is in the job folder, so the original leaves the inbox (a moved refused entry already has).
+        """
         assert self.store is not None
         record: JobRecord | None = self.store.job(job_id)
         name = record.name if record is not None and record.name else None
         if name is None:
             name = allocate_name(
-                self.config.outbox_path, Path(candidate.relative).stem, self.store.names_in_use()
+                self.config.outbox_path, folder_name(Path(candidate.relative).stem), self.store.names_in_use()
             )
-        log.error("job %d (%s) failed: %s", job_id, candidate.relative, reason)
+        log.error("job %d (%s) failed: %s", job_id, shown(candidate.relative), reason)
         self.store.fail_job(job_id, reason, time.time(), name=name)
         self.outbox.job_changed(job_id)
+        input_dir = work_dir_for(self.config, job_id) / "input"
+        if remove and candidate.refusal is None and ingested_video(candidate, input_dir).exists():
+            if still_in_inbox(candidate):
+                remove_originals(candidate)
 
     # -- what the scheduler runs ---------------------------------------------------------------------
     def check_disk(self) -> None:
         """Pause taking in and claiming while the state disk is short of space."""
         problem = health.disk_problem(self.config)
-        if problem != self.paused_reason:
+        if problem != self.disk_reason:
             if problem:
                 log.warning("paused: %s", problem)
             else:
                 log.info("disk space is back: taking jobs again")
-        self.paused_reason = problem
+        self.disk_reason = problem
         if problem is None:
             self.work.set()
 

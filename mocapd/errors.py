@@ -7,3 +7,7 @@ class JobError(Exception):
 
 class TransientError(JobError):
     """A failure worth retrying (out of GPU memory, a timeout); retried up to the configured limit."""
+
+
+class DiskFull(TransientError):
+    """The disk ran out of space: a fault of the machine, not of the job; the work pauses, no attempt is used."""

@@ -6,15 +6,29 @@ import logging
 import sys
 from pathlib import Path
 
+from mocapd.names import shown
+
 LOG_NAME = "mocapd.log"
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # journald adds its own time stamps.
 STDERR_FORMAT = "%(levelname)s %(name)s: %(message)s"
 
 
+class EscapingFormatter(logging.Formatter):
+    """Control characters and undecodable bytes of a message (names from a share) shown escaped.
+
+    One log record stays one line: a file named with a newline or ESC cannot forge lines or colour a
+    terminal. Tracebacks, appended after the message, keep their lines.
+    """
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
+        record.message = shown(record.message)
+        return super().formatMessage(record)
+
+
 def log_to_stderr(level: str) -> logging.Handler:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(STDERR_FORMAT))
+    handler.setFormatter(EscapingFormatter(STDERR_FORMAT))
     _install(handler, level)
     return handler
 
@@ -23,7 +37,7 @@ def log_to_file(path: Path, level: str) -> logging.FileHandler:
     """A handler appending to `path`; its descriptor must survive daemonising (files_preserve)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(path, encoding="utf-8")
-    handler.setFormatter(logging.Formatter(FORMAT))
+    handler.setFormatter(EscapingFormatter(FORMAT))
     _install(handler, level)
     return handler
 

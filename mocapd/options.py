@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mocapd.errors import JobError
+from mocapd.names import MAX_FOLDER_BYTES, is_clean, shown
 from mocapd.settings import SettingsError, build
 
 FOLDER_OPTIONS_NAME = "mocapd.json"
+# An options file is a few hundred bytes; anything far larger is not one (and is not read into memory).
+MAX_OPTIONS_BYTES = 64 * 1024
+# Options are flat (a list of formats at most); deeper nesting is refused before it is looked at.
+MAX_OPTIONS_DEPTH = 8
 TRACK_MODES = ("auto", "single", "all")
 FORMATS = ("fbx", "bvh", "glb")
 SKELETON_PRESETS = ("smpl", "mixamo", "unreal")
@@ -48,7 +54,7 @@ def merge(base: JobOptions, data: dict[str, Any], source: str) -> JobOptions:
     try:
         options = build(JobOptions, data, base=base)
     except SettingsError as error:
-        raise JobError(f"{source}: {error}") from error
+        raise JobError(f"{shown(source)}: {shown(str(error))}") from error
     if not options.formats:
         raise JobError(f"{source}: 'formats' must name at least one format")
     if options.output_name is not None:
@@ -59,20 +65,51 @@ def merge(base: JobOptions, data: dict[str, Any], source: str) -> JobOptions:
 def check_output_name(name: str, source: str) -> None:
     """Refuse an output name that is empty, a path, hidden or has control characters."""
     if not name.strip() or name in (".", "..") or "/" in name or "\\" in name or name.startswith("."):
-        raise JobError(f"{source}: 'output_name' {name!r} is not a plain file name")
-    if any(ord(character) < 32 for character in name) or len(name.encode()) > 200:
-        raise JobError(f"{source}: 'output_name' {name!r} has control characters or is too long")
+        raise JobError(f"{source}: 'output_name' {shown(repr(name))} is not a plain file name")
+    if not is_clean(name) or len(name.encode("utf-8", "surrogatepass")) > MAX_FOLDER_BYTES:
+        raise JobError(f"{source}: 'output_name' {shown(repr(name))} has control characters or is too long")
 
 
 def read_json(path: Path) -> dict[str, Any]:
-    """The JSON object in `path`; a file that is not a JSON object is a JobError naming the file."""
+    """The JSON object in `path`; anything else (too big, too deep, not JSON, a link) is a JobError naming the file."""
+    name = shown(path.name)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise JobError(f"{path.name}: not valid JSON ({error})") from error
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        with open(descriptor, "rb") as reader:
+            data_bytes = reader.read(MAX_OPTIONS_BYTES + 1)
+    except OSError as error:
+        raise JobError(f"{name}: cannot be read ({error.strerror or error})") from error
+    if len(data_bytes) > MAX_OPTIONS_BYTES:
+        raise JobError(f"{name}: larger than {MAX_OPTIONS_BYTES // 1024} KB; an options file is a few lines")
+    try:
+        data = json.loads(data_bytes.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise JobError(f"{name}: not valid JSON ({error})") from error
+    except RecursionError as error:
+        raise JobError(f"{name}: nested too deeply to be job options") from error
     if not isinstance(data, dict):
-        raise JobError(f"{path.name}: must hold a JSON object, got {type(data).__name__}")
+        raise JobError(f"{name}: must hold a JSON object, got {type(data).__name__}")
+    if depth(data) > MAX_OPTIONS_DEPTH:
+        raise JobError(f"{name}: nested too deeply to be job options (over {MAX_OPTIONS_DEPTH} levels)")
     return data
+
+
+def depth(value: Any) -> int:
+    """How deeply lists and objects nest in a JSON value, counted without recursion."""
+    deepest, pending = 0, [(value, 1)]
+    while pending:
+        item, level = pending.pop()
+        if isinstance(item, dict):
+            children = list(item.values())
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, level)
+        if level > MAX_OPTIONS_DEPTH:
+            return level
+        pending.extend((child, level + 1) for child in children)
+    return deepest
 
 
 def sidecar_path(video: Path) -> Path:
@@ -92,7 +129,7 @@ def resolve(defaults: JobOptions, inbox: Path, video: Path, sidecar: Path | None
     for part in ("",) + relative_parent.parts:
         folder = folder / part if part else folder
         folder_file = folder / FOLDER_OPTIONS_NAME
-        if folder_file.is_file():
+        if os.path.lexists(folder_file):  # a link is read (and refused) by read_json, never followed
             sources.append((folder_file, str(folder_file.relative_to(inbox))))
     if sidecar is not None:
         sources.append((sidecar, sidecar.name))

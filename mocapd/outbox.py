@@ -14,12 +14,14 @@ import shutil
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import jinja2
 
-from mocapd import states
+from mocapd import safefs, states
 from mocapd.config import Config
 from mocapd.job import Job
 from mocapd.runner import STEP_LABELS, Listener
@@ -179,52 +181,86 @@ class Outbox(Listener):
             log.exception("cannot write the status of job %d", job_id)
 
     def write_status(self, record: JobRecord) -> None:
-        folder = self.folder(record.name or str(record.id))
-        folder.mkdir(parents=True, exist_ok=True)
         document = status_document(record, self.store)
-        write_atomic(folder / REPORT_NAME, render_report(document).encode("utf-8"))
-        # status.json last: once it says "completed", everything it names is in place.
-        write_atomic(
-            folder / STATUS_NAME, (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
-        )
+        report = render_report(document).encode("utf-8")
+        with self.job_folder(record.name or str(record.id)) as folder:
+            safefs.write_file(folder, REPORT_NAME, report)
+            # status.json last: once it says "completed", everything it names is in place.
+            safefs.write_file(
+                folder,
+                STATUS_NAME,
+                (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode("utf-8"),
+            )
+
+    @contextmanager
+    def job_folder(self, name: str) -> Iterator[int]:
+        """outbox/<name> as a descriptor; a link (or file) put in its place is renamed aside, never followed."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        parts = [part for part in name.split("/") if part]
+        with safefs.folder(self.root) as root:
+            if safefs.is_link_or_not_folder(root, parts[0]):
+                moved = safefs.move_aside(root, parts[0])
+                log.warning(
+                    "outbox/%s was a symbolic link or a file: renamed to %s and not followed", parts[0], moved
+                )
+        with safefs.folder(self.root, *parts, create=True) as folder:
+            yield folder
 
     def publish(self, job: Job) -> None:
-        """Copy the package (and intermediate files when asked) into outbox/<name>/, file by file, atomically."""
-        folder = self.folder(job.name)
-        folder.mkdir(parents=True, exist_ok=True)
-        results = sorted(
-            path for path in job.package_dir.iterdir() if path.is_file() and not path.name.startswith(".")
-        )
-        if not results:
-            raise OSError(f"the package folder {job.package_dir} is empty")
-        for path in results:
-            copy_atomic(path, folder / path.name)
-        names = {path.name for path in results}
-        for stale in folder.iterdir():  # a re-export may change animation.fbx into animations.zip
-            if stale.name.startswith(RESULT_NAMES) and stale.name not in names:
-                stale.unlink(missing_ok=True)
-        if job.options.keep_intermediate:
-            self.publish_intermediate(job, folder)
+        """Copy the package (and intermediate files when asked) into outbox/<name>/, file by file, atomically.
 
-    def publish_intermediate(self, job: Job, folder: Path) -> None:
-        """intermediate/ built under a hidden name, then renamed into place."""
-        staging = folder / f".{INTERMEDIATE_NAME}.tmp-{uuid.uuid4().hex[:8]}"
-        staging.mkdir()
-        sources = [job.tracklets_path, job.visualization_path]
-        sources += sorted(job.tracks_dir.glob("*.npz")) if job.tracks_dir.is_dir() else []
-        for path in sources:
-            if path.is_file():
-                shutil.copyfile(path, staging / path.name)
-        if job.smoothed_dir.is_dir():
-            (staging / "smoothed").mkdir()
-            for path in sorted(job.smoothed_dir.glob("*.npz")):
-                shutil.copyfile(path, staging / "smoothed" / path.name)
-        target = folder / INTERMEDIATE_NAME
-        old = folder / f".{INTERMEDIATE_NAME}.old-{uuid.uuid4().hex[:8]}"
-        if target.exists():
-            os.rename(target, old)
-        os.rename(staging, target)
-        shutil.rmtree(old, ignore_errors=True)
+        The job folder and the outbox folder are opened without following links (safefs).
+        """
+        work_parts = job.work_dir.relative_to(job.config.state_path).parts
+        with safefs.folder(job.config.state_path, *work_parts) as work, self.job_folder(job.name) as folder:
+            with safefs.folder(job.config.state_path, *work_parts, job.package_dir.name) as package:
+                results = safefs.regular_files(package)
+                if not results:
+                    raise OSError(f"the package folder {job.package_dir} is empty")
+                for name in results:
+                    safefs.copy_file(package, name, folder, name)
+            names = set(results)
+            for stale in safefs.regular_files(
+                folder
+            ):  # a re-export may change animation.fbx into animations.zip
+                if stale.startswith(RESULT_NAMES) and stale not in names:
+                    os.unlink(stale, dir_fd=folder)
+            if job.options.keep_intermediate:
+                self.publish_intermediate(job, work, folder)
+
+    def publish_intermediate(self, job: Job, work: int, folder: int) -> None:
+        """intermediate/ built under a hidden name, then renamed into place (all within open folders)."""
+        staging = f".{INTERMEDIATE_NAME}.tmp-{uuid.uuid4().hex[:8]}"
+        os.mkdir(staging, safefs.FOLDER_MODE, dir_fd=folder)
+        with safefs.folder_at(folder, staging) as target:
+            for path in (job.tracklets_path, job.visualization_path):
+                if path.name in safefs.regular_files(work):
+                    safefs.copy_file(work, path.name, target, path.name)
+            for source, into in ((job.tracks_dir, None), (job.smoothed_dir, "smoothed")):
+                try:
+                    opened = safefs.folder_at(work, source.name)
+                    with opened as source_folder:
+                        names = [
+                            name for name in safefs.regular_files(source_folder) if name.endswith(".npz")
+                        ]
+                        if into is None:
+                            for name in names:
+                                safefs.copy_file(source_folder, name, target, name)
+                        else:
+                            os.mkdir(into, safefs.FOLDER_MODE, dir_fd=target)
+                            with safefs.folder_at(target, into) as inner:
+                                for name in names:
+                                    safefs.copy_file(source_folder, name, inner, name)
+                except FileNotFoundError:
+                    continue
+        old = f".{INTERMEDIATE_NAME}.old-{uuid.uuid4().hex[:8]}"
+        try:
+            os.rename(INTERMEDIATE_NAME, old, src_dir_fd=folder, dst_dir_fd=folder)
+        except FileNotFoundError:
+            old = ""
+        os.rename(staging, INTERMEDIATE_NAME, src_dir_fd=folder, dst_dir_fd=folder)
+        if old:
+            safefs.remove_tree(folder, old)
 
     def flush_index(self, force: bool = False) -> None:
         """Rewrite index.html when something changed, at most every INDEX_WRITE_SECONDS."""

@@ -22,6 +22,8 @@ TAIL_TOLERANCE_S = 0.5
 CONTAINER_SIGNATURES = (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip")
 MATROSKA_SIGNATURE = b"\x1a\x45\xdf\xa3"
 RIFF_SIGNATURE = b"RIFF"
+# Fewest frames a motion is made of: one frame holds a pose, not a movement.
+MIN_FRAMES = 2
 
 
 def probe(path: Path, limits: LimitSettings) -> VideoInfo:
@@ -73,6 +75,11 @@ def probe(path: Path, limits: LimitSettings) -> VideoInfo:
                 "(limits.max_duration_s)"
             )
     frame_count = stream.frames or int(round(duration * fps))
+    if frame_count < MIN_FRAMES:
+        raise JobError(
+            f"the video holds {frame_count} frame(s): a motion needs at least {MIN_FRAMES} "
+            "(a still image or a clip cut to one frame cannot be animated)"
+        )
     return VideoInfo(
         width=width,
         height=height,

@@ -22,12 +22,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mocapd import states, stepchild
+from mocapd import health, ingest, safefs, states, stepchild
 from mocapd.config import Config
 from mocapd.job import Job, VideoInfo
 from mocapd.options import JobOptions
+from mocapd.pause import EnvironmentPause
+from mocapd.safefs import LinkRefused
 from mocapd.settings import build
-from mocapd.store import Claim, JobRecord, Store
+from mocapd.store import Claim, JobRecord, Store, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +57,10 @@ ABORTED = "aborted"
 CANCELLED = "cancelled"
 LOST_LEASE = "lost_lease"
 RETRYABLE = (stepchild.TRANSIENT, TIMEOUT, CRASHED)
+# Below this many megabytes free the state disk counts as full, whatever limits.min_free_disk_mb says.
+FULL_DISK_MB = 1.0
+# What a truncated copy is told (the original stays in the inbox).
+INCOMPLETE = "the copy looks incomplete"
 
 _context_lock = threading.Lock()
 _context: Any = None
@@ -85,11 +91,13 @@ def job_options(record: JobRecord) -> JobOptions:
 def job_from_record(record: JobRecord, config: Config) -> Job:
     """The Job a stage receives, rebuilt from the database."""
     video = record.json("video_info")
+    source = record.json("source") or {}
     return Job(
         id=record.id,
         name=record.name or Path(record.source_relative).stem,
         work_dir=work_dir_for(config, record.id),
-        source_name=Path(record.source_relative).name,
+        # The copy's name in input/ (a safe one for undecodable or very long names); older jobs: as dropped.
+        source_name=str(source.get("input_name") or Path(record.source_relative).name),
         options=job_options(record),
         config=config,
         video_info=VideoInfo(**video) if video else None,
@@ -149,6 +157,7 @@ class Runner:
         listener: Listener | None = None,
         stage_package: str = DEFAULT_STAGE_PACKAGE,
         control: StopControl | None = None,
+        pause: EnvironmentPause | None = None,
     ) -> None:
         self.store = store
         self.config = config
@@ -156,6 +165,9 @@ class Runner:
         self.listener = listener or Listener()
         self.stage_package = stage_package
         self.control = control or StopControl()
+        # Faults of the machine (full disk, outbox not writable) hold the job here, using no attempt;
+        # without a pause (unit tests) they are retried like any transient failure.
+        self.pause = pause
         self.current_job: int | None = None
 
     def run_next(self) -> int | None:
@@ -209,15 +221,27 @@ class Runner:
                 return
             config = self.config()
             job = job_from_record(record, config)
+            try:
+                safefs.check_real_folder(job.work_dir, config.state_path)
+            except LinkRefused as error:
+                self.fail(
+                    job_id,
+                    f"{STEP_LABELS.get(step, step)}: {error.strerror}; nothing is read or written through it",
+                )
+                return
+            except FileNotFoundError:
+                pass  # made by the step
             result = self.run_step(job, step, config)
+            while result.kind == stepchild.DISK_FULL and self.pause is not None:
+                reason = f"the state disk is full during {STEP_LABELS.get(step, step)} of job {job_id} ({result.message})"
+                if not self.wait_out(job_id, step, reason, lambda: disk_full_problem(self.config())):
+                    return
+                result = self.run_step(job, step, config)
+            if step == states.VIDEO_UPLOAD:
+                result = self.settle_original(record, result)
             if not self.handle_result(job, step, result, claim, config):
                 return
-        try:
-            self.listener.publish(job_from_record(self.store.job(job_id) or record, self.config()))
-        except OSError as error:
-            self.retry_or_fail(
-                job_id, claim, self.config(), f"cannot write the results to the outbox: {error}"
-            )
+        if not self.publish(job_id, claim, record):
             return
         self.store.update_job(
             job_id,
@@ -230,6 +254,95 @@ class Runner:
         )
         log.info("job %d (%s): completed", job_id, record.name)
         self.listener.job_changed(job_id)
+
+    def publish(self, job_id: int, claim: Claim, record: JobRecord) -> bool:
+        """Put the results in the outbox, retried with a growing wait from this step alone; True when done."""
+        failures = 0
+        while True:
+            config = self.config()
+            try:
+                self.listener.publish(job_from_record(self.store.job(job_id) or record, config))
+            except LinkRefused as error:
+                self.fail(job_id, f"cannot write the results to the outbox: {error.strerror}")
+                return False
+            except OSError as error:
+                reason = f"cannot write the results to the outbox: {error}"
+                failures += 1
+                if self.pause is None:
+                    self.retry_or_fail(job_id, claim, config, reason)
+                    return False
+                if health.writable(config.outbox_path) is None and failures >= config.runner.max_attempts:
+                    # The outbox takes files, only this job's cannot be written: its own fault.
+                    self.fail(job_id, f"{reason} (tried {failures} times)")
+                    return False
+                if not self.wait_out(job_id, None, reason, self.outbox_problem, failures):
+                    return False
+                continue
+            if failures:
+                note = f"writing the results to the outbox was retried {failures} time(s) before it worked"
+                current = self.store.job(job_id)
+                warnings = (current.json("warnings") if current else None) or []
+                self.store.update_job(job_id, warnings=json.dumps(warnings + [note]))
+            if self.pause is not None:
+                self.pause.succeeded()
+            return True
+
+    def outbox_problem(self) -> str | None:
+        return health.writable(self.config().outbox_path)
+
+    def wait_out(
+        self, job_id: int, step: str | None, reason: str, probe: Callable[[], str | None], tries: int = 1
+    ) -> bool:
+        """Hold the claimed job while the machine's fault lasts; False when the daemon stops meanwhile."""
+        assert self.pause is not None
+        self.pause.hold(reason, probe)
+        try:
+            if step is not None:
+                self.store.update_step(job_id, step, status=states.PENDING, error=reason)
+            self.store.update_job(job_id, progress_message=f"paused: {reason}")
+            self.listener.job_changed(job_id)
+        except StoreError as error:  # the database may sit on the full disk: the pause is in memory
+            log.warning("job %d: cannot record the pause: %s", job_id, error)
+        config = self.config()
+        next_renewal = time.monotonic() + config.runner.heartbeat_seconds
+        while self.pause.poll():
+            if self.control.stop_requested.wait(POLL_SECONDS):
+                break
+            if time.monotonic() >= next_renewal:
+                next_renewal = time.monotonic() + config.runner.heartbeat_seconds
+                try:
+                    self.store.renew_lease(job_id, self.owner, config.runner.lease_seconds, time.time())
+                except StoreError:
+                    pass
+        if self.control.stop_requested.is_set():
+            self.store.release(job_id, self.owner, give_back_attempt=True)
+            log.info("job %d released while paused: the daemon is stopping", job_id)
+            self.listener.job_changed(job_id)
+            return False
+        self.store.renew_lease(job_id, self.owner, config.runner.lease_seconds, time.time())
+        self.store.update_job(job_id, progress_message="")
+        return True
+
+    def settle_original(self, record: JobRecord, result: StepResult) -> StepResult:
+        """After the video check: the inbox's original goes, unless the copy looks cut short (it stays)."""
+        try:
+            candidate = ingest.candidate_from_record(json.loads(record.source))
+        except (ValueError, KeyError, TypeError):
+            return result
+        if candidate.refusal is not None:
+            return result
+        if result.kind == stepchild.JOB_ERROR and (
+            "truncated" in result.message or "corrupt" in result.message
+        ):
+            if ingest.still_in_inbox(candidate) or os.path.lexists(candidate.path):
+                result.message = (
+                    f"{INCOMPLETE} ({result.message}); {record.source_relative} stays in the inbox: "
+                    "a copy that is still running is taken again once it has finished"
+                )
+                return result
+        if result.kind in (stepchild.OK, stepchild.JOB_ERROR) and ingest.still_in_inbox(candidate):
+            ingest.remove_originals(candidate)
+        return result
 
     def handle_result(self, job: Job, step: str, result: StepResult, claim: Claim, config: Config) -> bool:
         """Store a step's result; True when the job goes on to its next step."""
@@ -392,9 +505,16 @@ class Runner:
                 outcome_kind = ABORTED
             elif now >= next_heartbeat:
                 next_heartbeat = now + config.runner.heartbeat_seconds
-                if not self.store.renew_lease(job.id, self.owner, config.runner.lease_seconds, time.time()):
+                try:
+                    renewed = self.store.renew_lease(
+                        job.id, self.owner, config.runner.lease_seconds, time.time()
+                    )
+                except StoreError as error:  # a lock held elsewhere: the lease still runs, try again
+                    log.warning("job %d: lease not renewed this time: %s", job.id, error)
+                    renewed = None
+                if renewed is False:
                     outcome_kind = LOST_LEASE
-                else:
+                elif renewed:
                     record = self.store.job(job.id)
                     if record is not None and record.cancel_requested:
                         outcome_kind = CANCELLED
@@ -412,6 +532,10 @@ class Runner:
             result = json.loads(result_path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             code = process.exitcode
+            if code == stepchild.EXIT_DISK_FULL:
+                return StepResult(
+                    stepchild.DISK_FULL, "no space left for the step's result", duration=duration
+                )
             how = (
                 f"was killed by signal {-code}"
                 if code is not None and code < 0
@@ -441,11 +565,25 @@ class Runner:
             fraction = float(progress.get("fraction", 0.0))
         except (OSError, ValueError, AttributeError):
             return last_mtime, False
-        self.store.update_job(job_id, progress=fraction, progress_message=str(progress.get("message", "")))
+        try:
+            self.store.update_job(
+                job_id, progress=fraction, progress_message=str(progress.get("message", ""))
+            )
+        except StoreError:
+            return last_mtime, False  # progress only: the next change is stored
         if since_write >= PROGRESS_WRITE_SECONDS:
             self.listener.job_changed(job_id)
             return mtime, True
         return mtime, False
+
+
+def disk_full_problem(config: Config) -> str | None:
+    """Why the state disk still counts as full, or None once a step may run again."""
+    free = health.free_mb(config.state_path)
+    needed = max(config.limits.min_free_disk_mb, FULL_DISK_MB)
+    if free is None or free >= needed:
+        return None
+    return f"only {free:.1f} MB free on the state disk ({config.state_path}); {needed:g} MB needed"
 
 
 def kill_group(process: Any, grace: float = KILL_GRACE_SECONDS) -> None:

@@ -7,6 +7,7 @@ the runner can kill it and everything it started (Blender, 4D-Humans) as one pro
 from __future__ import annotations
 
 import ctypes
+import errno
 import json
 import logging
 import os
@@ -16,7 +17,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from mocapd.errors import JobError, TransientError
+from mocapd.errors import DiskFull, JobError, TransientError
 from mocapd.job import Job
 from mocapd.steps import load_stage
 
@@ -31,6 +32,10 @@ OK = "ok"
 JOB_ERROR = "job_error"
 TRANSIENT = "transient"
 ERROR = "error"
+DISK_FULL = "disk_full"
+# Exit status of a step that ran out of disk space and could not even write its result.
+EXIT_DISK_FULL = 75
+DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
 
 
 def die_with_parent() -> None:
@@ -100,6 +105,14 @@ def child_main(
         stage = load_stage(step, package)
         outcome = stage(job)
         result = {"kind": OK, "warnings": list(outcome.warnings), "data": outcome.data}
+    except DiskFull as error:
+        result = {"kind": DISK_FULL, "message": str(error)}
+    except OSError as error:
+        if error.errno not in DISK_FULL_ERRNOS:
+            traceback.print_exc()
+            result = {"kind": ERROR, "message": f"internal error: {type(error).__name__}: {error}"}
+        else:
+            result = {"kind": DISK_FULL, "message": f"the disk is full ({error.strerror})"}
     except TransientError as error:
         logging.getLogger(__name__).warning("%s: %s (retryable)", step, error)
         result = {"kind": TRANSIENT, "message": str(error)}
@@ -113,5 +126,9 @@ def child_main(
         write_result(Path(result_path), result)
     except (TypeError, ValueError) as error:
         write_result(Path(result_path), {"kind": ERROR, "message": f"step data is not JSON: {error}"})
+    except OSError as error:
+        if error.errno in DISK_FULL_ERRNOS:
+            sys.exit(EXIT_DISK_FULL)  # no room for the result itself: the runner reads the exit status
+        raise
     sys.stdout.flush()
     sys.stderr.flush()

@@ -11,7 +11,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,12 +21,14 @@ from peewee import (
     BooleanField,
     CharField,
     Database,
+    DatabaseError,
     DatabaseProxy,
     FloatField,
     ForeignKeyField,
     IntegerField,
     IntegrityError,
     Model,
+    OperationalError,
     SqliteDatabase,
     TextField,
 )
@@ -50,7 +52,10 @@ NETWORK_FILESYSTEMS = (
     "afs",
     "ceph",
 )
-BUSY_TIMEOUT_SECONDS = 30.0
+# Seconds a write waits for a lock another process holds before StoreBusy (the daemon then pauses the
+# work and tries again; a command says so). Each try waits at most BUSY_TRY_SECONDS in the driver.
+BUSY_TIMEOUT_SECONDS = 10.0
+BUSY_TRY_SECONDS = 1.0
 
 database = DatabaseProxy()
 
@@ -65,6 +70,34 @@ class StoreUnavailable(StoreError):
 
 class LostLease(RuntimeError):
     """This worker no longer holds the job: another one claimed it (a newer fencing token)."""
+
+
+class StoreBusy(StoreError):
+    """Another process holds the database's lock longer than the bound: try again later."""
+
+
+def is_busy(error: BaseException) -> bool:
+    """True for a driver error that says the database is locked or busy (SQLite) or a lock timed out."""
+    text = str(error).lower()
+    return isinstance(error, OperationalError) and (
+        "locked" in text or "busy" in text or "lock timeout" in text
+    )
+
+
+def explain(error: BaseException, where: str) -> StoreError:
+    """A database error as one line a person can act on: busy, or corrupt with what to do."""
+    if isinstance(error, StoreError):
+        return error
+    if is_busy(error):
+        return StoreBusy(
+            f"the job database {where} is locked by another process ({error}); "
+            "the daemon waits and retries; close the other program (an open sqlite3 shell, a backup)"
+        )
+    return StoreError(
+        f"the job database {where} cannot be read ({error}): it looks damaged; restore it from a "
+        f"backup, or stop mocapd and move it aside (mv {where} {where}.broken): a new, empty one is made "
+        "at the next start"
+    )
 
 
 class BaseModel(Model):
@@ -240,15 +273,50 @@ class Store:
     # How publish locks the job's row: SQLite's IMMEDIATE transaction already excludes other writers.
     row_lock = ""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, busy_seconds: float = BUSY_TIMEOUT_SECONDS) -> None:
         self.db = db
+        self.busy_seconds = busy_seconds
+
+    @property
+    def where(self) -> str:
+        """The database, for messages."""
+        return str(self.db.database)
 
     # -- transactions ------------------------------------------------------------------------
     @contextmanager
     def write(self) -> Iterator[None]:
-        """One write transaction, taken at its start (IMMEDIATE) so readers never upgrade and deadlock."""
-        with self.db.atomic("IMMEDIATE"):
-            yield
+        """One write transaction, taken at its start (IMMEDIATE) so readers never upgrade and deadlock.
+
+        A lock held by another process is waited for, retrying, for at most busy_seconds; then StoreBusy.
+        """
+        deadline = time.monotonic() + self.busy_seconds
+        with ExitStack() as stack:
+            while True:
+                try:
+                    stack.enter_context(self.db.atomic("IMMEDIATE"))
+                    break
+                except DatabaseError as error:
+                    if not is_busy(error) or time.monotonic() >= deadline:
+                        raise explain(error, self.where) from error
+                    time.sleep(0.05)
+            try:
+                yield
+            except IntegrityError:
+                raise
+            except DatabaseError as error:
+                raise explain(error, self.where) from error
+
+    def lock_problem(self) -> str | None:
+        """Why a write cannot start now (another process holds the lock), or None; waits about a second."""
+        saved, self.busy_seconds = self.busy_seconds, 0.0
+        try:
+            with self.write():
+                pass
+        except StoreBusy as error:
+            return str(error)
+        finally:
+            self.busy_seconds = saved
+        return None
 
     def close(self) -> None:
         if not self.db.is_closed():
@@ -625,36 +693,74 @@ class Store:
         return LeaderRecord.get_or_none(LeaderRecord.role == FARM_ROLE)
 
 
-def open_sqlite(path: Path, check_filesystem: bool = True) -> Store:
-    """The store in the SQLite file `path` (created with its tables); refused on a network filesystem."""
+def open_sqlite(
+    path: Path, check_filesystem: bool = True, busy_seconds: float = BUSY_TIMEOUT_SECONDS
+) -> Store:
+    """The store in the SQLite file `path` (created with its tables); refused on a network filesystem.
+
+    A damaged file or a lock held past `busy_seconds` is a StoreError of one line saying what to do.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     if check_filesystem:
         check_local_disk(path.parent)
     db = SqliteDatabase(
         str(path),
-        timeout=BUSY_TIMEOUT_SECONDS,
+        timeout=min(busy_seconds, BUSY_TRY_SECONDS),
         pragmas={"journal_mode": "wal", "synchronous": "normal", "foreign_keys": 1},
     )
     database.initialize(db)
-    db.connect(reuse_if_open=True)
-    with db.atomic("IMMEDIATE"):
-        db.create_tables(MODELS, safe=True)
-        add_missing_columns(db)
-    return Store(db)
+    store = Store(db, busy_seconds)
+    deadline = time.monotonic() + busy_seconds
+    while True:
+        try:
+            db.connect(reuse_if_open=True)
+            current = schema_is_current(db)
+            break
+        except DatabaseError as error:
+            db.close()
+            if not is_busy(error) or time.monotonic() >= deadline:
+                raise explain(error, str(path)) from error
+            time.sleep(0.05)
+    if not current:  # only a new or older database needs the write lock: commands never wait for one
+        with store.write():
+            db.create_tables(MODELS, safe=True)
+            add_missing_columns(db)
+    return store
 
 
-def open_store(state_dir: Path, url: str = "", schema: str = "") -> Store:
+def schema_is_current(db: Database) -> bool:
+    """Whether every table and column exists already (read only)."""
+    for model in MODELS:
+        table = model._meta.table_name
+        if not db.table_exists(table):
+            return False
+        present = {column.name for column in db.get_columns(table)}
+        if any(f.column_name not in present for f in model._meta.sorted_fields):
+            return False
+    return True
+
+
+def open_store(
+    state_dir: Path, url: str = "", schema: str = "", busy_seconds: float = BUSY_TIMEOUT_SECONDS
+) -> Store:
     """The daemon's store: PostgreSQL at `url` (a farm), else SQLite in its state dir."""
     if url:
         from mocapd.store_postgres import open_postgres
 
         return open_postgres(url, schema)
-    return open_sqlite(state_dir / DATABASE_NAME)
+    return open_sqlite(state_dir / DATABASE_NAME, busy_seconds=busy_seconds)
 
 
-def open_configured(config: Config) -> Store:
+def database_path() -> str:
+    """The open database, for messages."""
+    opened = database.obj
+    return str(getattr(opened, "database", "")) if opened is not None else "(not opened)"
+
+
+def open_configured(config: Config, busy_seconds: float | None = None) -> Store:
     """The store the configuration names ([store] url, else SQLite in state_dir)."""
-    return open_store(config.state_path, config.store.url, config.store.schema)
+    busy = config.runner.database_busy_s if busy_seconds is None else busy_seconds
+    return open_store(config.state_path, config.store.url, config.store.schema, busy)
 
 
 def store_exists(config: Config) -> bool:

@@ -11,7 +11,13 @@ import pytest
 
 from mocapd import ingest as ingest_module
 from mocapd.errors import TransientError
-from mocapd.ingest import ingest, ingested_sidecar, move_without_following
+from mocapd.ingest import (
+    ingest,
+    ingested_sidecar,
+    move_without_following,
+    remove_originals,
+    still_in_inbox,
+)
 from mocapd.watcher import Candidate, refusal_for
 
 
@@ -37,7 +43,7 @@ def inbox(tmp_path: Path) -> Path:
     return folder
 
 
-def test_ingest_copies_verifies_and_then_removes_the_video_and_its_sidecar(
+def test_ingest_copies_and_verifies_and_the_originals_go_only_when_asked(
     inbox: Path, tmp_path: Path
 ) -> None:
     content = os.urandom(3 * ingest_module.CHUNK_BYTES + 17)
@@ -50,6 +56,10 @@ def test_ingest_copies_verifies_and_then_removes_the_video_and_its_sidecar(
     assert copied.read_bytes() == content
     assert ingested_sidecar(candidate, input_dir) == input_dir / "clip.json"
     assert (input_dir / "clip.json").read_text() == '{"track_mode": "all"}'
+    # The originals stay until the video check has decoded the copy (a stalled copy keeps its file).
+    assert sorted(os.listdir(inbox)) == ["clip.json", "clip.mp4"]
+    assert still_in_inbox(candidate)
+    remove_originals(candidate)
     assert sorted(os.listdir(inbox)) == []
     assert sorted(os.listdir(input_dir)) == ["clip.json", "clip.mp4"]  # no staging file left behind
 
@@ -61,7 +71,7 @@ def test_ingest_handles_odd_names(inbox: Path, tmp_path: Path, name: str) -> Non
     (inbox / name).write_bytes(b"video bytes")
     copied = ingest(candidate_for(inbox, name), tmp_path / "input")
     assert copied.name == name and copied.read_bytes() == b"video bytes"
-    assert not (inbox / name).exists()
+    assert (inbox / name).exists()  # removed only after the video check
 
 
 def test_ingest_refuses_a_source_that_changed_after_it_was_seen(inbox: Path, tmp_path: Path) -> None:

@@ -15,6 +15,9 @@ from mocapd.progress import Overall, overall
 from mocapd.stats import average_step_seconds
 from mocapd.store import JobRecord, Store, StoreError, open_configured, store_exists
 
+# Seconds a command waits for a database lock held by another process before it says so.
+COMMAND_BUSY_SECONDS = 3.0
+
 
 class CommandError(Exception):
     """A command cannot do what was asked; the message says why."""
@@ -56,7 +59,8 @@ def open_existing_store(config: Config) -> Store:
     if not store_exists(config):
         raise CommandError(f"no job database in {config.state_path} (has the daemon ever run there?)")
     try:
-        return open_configured(config)
+        # Commands answer in seconds: a lock held by another process is a clear message, not a hang.
+        return open_configured(config, busy_seconds=COMMAND_BUSY_SECONDS)
     except StoreError as error:
         raise CommandError(str(error)) from error
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 
+from peewee import DatabaseError
+
 from mocapd import health
-from mocapd.actions.common import print_json
+from mocapd.actions.common import COMMAND_BUSY_SECONDS, print_json
 from mocapd.config import Config
 from mocapd.daemon import read_pid
-from mocapd.store import DATABASE_NAME, open_store
+from mocapd.health import OK, UNHEALTHY, Check
+from mocapd.store import DATABASE_NAME, StoreError, explain, open_store
 
 PRINTS_JSON = True
 HELP = "check the daemon and its folders: exit 0 healthy, 1 degraded, 2 unhealthy"
@@ -30,8 +33,14 @@ def run(arguments: argparse.Namespace, config: Config) -> int:
     ]
     pid = read_pid(config.state_path)
     heartbeat, detail = None, None
-    if pid is not None and (config.state_path / DATABASE_NAME).exists():
-        record = open_store(config.state_path).daemon_record()
+    if (config.state_path / DATABASE_NAME).exists():
+        try:
+            store = open_store(config.state_path, busy_seconds=COMMAND_BUSY_SECONDS)
+            record = store.daemon_record() if pid is not None else None
+            busy = store.lock_problem()
+        except (StoreError, DatabaseError) as error:
+            record, busy = None, str(explain(error, str(config.state_path / DATABASE_NAME)))
+        checks.append(Check("database", UNHEALTHY, busy) if busy else Check("database", OK, "usable"))
         if record is not None:
             heartbeat, detail = record.heartbeat, json.loads(record.detail)
     checks += health.check_daemon(pid, heartbeat, detail)

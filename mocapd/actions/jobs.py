@@ -8,6 +8,7 @@ from typing import Any
 from mocapd import states
 from mocapd.actions.common import open_existing_store, print_json, running_progress, when
 from mocapd.config import Config
+from mocapd.names import shown
 from mocapd.progress import describe
 from mocapd.runner import STEP_LABELS
 
@@ -49,7 +50,14 @@ def run(arguments: argparse.Namespace, config: Config) -> int:
         print_json([{key: value for key, value in row.items() if key != "detail"} for row in rows])
         return 0
     table = [HEADERS] + [
-        (str(row["id"]), row["state"], row["created"], row["name"] or row["source"], row["detail"])
+        # Names and reasons from a share: ESC and newline shown escaped, never sent to the terminal raw.
+        (
+            str(row["id"]),
+            row["state"],
+            row["created"],
+            shown(row["name"] or row["source"]),
+            shown(row["detail"]),
+        )
         for row in rows
     ]
     widths = [max(len(line[column]) for line in table) for column in range(len(HEADERS) - 1)]

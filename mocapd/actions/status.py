@@ -10,6 +10,7 @@ from mocapd import gpu, health, states
 from mocapd.actions.common import open_existing_store, print_json, running_progress, when
 from mocapd.config import Config
 from mocapd.daemon import read_pid
+from mocapd.names import shown
 from mocapd.progress import Overall, describe
 from mocapd.runner import STEP_LABELS
 from mocapd.store import DATABASE_NAME
@@ -45,6 +46,7 @@ def collect(config: Config) -> dict[str, Any]:
     if not (config.state_path / DATABASE_NAME).exists():
         return status
     store = open_existing_store(config)
+    status["database_problem"] = store.lock_problem()
     daemon = store.daemon_record()
     if daemon is not None and pid is not None:
         status["daemon"] = {
@@ -94,6 +96,8 @@ def run(arguments: argparse.Namespace, config: Config) -> int:
             print(f"  paused: {daemon['paused']}")
     else:
         print("mocapd is not running")
+    if status.get("database_problem"):
+        print(f"  database: {status['database_problem']}")
     current = status["current"]
     if current:
         label = STEP_LABELS.get(current["step"] or "", current["step"])
@@ -107,5 +111,6 @@ def run(arguments: argparse.Namespace, config: Config) -> int:
     if status["failures"]:
         print("recent failures:")
         for failure in status["failures"]:
-            print(f"  {failure['id']} {failure['name']} ({failure['source']}): {failure['error']}")
+            line = f"{failure['name']} ({failure['source']}): {failure['error']}"
+            print(f"  {failure['id']} {shown(line)}")
     return 0 if status["running"] else NOT_RUNNING

@@ -55,6 +55,20 @@ def expected_name(config: Config, video: Path, sidecar: Path | None) -> str:
     return allocate_name(config.outbox_path, base, taken)
 
 
+def inbox_folder(inbox: Path, relative: str) -> Path:
+    """`relative` inside the inbox; an absolute path, `..` or a link that leads out is refused."""
+    parts = Path(relative).parts
+    if Path(relative).is_absolute() or ".." in parts:
+        raise CommandError(
+            f"--folder {relative!r}: must be a subfolder of the inbox (no absolute path, no '..')"
+        )
+    folder = inbox.joinpath(*parts)
+    resolved, root = folder.resolve(), inbox.resolve()
+    if resolved != root and root not in resolved.parents:
+        raise CommandError(f"--folder {relative!r} leads out of the inbox ({resolved})")
+    return folder
+
+
 def run(arguments: argparse.Namespace, config: Config) -> int:
     source: Path = arguments.file
     if not source.is_file():
@@ -69,7 +83,12 @@ def run(arguments: argparse.Namespace, config: Config) -> int:
         merge(JobOptions(), options, "--option")  # refuse a bad option now, not in the daemon
     except JobError as error:
         raise CommandError(str(error)) from error
-    folder = config.inbox_path / arguments.folder
+    extensions = {extension.lower().lstrip(".") for extension in config.limits.extensions}
+    if source.suffix.lower().lstrip(".") not in extensions:
+        raise CommandError(
+            f"{source.name} is not a video the daemon takes (limits.extensions: {', '.join(sorted(extensions))})"
+        )
+    folder = inbox_folder(config.inbox_path, arguments.folder)
     if not folder.is_dir():
         raise CommandError(f"inbox folder {folder} is missing")
     target = folder / source.name

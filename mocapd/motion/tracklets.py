@@ -8,10 +8,13 @@ with `tracked_time > 0` is a ghost repeating a track's last detection: it is not
 
 from __future__ import annotations
 
+import errno
+import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import joblib
 import numpy as np
@@ -137,15 +140,52 @@ def from_dict(raw: dict[Any, Any], source: str = "tracklets") -> Tracklets:
     return Tracklets(frames, embedded)
 
 
-def read(path: Path) -> Tracklets:
-    """Load a tracklets file (joblib, compressed or not); an unreadable file is a JobError."""
+def read(path: Path, own_folder: Path | None = None) -> Tracklets:
+    """Load a tracklets file (joblib, compressed or not); an unreadable file is a JobError.
+
+    With `own_folder` (a job's folder) the file is a pickle the daemon made: it is only loaded as a
+    regular file directly in that folder, neither of them a link (a pickle runs code when loaded).
+    """
     try:
-        raw = joblib.load(path)
+        if own_folder is None:
+            raw = joblib.load(path)
+        else:
+            with open_own_file(path, own_folder) as handle:
+                raw = joblib.load(handle)
+    except JobError:
+        raise
     except FileNotFoundError as error:
         raise JobError(f"tracklets file {path.name} does not exist") from error
     except Exception as error:  # joblib raises many kinds of error on a truncated or foreign file
         raise JobError(f"cannot read tracklets file {path.name}: {type(error).__name__}: {error}") from error
     return from_dict(raw, path.name)
+
+
+def open_own_file(path: Path, own_folder: Path) -> BinaryIO:
+    """`path` opened for reading if it is a regular file right in `own_folder`, no link on the way."""
+    if path.parent != own_folder:
+        raise JobError(f"tracklets file {path} is not in the job's own folder {own_folder}")
+    try:
+        folder = os.open(own_folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError as error:
+        if error.errno in (errno.ELOOP, errno.ENOTDIR):
+            raise JobError(
+                f"the job folder {own_folder} is a symbolic link: its tracklets are not loaded"
+            ) from error
+        raise
+    try:
+        try:
+            descriptor = os.open(path.name, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=folder)
+        except OSError as error:
+            if error.errno == errno.ELOOP:
+                raise JobError(f"tracklets file {path.name} is a symbolic link: it is not loaded") from error
+            raise
+    finally:
+        os.close(folder)
+    if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+        os.close(descriptor)
+        raise JobError(f"tracklets file {path.name} is not a regular file")
+    return open(descriptor, "rb")
 
 
 def _person_value(frame: Frame, key: str, position: int) -> Any:

@@ -19,7 +19,7 @@ def run(job: Job) -> StepOutcome:
     """Extract the chosen tracks of job.tracklets_path into job.track_path(tid)."""
     if job.video_info is None or not job.video_info.fps:
         raise JobError("the video's frame rate is unknown: the video step did not record it")
-    data = tracklets.read(job.tracklets_path)
+    data = tracklets.read(job.tracklets_path, own_folder=job.work_dir)  # a pickle: only the job's own
     summaries = extraction.summarise(data, job.video_info.frame_count)
     selected = extraction.select(summaries, job.options)
     warnings: list[str] = []
