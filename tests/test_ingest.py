@@ -43,9 +43,7 @@ def inbox(tmp_path: Path) -> Path:
     return folder
 
 
-def test_ingest_copies_and_verifies_and_the_originals_go_only_when_asked(
-    inbox: Path, tmp_path: Path
-) -> None:
+def test_ingest_copies_and_verifies_and_the_originals_go_only_when_asked(inbox: Path, tmp_path: Path) -> None:
     content = os.urandom(3 * ingest_module.CHUNK_BYTES + 17)
     (inbox / "clip.mp4").write_bytes(content)
     (inbox / "clip.json").write_text('{"track_mode": "all"}')
