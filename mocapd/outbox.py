@@ -182,7 +182,8 @@ class Outbox(Listener):
 
     def write_status(self, record: JobRecord) -> None:
         document = status_document(record, self.store)
-        report = render_report(document).encode("utf-8")
+        # backslashreplace: a lone surrogate (an undecodable byte) that slipped through is shown, not fatal.
+        report = render_report(document).encode("utf-8", "backslashreplace")
         with self.job_folder(record.name or str(record.id)) as folder:
             safefs.write_file(folder, REPORT_NAME, report)
             # status.json last: once it says "completed", everything it names is in place.

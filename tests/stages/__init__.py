@@ -2,8 +2,8 @@
 
 The script is state_dir/test-stages.json (read at each step, so a test may change it), and a test
 chooses per step: ok (write small stand-in files), real (the shipped stage), block (until a file
-appears), crash, kill, hang, transient, fail, error. Counters in the script's counter_dir record each
-start and end, which proves a step ran once.
+appears), fill (write N bytes: a full disk), crash, kill, hang, transient, fail, error. Counters in
+the script's counter_dir record each start and end, which proves a step ran once.
 """
 
 from __future__ import annotations
@@ -118,6 +118,14 @@ def perform(step: str, job: Job) -> StepOutcome:
         while not release.exists():
             job.report_progress(step, 0.5, "waiting for the test")
             time.sleep(0.02)
+        outcome = default(step, job)
+    elif action == "fill":
+        # Write `bytes` bytes into the job folder for real: on a small tmpfs this runs out of space.
+        with open(job.work_dir / "filler.bin", "wb") as handle:
+            for _ in range(int(behaviour["bytes"]) // 65536):
+                handle.write(b"\0" * 65536)
+            handle.flush()
+            os.fsync(handle.fileno())
         outcome = default(step, job)
     elif action == "crash":
         os._exit(7)
