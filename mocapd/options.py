@@ -31,6 +31,8 @@ class JobOptions:
     # auto/single: the track seen in most frames (or track_id); all: every track above the minimum length.
     track_mode: str = field(default="auto", metadata={"choices": TRACK_MODES})
     track_id: int | None = None
+    # Several tracks by id (`mocapd reexport --track 1 3`); wins over track_id unless track_mode is all.
+    track_ids: list[int] | None = None
     min_track_frames: int = field(default=15, metadata={"range": (1, 100000)})
     enable_smoothing: bool = True
     smoothing_strength: float = field(default=0.5, metadata={"range": (0.0, 1.0)})

@@ -228,6 +228,8 @@ class Outbox(Listener):
                     os.unlink(stale, dir_fd=folder)
             if job.options.keep_intermediate:
                 self.publish_intermediate(job, work, folder)
+            else:  # one from an earlier export (re-exported with --replace) would not match these results
+                safefs.remove_tree(folder, INTERMEDIATE_NAME)
 
     def publish_intermediate(self, job: Job, work: int, folder: int) -> None:
         """intermediate/ built under a hidden name, then renamed into place (all within open folders)."""

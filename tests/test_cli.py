@@ -157,10 +157,13 @@ def test_start_status_reexport_and_stop_against_a_real_daemon(tmp_path: Path) ->
     assert reexport.returncode == 0, reexport.stderr
 
     def reexported() -> bool:
-        path = setup.outbox / "take" / "animation.fbx"
-        return b"tracks=[2] preset=mixamo" in path.read_bytes()[:100]
+        status = setup.status("take-2")
+        return status is not None and status["status"] == states.COMPLETED
 
     wait_for(reexported, 30, "the re-export")
+    # The re-export went into a new folder; the first results stay as they were.
+    assert b"tracks=[2] preset=mixamo" in (setup.outbox / "take-2" / "animation.fbx").read_bytes()[:100]
+    assert b"tracks=[1] preset=smpl" in (setup.outbox / "take" / "animation.fbx").read_bytes()[:100]
     assert len(counted(setup.counters, "tracking", "start")) == 1  # tracking was not run again
     assert len(counted(setup.counters, "track_extraction", "start")) == 2
     assert "mocapd.daemon" in (setup.state / "mocapd.log").read_text()

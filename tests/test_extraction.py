@@ -75,6 +75,9 @@ def test_unknown_track_id_and_empty_tracklets_are_clear_errors() -> None:
     summaries = extraction.summarise(tracklets.from_dict(builder.build()))
     with pytest.raises(JobError, match="track_id 8 .*known tracks: 7, 9"):
         extraction.select(summaries, JobOptions(track_id=8))
+    assert extraction.select(summaries, JobOptions(track_ids=[9, 7], track_id=7)) == [7, 9]
+    with pytest.raises(JobError, match="track_ids 8 not in this video; known tracks: 7, 9"):
+        extraction.select(summaries, JobOptions(track_ids=[7, 8]))
     with pytest.raises(JobError, match="min_track_frames"):
         extraction.select(summaries, JobOptions(track_mode="all", min_track_frames=6))
     empty = extraction.summarise(tracklets.from_dict(LayoutBuilder(5).build()))

@@ -69,10 +69,25 @@ def add_job_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("job", help="job id, or its output name")
 
 
+# Key in a job's step data: the outbox names it had before re-exports moved it to new folders.
+EARLIER_NAMES = "earlier_names"
+
+
 def find_job(store: Store, key: str) -> JobRecord:
+    """The job by id, by output name, or by a name it had before a re-export."""
     record = store.job(int(key)) if key.isdigit() else None
     if record is None:
         record = JobRecord.select().where(JobRecord.name == key).order_by(JobRecord.id.desc()).first()
+    if record is None:
+        candidates = JobRecord.select().where(JobRecord.step_data.contains(json.dumps(key)))
+        record = next(
+            (
+                r
+                for r in candidates.order_by(JobRecord.id.desc())
+                if key in (r.json("step_data") or {}).get(EARLIER_NAMES, [])
+            ),
+            None,
+        )
     if record is None:
         raise CommandError(f"no job {key!r}")
     return record

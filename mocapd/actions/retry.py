@@ -95,6 +95,7 @@ def run(arguments: argparse.Namespace, config: Config) -> int:
     first = next(
         (step.name for step in steps if step.status not in states.FINISHED_STEP_STATES), states.STEPS[0]
     )
+    store.update_job(record.id, started=None)  # the new run's elapsed time and progress are its own
     store.requeue(record.id, first, options=options)
     print(f"job {record.id} queued again from {first}" + (" with its options read again" if options else ""))
     return 0

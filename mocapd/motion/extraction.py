@@ -135,7 +135,7 @@ def summarise(tracklets: Tracklets, clip_frames: int | None = None) -> list[Trac
 
 
 def select(summaries: list[TrackSummary], options: JobOptions) -> list[int]:
-    """The tids to extract, per the job's track_mode, track_id and min_track_frames."""
+    """The tids to extract, per the job's track_mode, track_ids or track_id, and min_track_frames."""
     if not summaries:
         raise JobError("no person found in the video")
     known = sorted(summary.tid for summary in summaries)
@@ -148,6 +148,13 @@ def select(summaries: list[TrackSummary], options: JobOptions) -> list[int]:
                 f"the longest, track {longest.tid}, has {longest.frames}"
             )
         return sorted(chosen)
+    if options.track_ids:
+        missing = sorted(set(options.track_ids) - set(known))
+        if missing:
+            raise JobError(
+                f"track_ids {', '.join(map(str, missing))} not in this video; known tracks: {', '.join(map(str, known))}"
+            )
+        return sorted(set(options.track_ids))
     if options.track_id is not None:
         if options.track_id not in known:
             raise JobError(

@@ -20,6 +20,7 @@ from typing import Any
 
 from mocapd.errors import JobError, TransientError
 from mocapd.job import Job, StepOutcome
+from mocapd.motion.extraction import TrackSummary, select
 
 SCRIPT_NAME = "test-stages.json"
 VIDEO = {"width": 64, "height": 48, "fps": 25.0, "duration": 1.0, "frame_count": 25, "codec": "h264"}
@@ -73,14 +74,19 @@ def default(step: str, job: Job) -> StepOutcome:
         job.tracklets_path.write_bytes(b"tracklets")
         return StepOutcome(data={"backend": "test", "backend_reason": "test stages"})
     if step == "track_extraction":
-        tid = job.options.track_id if job.options.track_id is not None else 1
+        # Two people; the shipped selection picks among them by the job's options.
+        summaries = [TrackSummary(1, 25, 1.0, 0, 24), TrackSummary(2, 20, 0.8, 5, 24)]
+        selected = select(summaries, job.options)
         job.tracks_dir.mkdir(parents=True, exist_ok=True)
-        job.track_path(tid).write_bytes(b"track")
+        for tid in selected:
+            job.track_path(tid).write_bytes(b"track")
+        shares = {1: 0.96, 2: 0.5}
         tracks = [
-            {"tid": 1, "frames": 25, "share": 1.0, "selected": tid == 1, "quality": {"detected_share": 0.96}},
-            {"tid": 2, "frames": 20, "share": 0.8, "selected": tid == 2, "quality": {"detected_share": 0.5}},
+            summary.to_dict()
+            | {"selected": summary.tid in selected, "quality": {"detected_share": shares[summary.tid]}}
+            for summary in summaries
         ]
-        return StepOutcome(data={"tracks": tracks, "selected": [tid]})
+        return StepOutcome(data={"tracks": tracks, "selected": selected})
     if step == "smoothing":
         job.smoothed_dir.mkdir(parents=True, exist_ok=True)
         for tid in job.selected_tracks:
