@@ -24,7 +24,7 @@ SOURCES = (
     "SmoothNet",
     "etc",
 )
-TOOLS = ("mocapd-list-tids", "mocapd-extract-track", "mocapd-adapt-smoothnet")
+TOOLS = ("mocapd-list-tids", "mocapd-extract-track", "mocapd-adapt-smoothnet", "mocapd-npz-to-fbx")
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +67,7 @@ def test_the_wheel_holds_the_tools_and_the_example_configuration(wheel: Path) ->
         (entry_points,) = [name for name in names if name.endswith(".dist-info/entry_points.txt")]
         scripts = archive.read(entry_points).decode()
     assert example == (REPO / "etc" / "mocapd.toml").read_text(encoding="utf-8")
-    for module in ("list_tids", "extract_track_for_tid", "adapt_smoothnet"):
+    for module in ("list_tids", "extract_track_for_tid", "adapt_smoothnet", "smplx_npz_to_fbx"):
         assert f"mocapd/tools/{module}.py" in names
     for script in ("mocapd", *TOOLS):
         assert f"{script} = " in scripts, script
