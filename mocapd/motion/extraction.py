@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from mocapd.errors import JobError
-from mocapd.motion import gravity, ik, landmarks, rootmotion, worldframe
+from mocapd.motion import gravity, ik, landmarks, rootmotion, solver, worldframe
 from mocapd.motion.smplmodel import SmplModel, load_or_explain
 from mocapd.motion.tracklets import Tracklets, TrackObservations, observations, real_frame_counts
 from mocapd.motion.tracklets import read as read_tracklets
@@ -64,6 +64,8 @@ class Extracted:
     warnings: list[str] = field(default_factory=list)
     # Up in the camera and the tilt it was levelled by; a level camera where nothing was estimated.
     camera_tilt: gravity.GravityEstimate = field(default_factory=lambda: gravity.level("not estimated"))
+    # What the clip-level solver found (mocapd.motion.solver); empty where it did not run.
+    solver: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -84,6 +86,7 @@ class CameraTrack:
     observations: TrackObservations
     measured: np.ndarray  # (N,) bool
     warnings: list[str] = field(default_factory=list)
+    solver: dict[str, Any] = field(default_factory=dict)
 
     def person(self) -> gravity.Person:
         """The joints in the camera frame, as the camera's up is estimated from."""
@@ -285,12 +288,41 @@ def extract(
     return level(observe(tracklets, tid, fps, smpl_model, focal_length_px), up)
 
 
+def solve_embedded(
+    tracklets: Tracklets,
+    observed: TrackObservations,
+    real_rows: np.ndarray,
+    fps: float,
+    focal_length_px: float | None,
+) -> solver.Solved | None:
+    """The clip-level solver on an embedded track's landmarks; None where the tracklets lack them."""
+    extras = observed.extras
+    if not all(key in extras for key in ("landmarks_image", "landmarks_world", "landmarks_visibility")):
+        return None
+    sizes = observed.image_size[real_rows]
+    if not np.isfinite(sizes).all():
+        return None
+    height, width = (int(value) for value in np.median(sizes, axis=0))
+    frames = observed.frame_idx[real_rows]
+    recorded = tracklets.timestamps(frames)
+    times = recorded if recorded is not None else frames / float(fps)
+    return solver.solve_embedded(
+        extras["landmarks_image"][real_rows],
+        extras["landmarks_world"][real_rows],
+        extras["landmarks_visibility"][real_rows],
+        np.asarray(times, dtype=np.float64),
+        solver.Pinhole.for_image(height, width, focal_length_px),
+        (height, width),
+    )
+
+
 def observe(
     tracklets: Tracklets,
     tid: int,
     fps: float,
     smpl_model: SmplModel | None = None,
     focal_length_px: float | None = None,
+    solve: bool = True,
 ) -> CameraTrack:
     """One track in the camera frame, rows from its first to last detection.
 
@@ -298,7 +330,8 @@ def observe(
     timestamps where it has them, else index / fps. The motion's `fps` is the rate of its rows: the
     video's, or lower where the embedded backend skipped frames. focal_length_px: the real focal
     length where the video's metadata gives it; PHALP's depths are rescaled to it, or to mocapd's
-    default field of view (mocapd.motion.rootmotion) without one.
+    default field of view (mocapd.motion.rootmotion) without one. solve: embedded tracks go through
+    the clip-level solver (mocapd.motion.solver); False keeps the tracker's per-frame fit.
     """
     if not (np.isfinite(fps) and fps > 0):
         raise JobError(f"the frame rate must be a positive number, got {fps}")
@@ -320,7 +353,15 @@ def observe(
     measured = np.zeros(count, dtype=bool)
     measured[rows] = True
 
-    offsets, pelvis_offset = _skeleton(tracklets, observed, real_rows, smpl_model)
+    solved = (
+        solve_embedded(tracklets, observed, real_rows, fps, focal_length_px)
+        if solve and tracklets.embedded
+        else None
+    )
+    if solved is None:
+        offsets, pelvis_offset = _skeleton(tracklets, observed, real_rows, smpl_model)
+    else:
+        offsets, pelvis_offset = solved.offsets, worldframe.PELVIS_IN_SMPL_MODEL
     depth_scale = 1.0
     if not tracklets.embedded:
         scale = _depth_scale(observed.image_size[real_rows], focal_length_px)
@@ -330,11 +371,20 @@ def observe(
             depth_scale = scale
     pelvis_measured = worldframe.pelvis_in_camera(observed.camera[real_rows], pelvis_offset, depth_scale)
     orientation_measured = observed.global_orient[real_rows]
+    body_measured = observed.body_pose[real_rows]
     if not tracklets.embedded:
         orientation_measured = worldframe.view_ray_rotation(pelvis_measured) @ orientation_measured
+    figures: dict[str, Any] = {}
+    if solved is not None:
+        orientation_measured, body_measured, pelvis_measured = (
+            solved.global_orient,
+            solved.body_pose,
+            solved.pelvis,
+        )
+        figures = solved.figures
     # Gaps are filled after the corrections, so that what is interpolated is the real motion.
     camera_rotations = fill_rotations(_dense(orientation_measured, rows, count), measured)
-    body = fill_rotations(_dense(observed.body_pose[real_rows], rows, count), measured)
+    body = fill_rotations(_dense(body_measured, rows, count), measured)
     pelvis_camera = fill_linear(_dense(pelvis_measured, rows, count), measured)
     camera = fill_linear(_dense(observed.camera[real_rows], rows, count), measured)
     betas = fill_linear(_dense(observed.betas[real_rows], rows, count), measured)
@@ -356,6 +406,7 @@ def observe(
         observations=observed,
         measured=measured,
         warnings=warnings,
+        solver=figures,
     )
 
 
@@ -386,6 +437,7 @@ def level(track: CameraTrack, up: gravity.GravityEstimate | None = None) -> Extr
         measured=track.measured,
         warnings=list(track.warnings),
         camera_tilt=up,
+        solver=dict(track.solver),
     )
 
 

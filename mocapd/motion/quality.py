@@ -83,10 +83,14 @@ def track_quality(extracted: Extracted) -> dict[str, Any]:
         observed.image_size[real],
         np.nan_to_num(joint_confidence[real]) if joint_confidence is not None else None,
     )
-    return {
-        "detected_share": round(float(extracted.measured.mean()), 4),
-        "interpolated_frames": int(np.count_nonzero(~extracted.measured)),
-        "bone_length_cv": None if variation is None else round(variation, 4),
-        "jitter_m_s2": round(jitter(motion), 3),
-        "frames_out_of_image": int(np.count_nonzero(leaving)),
-    } | extracted.camera_tilt.to_dict()
+    return (
+        {
+            "detected_share": round(float(extracted.measured.mean()), 4),
+            "interpolated_frames": int(np.count_nonzero(~extracted.measured)),
+            "bone_length_cv": None if variation is None else round(variation, 4),
+            "jitter_m_s2": round(jitter(motion), 3),
+            "frames_out_of_image": int(np.count_nonzero(leaving)),
+        }
+        | extracted.camera_tilt.to_dict()
+        | extracted.solver
+    )

@@ -1,0 +1,499 @@
+"""The clip-level solver (mocapd.motion.solver) before/after, on the exported FBX read back with ufbx.
+
+Each Pose2Sim view (SinglePerson cam01-04; MultiPerson cam01-04, each person) goes through the real
+pipeline with default options: tracking (embedded backend), track extraction, smoothing, FBX export
+(Blender); the FBX is read back with ufbx and held against the 4-view triangulation of the same clip
+(bench_accuracy's). "before" is the per-frame fit (extraction.observe(solve=False)), "after" the solver.
+Per view: PA-MPJPE over 12 limb joints (mm), knee/elbow angle RMSE (deg), mirrored frames (the
+left/right swapped body fits the reference better), frames with a foot within 5 cm of the floor,
+the lowest foot's worst height, planted-foot sliding (mm/frame), mean joint acceleration
+(mm/frame^2), the best time offset (frames), joint turns over 30 deg/frame where the reference
+turns less, knees bent backwards by more than 5 deg; times, the solver's share, peak memory.
+Per posed frame (the FBX is sampled at the times of the frames the tracker posed).
+
+Run: .venv/bin/python bench/bench_solver.py [--cache DIR] [--demo SinglePerson MultiPerson]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gc
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+import bench_accuracy as accuracy  # noqa: E402
+
+from mocapd import skeleton, trackfile  # noqa: E402
+from mocapd.backends.embedded.tracking import track_video  # noqa: E402
+from mocapd.config import Config  # noqa: E402
+from mocapd.job import Job  # noqa: E402
+from mocapd.motion import extraction, tracklets  # noqa: E402
+from mocapd.motion.landmarks import MEDIAPIPE_INDEX  # noqa: E402
+from mocapd.options import JobOptions  # noqa: E402
+from mocapd.probe import probe  # noqa: E402
+from mocapd.steps import fbx_export, smoothing, track_extraction  # noqa: E402
+
+DATA = REPO / "tests" / "data" / "pose2sim"
+SIDES = ("left", "right")
+SOLE_JOINTS = [[skeleton.JOINT_INDEX[f"{side}_{name}"] for name in ("ankle", "foot")] for side in SIDES]
+REFERENCE_SOLE = [[MEDIAPIPE_INDEX[f"{side}_{name}"] for name in ("heel", "foot_index")] for side in SIDES]
+# Segments whose turning speed is compared: (from, to) in bench_accuracy's 12-joint order.
+SEGMENTS = ((0, 1), (1, 2), (3, 4), (4, 5), (6, 7), (7, 8), (9, 10), (10, 11))
+NEAR_FLOOR_M = 0.05
+CONTACT_SPEED_M_S = 0.5
+FAST_TURN_DEG = 30.0
+BACKWARDS_DEG = 5.0
+MAX_LAG = 6
+
+
+@dataclass
+class Figures:
+    pa_mpjpe: float
+    knee: float
+    elbow: float
+    mirrored: int
+    near_floor: float
+    worst_lowest_cm: float
+    below_2cm: int
+    sliding: float
+    acceleration: float
+    lag: int
+    fast_turns: int
+    knee_backwards: int
+    frames: int
+
+
+def track_clip(video: Path, folder: Path, cache: Path | None, demo: str) -> tuple[Path, float]:
+    """The tracklets of one view (from the cache when there) and the tracking time (0 from the cache)."""
+    cached = None if cache is None else cache / f"{demo}_{video.stem}.pkl"
+    if cached is not None and cached.is_file():
+        return cached, 0.0
+    job = make_job(video, folder / f"track_{demo}_{video.stem}")
+    start = time.perf_counter()
+    track_video(job)
+    seconds = time.perf_counter() - start
+    if cached is not None:
+        cache.mkdir(parents=True, exist_ok=True)  # type: ignore[union-attr]
+        shutil.copy(job.tracklets_path, cached)
+    return job.tracklets_path, seconds
+
+
+def make_job(video: Path, work: Path) -> Job:
+    (work / "input").mkdir(parents=True, exist_ok=True)
+    shutil.copy(video, work / "input" / video.name)
+    config = Config(state_dir=str(work / "state"))
+    job = Job(1, video.stem, work, video.name, JobOptions(track_mode="all", min_track_frames=10), config)
+    job.video_info = probe(job.video_path, config.limits)
+    return job
+
+
+@contextlib.contextmanager
+def solver_enabled(enabled: bool) -> Iterator[None]:
+    original = extraction.observe
+
+    def observe(*arguments: Any, **keywords: Any) -> extraction.CameraTrack:
+        return original(*arguments, **keywords, solve=enabled)
+
+    extraction.observe = observe  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        extraction.observe = original  # type: ignore[assignment]
+
+
+def export(video: Path, tracklets_path: Path, work: Path, solve: bool) -> tuple[Job, float, dict[str, Any]]:
+    """Extraction, smoothing and FBX export of every track; the extraction step's seconds and data."""
+    job = make_job(video, work)
+    job.tracklets_path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(tracklets_path, job.tracklets_path)
+    with solver_enabled(solve):
+        start = time.perf_counter()
+        outcome = track_extraction.run(job)
+        seconds = time.perf_counter() - start
+    smoothing.run(job)
+    fbx_export.run(job)
+    return job, seconds, outcome.data
+
+
+def fbx_joints(path: Path, video_fps: float, frames: int) -> np.ndarray:
+    """(frames, 24, 3) joint positions, metres, Y up, sampled at the video's frame times from the first key."""
+    import ufbx
+
+    scene = ufbx.load_file(str(path))
+    KEPT.append(scene)
+    nodes = list(scene.nodes)
+    by_name = {node.name: node for node in nodes}
+    stack = list(scene.anim_stacks)[0]
+    anim = stack.anim
+    unit = scene.settings.unit_meters or 0.01
+    result = np.empty((frames, skeleton.NUM_JOINTS, 3))
+    begin = stack.time_begin
+    for frame in range(frames):
+        evaluated = ufbx.evaluate_scene(scene, anim, begin + frame / video_fps)
+        KEPT.append(evaluated)
+        evaluated_nodes = {node.name: node for node in list(evaluated.nodes)}
+        for joint, name in enumerate(skeleton.JOINT_NAMES):
+            matrix = evaluated_nodes[name].node_to_world
+            result[frame, joint] = list(matrix.c3)
+    del by_name
+    return result * unit
+
+
+KEPT: list[Any] = []  # ufbx objects must outlive the run (tests/ufbx_scenes.py)
+
+
+def signed_knee(joints: np.ndarray, hips: tuple[int, int], leg: tuple[int, int, int]) -> np.ndarray:
+    """(F,) knee flexion (deg), negative when bent backwards, about the hip line (left hip - right hip)."""
+    lateral = accuracy.ik.unit(joints[:, hips[0]] - joints[:, hips[1]])
+    thigh = joints[:, leg[1]] - joints[:, leg[0]]
+    shank = joints[:, leg[2]] - joints[:, leg[1]]
+    normal = np.cross(accuracy.ik.unit(thigh), accuracy.ik.unit(shank))
+    cosine = np.sum(accuracy.ik.unit(thigh) * accuracy.ik.unit(shank), axis=-1)
+    return np.degrees(np.arctan2(np.sum(normal * lateral, axis=-1), cosine))
+
+
+def turn_speeds(joints: np.ndarray) -> np.ndarray:
+    """(F-1, segments) degrees per frame each limb segment turns."""
+    directions = np.stack([accuracy.ik.unit(joints[:, b] - joints[:, a]) for a, b in SEGMENTS], axis=1)
+    cosine = np.clip(np.sum(directions[1:] * directions[:-1], axis=-1), -1.0, 1.0)
+    return np.degrees(np.arccos(cosine))
+
+
+def floor_figures(sole: np.ndarray, horizontal: np.ndarray, fps: float) -> tuple[float, float, int, float]:
+    """sole (F, 2, 2) heights of each foot's points above the floor, horizontal (F, 2, 2, 2) positions:
+    share of frames with a foot within 5 cm, the worst frame's lowest foot (cm), frames with a foot
+    more than 2 cm below, mean planted-foot sliding (mm/frame)."""
+    seen = np.isfinite(sole).all(axis=(1, 2)) & np.isfinite(horizontal).all(axis=(1, 2, 3))
+    sole, horizontal = sole[seen], horizontal[seen]
+    lowest = np.min(sole.reshape(len(sole), -1), axis=1)
+    near = float(np.mean(lowest <= NEAR_FLOOR_M))
+    worst = float(np.nanmax(lowest) * 100.0)
+    below = int(np.count_nonzero(lowest < -0.02))
+    slides = []
+    for side in range(2):
+        point = np.argmin(sole[:, side], axis=1)
+        rows = np.arange(len(sole))
+        position = horizontal[rows, side, point]
+        height = sole[rows, side, point]
+        step = np.linalg.norm(np.diff(position, axis=0), axis=-1)
+        step_other = np.linalg.norm(
+            horizontal[1:, side, point[:-1]] - horizontal[:-1, side, point[:-1]], axis=-1
+        )
+        planted = (
+            (height[1:] < NEAR_FLOOR_M)
+            & (height[:-1] < NEAR_FLOOR_M)
+            & (step_other * fps < CONTACT_SPEED_M_S)
+        )
+        slides.append(step_other[planted])
+        del step
+    sliding = np.concatenate(slides)
+    return near, worst, below, float(sliding.mean() * 1000.0) if sliding.size else float("nan")
+
+
+def figures(
+    ours: np.ndarray, reference: np.ndarray, rest_ankle: float, fps: float
+) -> tuple[Figures, dict[str, float]]:
+    """Our FBX joints (F, 24, 3) against the reference landmarks (F, 33, 3) of the same video frames.
+
+    Only the frames the tracker posed (every other frame of a 60 fps video) have a reference: the
+    figures are per posed frame."""
+    posed = np.flatnonzero(np.isfinite(reference).any(axis=(1, 2)))
+    step = int(np.median(np.diff(posed))) if posed.size > 1 else 1
+    posed = np.arange(posed[0], posed[-1] + 1, step)
+    ours, reference, fps = ours[posed], reference[posed], fps / step
+    compared = ours[:, accuracy.SMPL_JOINTS]
+    truth = reference[:, accuracy.MEDIAPIPE_JOINTS]
+    usable = np.isfinite(truth).all(axis=(1, 2)) & np.isfinite(compared).all(axis=(1, 2))
+
+    def pa(shift: int) -> float:
+        errors = []
+        for frame in np.flatnonzero(usable):
+            other = frame + shift
+            if 0 <= other < len(ours) and usable[other]:
+                errors.append(accuracy.procrustes_error(compared[other], truth[frame]))
+        return float(np.mean(errors)) if errors else float("inf")
+
+    lags = {shift: pa(shift) for shift in range(-MAX_LAG, MAX_LAG + 1)}
+    swap = [6, 7, 8, 9, 10, 11, 0, 1, 2, 3, 4, 5]
+    mirrored = sum(
+        accuracy.procrustes_error(compared[frame][swap], truth[frame])
+        < accuracy.procrustes_error(compared[frame], truth[frame])
+        for frame in np.flatnonzero(usable)
+    )
+    angles, truth_angles = accuracy.joint_angles(compared[usable]), accuracy.joint_angles(truth[usable])
+
+    def rmse(names: tuple[str, str]) -> float:
+        return float(np.mean([np.sqrt(np.mean((angles[n] - truth_angles[n]) ** 2)) for n in names]))
+
+    sole = ours[:, SOLE_JOINTS, 1] - np.array([rest_ankle, 0.0])
+    near, worst, below, sliding = floor_figures(sole, ours[:, SOLE_JOINTS][..., [0, 2]], fps)
+    # The lab floor under the skin markers: the reference's own lowest soles (2nd percentile, as
+    # mocapd's levelling takes its floor), so that heel and toe markers above the skin count as on it.
+    reference_sole = reference[:, REFERENCE_SOLE, 2]
+    reference_sole = reference_sole - np.nanpercentile(np.nanmin(reference_sole, axis=(1, 2)), 2.0)
+    ref_near, ref_worst, ref_below, ref_sliding = floor_figures(
+        reference_sole, reference[:, REFERENCE_SOLE][..., :2], fps
+    )
+    acceleration = float(
+        np.nanmean(np.linalg.norm(compared[2:] - 2 * compared[1:-1] + compared[:-2], axis=-1)) * 1000
+    )
+    ref_acceleration = float(
+        np.nanmean(np.linalg.norm(truth[2:] - 2 * truth[1:-1] + truth[:-2], axis=-1)) * 1000
+    )
+    ours_turns, truth_turns = turn_speeds(compared), turn_speeds(truth)
+    fast = int(np.count_nonzero(((ours_turns > FAST_TURN_DEG) & ~(truth_turns > FAST_TURN_DEG)).any(axis=1)))
+    knees = [(3, 4, 5), (9, 10, 11)]
+    backwards = int(
+        np.count_nonzero(
+            np.stack([signed_knee(compared, (3, 9), leg) < -BACKWARDS_DEG for leg in knees], axis=1).any(
+                axis=1
+            )
+        )
+    )
+    reference_figures = {
+        "near_floor": ref_near,
+        "worst_lowest_cm": ref_worst,
+        "sliding": ref_sliding,
+        "acceleration": ref_acceleration,
+    }
+    return (
+        Figures(
+            pa_mpjpe=lags[0] * 1000.0,
+            knee=rmse(("left knee", "right knee")),
+            elbow=rmse(("left elbow", "right elbow")),
+            mirrored=int(mirrored),
+            near_floor=near,
+            worst_lowest_cm=worst,
+            below_2cm=below,
+            sliding=sliding,
+            acceleration=acceleration,
+            lag=min(lags, key=lambda shift: lags[shift]),
+            fast_turns=fast,
+            knee_backwards=backwards,
+            frames=int(usable.sum()),
+        ),
+        reference_figures,
+    )
+
+
+def reference_for(demo: str, observed: dict[str, dict[int, tracklets.TrackObservations]]) -> list[np.ndarray]:
+    """One triangulated reference (F, 33, 3) per person: SinglePerson's one; MultiPerson's by matching
+    each view's tracks to the cam01 tracks through the triangulation's reprojection."""
+    raw, names = accuracy.read_qca(DATA / demo / "calibration" / "Calib.qca.txt")
+    frames = max(int(track.frame_idx.max()) + 1 for tracks in observed.values() for track in tracks.values())
+    first = names[0]
+    people = sorted(observed[first], key=lambda tid: -observed[first][tid].frame_idx.size)[
+        : 2 if demo == "MultiPerson" else 1
+    ]
+    references = []
+    candidates = accuracy.candidate_cameras(raw, names)
+    for tid in people:
+        chosen = {first: observed[first][tid]}
+        anchor = accuracy.dense(chosen[first], "landmarks_image", frames)
+        for name in names[1:]:
+            # The other view's track of the same person: the one whose landmarks triangulate best with cam01's.
+            best, best_score = None, float("inf")
+            for other in observed[name].values():
+                points = [anchor, accuracy.dense(other, "landmarks_image", frames)]
+                weights = [
+                    np.nan_to_num(accuracy.dense(chosen[first], "landmarks_visibility", frames)),
+                    np.nan_to_num(accuracy.dense(other, "landmarks_visibility", frames)),
+                ]
+                for cameras in candidates.values():
+                    pair = [cameras[0], cameras[names.index(name)]]
+                    sample = slice(0, frames, 10)
+                    tri = accuracy.triangulate(
+                        pair, [p[sample] for p in points], [w[sample] for w in weights]
+                    )
+                    if not np.isfinite(tri).any():
+                        continue
+                    score = accuracy.reprojection_error(
+                        pair, tri, [p[sample] for p in points], [w[sample] for w in weights]
+                    )
+                    if score < best_score:
+                        best, best_score = other, score
+            if best is not None:
+                chosen[name] = best
+        views = [name for name in names if name in chosen]
+        points = [accuracy.dense(chosen[name], "landmarks_image", frames) for name in views]
+        weights = [
+            np.nan_to_num(accuracy.dense(chosen[name], "landmarks_visibility", frames)) for name in views
+        ]
+        sample = slice(0, frames, 10)
+        scores = {}
+        for label, cameras in candidates.items():
+            subset = [cameras[names.index(name)] for name in views]
+            tri = accuracy.triangulate(subset, [p[sample] for p in points], [w[sample] for w in weights])
+            scores[label] = accuracy.reprojection_error(
+                subset, tri, [p[sample] for p in points], [w[sample] for w in weights]
+            )
+        label = min(scores, key=lambda key: scores[key])
+        cameras = [candidates[label][names.index(name)] for name in views]
+        references.append(accuracy.triangulate(cameras, points, weights))
+        print(
+            f"{demo} person {len(references)}: reference from {len(views)} views, reprojection {scores[label]:.1f} px"
+        )
+    return references
+
+
+def run_demo(
+    demo: str, cache: Path | None, folder: Path
+) -> list[tuple[str, Figures, Figures, dict[str, float]]]:
+    videos = sorted((DATA / demo / "videos").glob("cam*.mp4"))
+    observed: dict[str, dict[int, tracklets.TrackObservations]] = {}
+    paths: dict[str, Path] = {}
+    tracking_s: dict[str, float] = {}
+    for video in videos:
+        paths[video.stem], tracking_s[video.stem] = track_clip(video, folder, cache, demo)
+        data = tracklets.read(paths[video.stem])
+        counts = tracklets.real_frame_counts(data)
+        observed[video.stem] = {
+            tid: tracklets.observations(data, tid) for tid in counts if counts[tid][0] >= 10
+        }
+    references = reference_for(demo, observed)
+    rows = []
+    for video in videos:
+        results = {}
+        for solve in (False, True):
+            job, seconds, data = export(
+                video, paths[video.stem], folder / f"{demo}_{video.stem}_{solve}", solve
+            )
+            info = job.video_info
+            assert info is not None
+            results[solve] = (job, seconds, data)
+        duration = info.duration
+        print(
+            f"{demo} {video.stem}: clip {duration:.2f} s; tracking {tracking_s[video.stem]:.2f} s "
+            f"({tracking_s[video.stem] / duration:.2f}x, 0 = cached); extraction before {results[False][1]:.2f} s, "
+            f"after {results[True][1]:.2f} s: the solver's share {(results[True][1] - results[False][1]) / duration:.3f}x"
+        )
+        for person, reference in enumerate(references, start=1):
+            pair = []
+            for solve in (False, True):
+                job, _, data = results[solve]
+                tids = list(job.selected_tracks)
+                tid = match_track(job, tids, observed[video.stem], reference)
+                motion = trackfile.load(job.motion_path(tid))
+                first = int(motion.frame_idx[0])
+                last = int(motion.frame_idx[-1])
+                count = last - first + 1
+                joints = np.full((len(reference), skeleton.NUM_JOINTS, 3), np.nan)
+                sampled = fbx_joints(job.export_dir / f"animation_track{tid}.fbx", info.fps, count)
+                joints[first : first + count] = sampled[: len(reference) - first]
+                rest = rest_ankle_height(motion.offsets)
+                figure, ref_figures = figures(joints, reference, rest, info.fps)
+                quality = next(entry["quality"] for entry in data["tracks"] if entry["tid"] == tid)
+                pair.append((figure, quality))
+            label = f"{demo} {video.stem}" + (f" person {person}" if len(references) > 1 else "")
+            rows.append((label, pair[0][0], pair[1][0], ref_figures))
+            solver_figures = {key: pair[1][1].get(key) for key in SOLVER_KEYS}
+            print(f"  {label}: solver figures {solver_figures}")
+    return rows
+
+
+SOLVER_KEYS = (
+    "reprojection_px",
+    "flip_repaired_frames",
+    "contact_share",
+    "floor_penetration_cm",
+    "sliding_mm_per_frame",
+)
+
+
+def match_track(
+    job: Job, tids: list[int], observed: dict[int, tracklets.TrackObservations], reference: np.ndarray
+) -> int:
+    """The track whose image hips follow the reference person: the most frames in common, nearest in 3D extent."""
+    if len(tids) == 1:
+        return tids[0]
+    # The reference was triangulated from one track per view; the track whose hips' pixel track
+    # matches it is found through its frame overlap and the hip height ordering is ambiguous, so
+    # the nearest in mean image position to the reference's projection is taken.
+    scores = {}
+    for tid in tids:
+        track = observed.get(tid)
+        if track is None:
+            continue
+        frames = track.frame_idx[track.frame_idx < len(reference)]
+        scores[tid] = -np.count_nonzero(np.isfinite(reference[frames, MEDIAPIPE_INDEX["left_hip"], 0]))
+        centre = np.nanmean(track.extras["landmarks_image"][:, MEDIAPIPE_INDEX["left_hip"], 0])
+        scores[tid] = (scores[tid], centre)
+    return min(scores, key=lambda tid: scores[tid])
+
+
+def rest_ankle_height(offsets: np.ndarray) -> float:
+    identity = np.broadcast_to(np.eye(3), (skeleton.NUM_JOINTS, 3, 3))
+    rest = skeleton.forward_kinematics(identity, offsets, np.zeros(3))
+    joint = skeleton.JOINT_INDEX
+    return float(rest[joint["left_ankle"], 1] - rest[joint["left_foot"], 1])
+
+
+def print_table(rows: list[tuple[str, Figures, Figures, dict[str, float]]]) -> None:
+    columns = (
+        ("PA-MPJPE mm", "pa_mpjpe", "{:.1f}"),
+        ("knee deg", "knee", "{:.1f}"),
+        ("elbow deg", "elbow", "{:.1f}"),
+        ("mirrored", "mirrored", "{:d}"),
+        ("foot<5cm", "near_floor", "{:.0%}"),
+        ("worst low cm", "worst_lowest_cm", "{:.1f}"),
+        ("<-2cm frames", "below_2cm", "{:d}"),
+        ("slide mm/f", "sliding", "{:.1f}"),
+        ("accel mm/f2", "acceleration", "{:.1f}"),
+        ("lag", "lag", "{:d}"),
+        (">30deg/f", "fast_turns", "{:d}"),
+        ("knee back", "knee_backwards", "{:d}"),
+    )
+    print()
+    print(f"{'view':32s} {'':6s} " + " ".join(f"{title:>12s}" for title, _, _ in columns))
+    for label, before, after, reference in rows:
+        for name, figure in (("before", before), ("after", after)):
+            cells = [fmt.format(getattr(figure, key)) for _, key, fmt in columns]
+            print(f"{label:32s} {name:6s} " + " ".join(f"{cell:>12s}" for cell in cells))
+        cells = [(fmt.format(reference[key]) if key in reference else "") for _, key, fmt in columns]
+        print(f"{label:32s} {'ref':6s} " + " ".join(f"{cell:>12s}" for cell in cells))
+    for name in ("before", "after"):
+        single = [
+            (b if name == "before" else a) for label, b, a, _ in rows if label.startswith("SinglePerson")
+        ]
+        if single:
+            print(
+                f"SinglePerson mean of {len(single)} views, {name}: PA-MPJPE {np.mean([f.pa_mpjpe for f in single]):.1f} mm "
+                f"(max {max(f.pa_mpjpe for f in single):.1f}), knee {np.mean([f.knee for f in single]):.1f} deg, "
+                f"elbow {np.mean([f.elbow for f in single]):.1f} deg"
+            )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--cache", type=Path, default=None, help="folder keeping each view's tracklets between runs"
+    )
+    parser.add_argument("--demo", nargs="+", default=["SinglePerson", "MultiPerson"])
+    arguments = parser.parse_args()
+    gc.disable()  # ufbx objects must not be collected in a cycle (tests/ufbx_scenes.py)
+    started = time.perf_counter()
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        for demo in arguments.demo:
+            rows += run_demo(demo, arguments.cache, Path(folder))
+    print_table(rows)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    print(f"peak memory {peak:.0f} MB; wall time {time.perf_counter() - started:.1f} s")
+
+
+if __name__ == "__main__":
+    main()

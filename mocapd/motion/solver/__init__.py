@@ -1,0 +1,166 @@
+"""The clip-level solver: one body and one motion per person, from everything the pose model saw over the clip.
+
+Stages, one module each, run in this order by `solve_embedded`:
+  flips     left/right labels the neighbouring frames contradict, repaired;
+  bones     the person's one skeleton (segment lengths and SMPL offsets, left = right);
+  posefit   every frame's landmarks fitted to the 2D image landmarks through the camera (camera),
+            with the metric world landmarks as the depth prior, bone lengths and a temporal term;
+  (ik)      the SMPL joint rotations of the fitted landmarks (mocapd.motion.ik), knees and elbows
+            as hinges that do not bend backwards;
+  contacts  resting feet (image speed, height, confidence) and the floor under them;
+  rootpath  the pelvis path that keeps planted feet still and on the floor, depth included.
+contacts and rootpath need only joints in the camera frame, 2D observations and a camera: they
+are the part a backend with its own pose (4D-Humans) can use as well.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from mocapd import skeleton
+from mocapd.motion import gravity, ik, landmarks, rootmotion
+from mocapd.motion.solver import bones, contacts, flips, posefit, rootpath
+from mocapd.motion.solver.camera import Pinhole
+
+__all__ = ["Pinhole", "Solved", "solve_embedded"]
+
+# Tracks shorter than this are not solved over time (nothing to be smooth with): they keep the
+# per-frame fit, and the quality figures say so.
+MIN_FRAMES = 2
+# Rounds of contacts -> floor -> root path.
+ROUNDS = 2
+
+
+@dataclass
+class Solved:
+    """One track's motion in the OpenCV camera frame, one row per detection, and what the solver found."""
+
+    global_orient: np.ndarray  # (M, 3, 3) root orientation
+    body_pose: np.ndarray  # (M, 23, 3, 3) local rotations
+    pelvis: np.ndarray  # (M, 3) the pelvis joint
+    offsets: np.ndarray  # (24, 3)
+    resting: np.ndarray  # (M, 2) left/right foot resting
+    figures: dict[str, Any] = field(default_factory=dict)
+
+
+def _fill(values: np.ndarray) -> np.ndarray:
+    """(M, 3) rows with NaN replaced by the nearest known values (linear between them)."""
+    valid = np.isfinite(values).all(axis=1)
+    if valid.all() or not valid.any():
+        return np.nan_to_num(values)
+    rows = np.arange(values.shape[0])
+    return np.stack([np.interp(rows, rows[valid], values[valid, axis]) for axis in range(3)], axis=1)
+
+
+def up_of(joints: np.ndarray, confidence: np.ndarray, times: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Up in the camera frame from the person alone (mocapd.motion.gravity); level when unsure."""
+    return gravity.estimate_from_people([gravity.Person(joints, confidence, times, offsets)]).up
+
+
+def solve_embedded(
+    image: np.ndarray,
+    world: np.ndarray,
+    visibility: np.ndarray,
+    times: np.ndarray,
+    camera: Pinhole,
+    size: tuple[int, int],
+) -> Solved:
+    """One embedded track: image (M, 33, 2) px, world (M, 33, 3) m, visibility (M, 33), times (M,) s."""
+    frames = image.shape[0]
+    image = np.asarray(image, dtype=np.float64)
+    world = np.asarray(world, dtype=np.float64)
+    visibility = np.nan_to_num(np.asarray(visibility, dtype=np.float64))
+    confidence = landmarks.landmark_confidence(image, visibility, size)
+    steps = np.diff(times)
+    fps = float(1.0 / np.median(steps)) if frames > 1 and np.median(steps) > 0 else 30.0
+
+    image, world, visibility, confidence, chosen = flips.repair(image, world, visibility, confidence)
+    lengths = bones.segment_lengths(world, confidence)
+    translation = rootmotion.fit_translation(
+        world, image, confidence, camera.focal, (camera.centre_x, camera.centre_y)
+    )
+    if not np.isfinite(translation).any():
+        # Nothing places the person in depth: put them where their size says a 1.7 m person would be.
+        translation = np.tile([0.0, 0.0, 3.0], (frames, 1))
+    start = world + _fill(translation)[:, None]
+    fitted = (
+        posefit.fit(image, world, confidence, camera, fps, lengths, start) if frames >= MIN_FRAMES else start
+    )
+
+    keypoints = landmarks.from_mediapipe(fitted)
+    keypoint_confidence = landmarks.confidence_from_mediapipe(confidence)
+    offsets = bones.rest_offsets(landmarks.from_mediapipe(world), keypoint_confidence)
+    solution = ik.solve(keypoints, offsets, keypoint_confidence)
+    joints = skeleton.forward_kinematics(solution.global_rotations, offsets, solution.root)
+    joint_confidence = landmarks.joint_confidence(confidence)
+    rest = contacts.rest_heights(offsets)
+    shift = np.zeros((frames, 3))
+    up = up_of(joints, joint_confidence, times, offsets)
+    found = contacts.detect(joints, image, confidence, up, offsets, camera, fps)
+    below = None
+    if frames >= MIN_FRAMES:
+        # The floor, contacts and up again from the solved path, then the path again, now also
+        # lifting every sole found below the floor.
+        for _ in range(ROUNDS):
+            shift = rootpath.solve(
+                fitted[:, posefit.FITTED],
+                image[:, posefit.FITTED],
+                confidence[:, posefit.FITTED],
+                joints,
+                found,
+                up,
+                rest,
+                camera,
+                fps,
+                below,
+            )
+            up = up_of(joints + shift[:, None], joint_confidence, times, offsets)
+            found = contacts.detect(joints + shift[:, None], image, confidence, up, offsets, camera, fps)
+            if found.floor is not None:
+                below = contacts.sole_heights(joints + shift[:, None], up, offsets) < found.floor
+    joints = joints + shift[:, None]
+    fitted = fitted + shift[:, None]
+    figures = {
+        "reprojection_px": _round(posefit.reprojection_px(fitted, image, confidence, camera), 2),
+        "flip_repaired_frames": int(np.count_nonzero(chosen)),
+        "contact_share": round(found.share, 4),
+    } | floor_figures(joints, found, up, rest)
+    return Solved(
+        global_orient=solution.global_rotations[:, 0],
+        body_pose=solution.local_rotations[:, 1:],
+        pelvis=joints[:, 0],
+        offsets=offsets,
+        resting=found.resting,
+        figures=figures,
+    )
+
+
+def _round(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def floor_figures(
+    joints: np.ndarray, found: contacts.Contacts, up: np.ndarray, rest: np.ndarray
+) -> dict[str, Any]:
+    """Floor penetration (cm, the deepest sole below the floor) and planted-foot sliding (mm/frame)."""
+    if found.floor is None:
+        return {"floor_found": False, "floor_penetration_cm": None, "sliding_mm_per_frame": None}
+    sole = joints[:, contacts.SOLE_JOINTS]  # (M, 2, 2, 3)
+    heights = sole @ up - rest - found.floor
+    penetration = max(0.0, -float(np.min(heights)))
+    axes = rootpath.floor_axes(up)
+    slides = []
+    for side in range(2):
+        pairs = np.flatnonzero(found.resting[:-1, side] & found.resting[1:, side])
+        point = found.point[pairs, side]
+        step = sole[pairs + 1, side, point] - sole[pairs, side, point]
+        slides.append(np.linalg.norm(step @ axes.T, axis=-1))
+    sliding = np.concatenate(slides)
+    return {
+        "floor_found": True,
+        "floor_penetration_cm": round(100.0 * penetration, 2),
+        "sliding_mm_per_frame": round(1000.0 * float(sliding.mean()), 2) if sliding.size else None,
+    }

@@ -1,0 +1,139 @@
+"""Foot contacts and the floor: where a foot rests, from its speed in the image, its height and confidence.
+
+Speed is measured in the image (the model's 2D landmarks, turned into metres at the foot's depth),
+not from the 3D positions, whose per-frame depth jitter would make every planted foot look as if it
+slid. Height is measured along up from a floor that the contacts themselves give: a first guess
+from the clip's lowest feet, then the median height of the feet found resting.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from mocapd import skeleton
+from mocapd.motion.landmarks import MEDIAPIPE_INDEX
+from mocapd.motion.solver.camera import Pinhole
+
+SIDES = ("left", "right")
+# The skeleton joints a foot rests on (heel side, toe side) and the landmarks that show them in the image.
+SOLE_JOINTS = np.array(
+    [[skeleton.JOINT_INDEX[f"{side}_{name}"] for name in ("ankle", "foot")] for side in SIDES]
+)
+SOLE_LANDMARKS = np.array(
+    [[MEDIAPIPE_INDEX[f"{side}_{name}"] for name in ("heel", "foot_index")] for side in SIDES]
+)
+# A resting foot moves slower than this (m/s) in the image plane; a walking foot's swing is 3-5 m/s.
+CONTACT_SPEED_M_S = 0.35
+# ... and its sole is within this of the floor (metres).
+CONTACT_HEIGHT_M = 0.06
+# The first floor guess: this percentile of the clip's lowest sole; feet within FIRST_BAND_M of it
+# and slow are the first contacts.
+FIRST_PERCENTILE = 5.0
+FIRST_BAND_M = 0.15
+# The foot's landmarks must be seen at least this confidently.
+MIN_CONFIDENCE = 0.5
+# A contact lasts at least this long (seconds); shorter runs are noise (a jump's apex).
+MIN_CONTACT_S = 0.1
+# Image speed is measured over this many frames.
+SPEED_SPAN = 4
+
+
+@dataclass
+class Contacts:
+    """Which foot rests in which frame, on which point, and the floor they rest on."""
+
+    resting: np.ndarray  # (N, 2) bool per side
+    point: np.ndarray  # (N, 2) 0: heel side (ankle joint), 1: toe side (foot joint), the slower one
+    floor: float | None  # the floor's offset along up (camera frame: up . p = floor on the floor)
+
+    @property
+    def share(self) -> float:
+        """Share of frames with at least one foot resting."""
+        return float(self.resting.any(axis=1).mean()) if self.resting.size else 0.0
+
+
+def rest_heights(offsets: np.ndarray) -> np.ndarray:
+    """(2,) height of the ankle and foot joints above the sole in the rest pose."""
+    identity = np.broadcast_to(np.eye(3), (skeleton.NUM_JOINTS, 3, 3))
+    rest = skeleton.forward_kinematics(identity, offsets, np.zeros(3))
+    heights = rest[SOLE_JOINTS[0], 1]
+    return heights - heights.min()
+
+
+def sole_heights(joints: np.ndarray, up: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """(N, 2, 2) the height along `up` of the sole under each foot point (joint height minus its rest height)."""
+    return joints[:, SOLE_JOINTS] @ up - rest_heights(offsets)
+
+
+def image_speeds(image: np.ndarray, depth: np.ndarray, camera: Pinhole, fps: float) -> np.ndarray:
+    """(N, 2, 2) metres per second of each foot's heel and toe landmarks in the image plane, over
+    SPEED_SPAN frames (one-frame steps are mostly the model's pixel noise)."""
+    points = image[:, SOLE_LANDMARKS]  # (N, 2, 2, 2)
+    frames = points.shape[0]
+    speed = np.zeros(points.shape[:3])
+    if frames < 2:
+        return speed
+    span = min(SPEED_SPAN, frames - 1)
+    rows = np.arange(frames)
+    before = np.clip(rows - span // 2, 0, frames - 1)
+    after = np.clip(before + span, 0, frames - 1)
+    before = np.clip(after - span, 0, frames - 1)
+    pixels = (
+        np.linalg.norm(points[after] - points[before], axis=-1) / np.maximum(after - before, 1)[:, None, None]
+    )
+    metres = camera.metres_per_pixel(depth[:, None, None]) * pixels * fps
+    return np.nan_to_num(metres, nan=np.inf)
+
+
+def clean(mask: np.ndarray, minimum: int) -> np.ndarray:
+    """A boolean series with runs shorter than `minimum` frames dropped."""
+    result = mask.copy()
+    start = None
+    for index in range(len(mask) + 1):
+        inside = index < len(mask) and mask[index]
+        if inside and start is None:
+            start = index
+        elif not inside and start is not None:
+            if index - start < minimum:
+                result[start:index] = False
+            start = None
+    return result
+
+
+def detect(
+    joints: np.ndarray,
+    image: np.ndarray,
+    confidence: np.ndarray,
+    up: np.ndarray,
+    offsets: np.ndarray,
+    camera: Pinhole,
+    fps: float,
+) -> Contacts:
+    """Contacts and floor of one track: joints (N, 24, 3) camera frame, image/confidence (N, 33, ...)."""
+    frames = joints.shape[0]
+    heights = sole_heights(joints, up, offsets)  # (N, 2, 2)
+    speeds = image_speeds(image, joints[:, 0, 2], camera, fps)  # (N, 2, 2)
+    # The point a foot rests on is its slower one (the toe while the heel lifts, the heel at strike).
+    point = np.argmin(speeds, axis=2)
+    rows = np.arange(frames)[:, None]
+    sides = np.arange(2)[None, :]
+    lower = heights[rows, sides, point]
+    speed = speeds[rows, sides, point]
+    seen = np.nan_to_num(confidence[:, SOLE_LANDMARKS]).min(axis=2) >= MIN_CONFIDENCE
+    slow = (speed < CONTACT_SPEED_M_S) & seen
+    minimum = max(2, int(round(MIN_CONTACT_S * fps)))
+    if frames < minimum or not np.isfinite(lower).any():
+        return Contacts(np.zeros((frames, 2), dtype=bool), point, None)
+    guess = float(np.percentile(heights.min(axis=(1, 2)), FIRST_PERCENTILE))
+    first = slow & (lower - guess < FIRST_BAND_M)
+    first = np.stack([clean(first[:, side], minimum) for side in range(2)], axis=1)
+    if not first.any():
+        return Contacts(np.zeros((frames, 2), dtype=bool), point, None)
+    floor = float(np.median(lower[first]))
+    resting = slow & (np.abs(lower - floor) < CONTACT_HEIGHT_M)
+    resting = np.stack([clean(resting[:, side], minimum) for side in range(2)], axis=1)
+    if not resting.any():
+        return Contacts(resting, point, None)
+    return Contacts(resting, point, float(np.median(lower[resting])))

@@ -1,0 +1,261 @@
+"""The pose fit: every frame's landmarks placed in the camera frame at once, by Gauss-Newton.
+
+Unknowns: the camera-frame 3D position of each fitted landmark in each frame. What they must explain:
+- the 2D image landmarks through the camera (the model's most accurate output), per confidence;
+- the model's metric world landmarks relative to the hips, as the prior for depth (weak across the
+  image, where the 2D landmarks rule; stronger in depth, which the image does not show);
+- the one skeleton of the clip (bones.segment_lengths), so that limbs neither stretch nor shrink;
+- a temporal term on acceleration, so that the motion is smooth where the evidence is weak, while
+  a strong 2D measurement still wins over it where the actor moves fast.
+The Jacobian is sparse (each residual touches one to three landmarks of one to three frames), so
+the normal equations are a banded sparse matrix solved directly; a clip's cost grows with its length.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse
+import scipy.sparse.linalg
+
+from mocapd.motion.landmarks import MEDIAPIPE_INDEX, MEDIAPIPE_SOURCE
+from mocapd.motion.solver import bones
+from mocapd.motion.solver.camera import Pinhole
+
+# The landmarks fitted: those the IK reads (hips to toes, shoulders to fingers, nose and ears).
+FITTED = np.array(sorted(MEDIAPIPE_INDEX[name] for name in MEDIAPIPE_SOURCE.values()))
+FIT_COUNT = len(FITTED)
+FIT_POSITION = {int(landmark): position for position, landmark in enumerate(FITTED)}
+HIPS = [FIT_POSITION[MEDIAPIPE_INDEX["left_hip"]], FIT_POSITION[MEDIAPIPE_INDEX["right_hip"]]]
+# Noise of a confident 2D landmark (pixels at 1080p-class video; scaled with the person's size).
+IMAGE_SIGMA_PX = 4.0
+# Beyond this many sigmas a 2D residual counts less and less (Cauchy weights), so that a landmark
+# the model misplaced badly does not drag the body.
+ROBUST_SIGMAS = 3.0
+# How far the metric world landmarks may be off, relative to the hips: across the image and in depth.
+PRIOR_SIGMA_ACROSS_M = 0.15
+PRIOR_SIGMA_DEPTH_M = 0.06
+# The world landmarks of an unseen part are still the model's guess: they keep this much weight.
+PRIOR_CONFIDENCE_FLOOR = 0.3
+# Bone lengths hold to about this (the landmarks are not on the bones; soft tissue moves).
+SEGMENT_SIGMA_M = 0.01
+# Acceleration a limb reaches in normal motion (m/s^2): the temporal term's scale. Sprinting hands
+# reach more; the 2D evidence carries them there.
+ACCELERATION_M_S2 = 25.0
+# Knees are hinges: the shank turns backwards from the thigh, about the hip line (left - right hip).
+# A knee bent the other way is pushed back to straight with this scale (the sine of its angle).
+HINGE_SIGMA = 0.02
+LEGS = tuple(
+    tuple(FIT_POSITION[MEDIAPIPE_INDEX[f"{side}_{name}"]] for name in ("hip", "knee", "ankle"))
+    for side in ("left", "right")
+)
+ITERATIONS = 4
+DAMPING = 1e-6
+CG_TOLERANCE = 1e-5
+CG_ITERATIONS = 60
+
+
+def _rows(count: int, width: int, start: int) -> np.ndarray:
+    return start + np.arange(count * width).reshape(count, width)
+
+
+class Problem:
+    """Residuals and their Jacobian for one clip; positions are (N, FIT_COUNT, 3)."""
+
+    def __init__(
+        self,
+        image: np.ndarray,
+        world: np.ndarray,
+        confidence: np.ndarray,
+        camera: Pinhole,
+        fps: float,
+        lengths: np.ndarray,
+    ) -> None:
+        self.frames = image.shape[0]
+        self.image = np.nan_to_num(image[:, FITTED])
+        self.confidence = np.clip(np.nan_to_num(confidence[:, FITTED]), 0.0, 1.0)
+        world = world[:, FITTED]
+        self.prior = np.nan_to_num(world - world[:, HIPS].mean(axis=1, keepdims=True))
+        self.camera = camera
+        self.lengths = lengths
+        # The 2D noise grows with the person's size in the image (the model works on a person crop).
+        height = np.nanmedian(np.ptp(np.nan_to_num(self.image[..., 1]), axis=1)) if self.frames else 0.0
+        self.image_sigma = IMAGE_SIGMA_PX * max(float(height) / 1000.0, 0.25)
+        self.acceleration_sigma = ACCELERATION_M_S2 / fps**2
+        self.prior_weight = np.sqrt(np.maximum(self.confidence, PRIOR_CONFIDENCE_FLOOR))
+        pairs = np.array([[FIT_POSITION[int(a)], FIT_POSITION[int(b)]] for a, b in bones.SEGMENTS])
+        self.pairs = pairs
+        self.unknowns = self.frames * FIT_COUNT * 3
+
+    def index(self, frames: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+        """(..., 3) unknown indices of (frame, landmark) pairs."""
+        return ((frames * FIT_COUNT + landmarks) * 3)[..., None] + np.arange(3)
+
+    def linearise(self, positions: np.ndarray) -> tuple[scipy.sparse.csr_matrix, np.ndarray]:
+        """(J, r) at `positions`, residuals already weighted."""
+        rows: list[np.ndarray] = []
+        cols: list[np.ndarray] = []
+        vals: list[np.ndarray] = []
+        residuals: list[np.ndarray] = []
+        start = 0
+        frames = np.arange(self.frames)[:, None]
+        landmarks = np.arange(FIT_COUNT)[None, :]
+        unknown = self.index(
+            np.broadcast_to(frames, (self.frames, FIT_COUNT)),
+            np.broadcast_to(landmarks, (self.frames, FIT_COUNT)),
+        )
+
+        # Reprojection: 2 rows per landmark and frame.
+        focal = self.camera.focal
+        x, y = positions[..., 0], positions[..., 1]
+        depth = np.maximum(positions[..., 2], 0.05)
+        projected = np.stack([x / depth, y / depth], axis=-1) * focal + self.camera.centre
+        error = (projected - self.image) / self.image_sigma
+        robust = 1.0 / np.sqrt(1.0 + (np.linalg.norm(error, axis=-1) / ROBUST_SIGMAS) ** 2)
+        scale = np.sqrt(self.confidence) * robust / self.image_sigma  # (N, L)
+        block = _rows(self.frames * FIT_COUNT, 2, start).reshape(self.frames, FIT_COUNT, 2)
+        for axis, value in ((0, x), (1, y)):
+            rows += [block[..., axis]] * 2
+            cols += [unknown[..., axis], unknown[..., 2]]
+            vals += [scale * focal / depth, -scale * focal * value / depth**2]
+        residuals.append((error * (scale * self.image_sigma)[..., None]).reshape(-1))
+        start += 2 * self.frames * FIT_COUNT
+
+        # Depth prior: each landmark relative to the hip centre, per axis.
+        sigma = np.array([PRIOR_SIGMA_ACROSS_M, PRIOR_SIGMA_ACROSS_M, PRIOR_SIGMA_DEPTH_M])
+        relative = positions - positions[:, HIPS].mean(axis=1, keepdims=True)
+        weight = self.prior_weight[..., None] / sigma  # (N, L, 3)
+        block = _rows(self.frames * FIT_COUNT, 3, start).reshape(self.frames, FIT_COUNT, 3)
+        rows.append(block)
+        cols.append(unknown)
+        vals.append(weight)
+        for hip in HIPS:
+            rows.append(block)
+            cols.append(np.broadcast_to(unknown[:, hip : hip + 1], block.shape))
+            vals.append(-0.5 * weight)
+        residuals.append((weight * (relative - self.prior)).reshape(-1))
+        start += 3 * self.frames * FIT_COUNT
+
+        # Bone lengths: one row per segment and frame.
+        first, second = self.pairs[:, 0], self.pairs[:, 1]
+        vector = positions[:, first] - positions[:, second]  # (N, S, 3)
+        length = np.maximum(np.linalg.norm(vector, axis=-1), 1e-6)
+        direction = vector / length[..., None] / SEGMENT_SIGMA_M
+        block = start + np.arange(self.frames * len(first)).reshape(self.frames, len(first))
+        for ends, sign in ((first, 1.0), (second, -1.0)):
+            rows.append(np.broadcast_to(block[..., None], direction.shape))
+            cols.append(unknown[:, ends])
+            vals.append(sign * direction)
+        residuals.append(((length - self.lengths) / SEGMENT_SIGMA_M).reshape(-1))
+        start += self.frames * len(first)
+
+        # Acceleration: one row per landmark, axis and inner frame.
+        if self.frames >= 3:
+            inner = self.frames - 2
+            block = _rows(inner * FIT_COUNT, 3, start).reshape(inner, FIT_COUNT, 3)
+            for offset, coefficient in ((0, 1.0), (1, -2.0), (2, 1.0)):
+                rows.append(block)
+                cols.append(unknown[offset : offset + inner])
+                vals.append(np.full(block.shape, coefficient / self.acceleration_sigma))
+            acceleration = positions[:-2] - 2.0 * positions[1:-1] + positions[2:]
+            residuals.append((acceleration / self.acceleration_sigma).reshape(-1))
+            start += 3 * inner * FIT_COUNT
+
+        # Knee hinges: a residual only where a knee is bent backwards (an inequality, active set).
+        lateral = positions[:, HIPS[0]] - positions[:, HIPS[1]]
+        lateral /= np.maximum(np.linalg.norm(lateral, axis=-1, keepdims=True), 1e-6)
+        for hip, knee, ankle in LEGS:
+            thigh = positions[:, knee] - positions[:, hip]
+            shank = positions[:, ankle] - positions[:, knee]
+            scale = 1.0 / np.maximum(np.linalg.norm(thigh, axis=-1) * np.linalg.norm(shank, axis=-1), 1e-6)
+            bend = np.sum(np.cross(thigh, shank) * lateral, axis=-1) * scale  # sine, > 0 bent forwards
+            active = np.flatnonzero(bend < 0.0)
+            if not active.size:
+                continue
+            by_thigh = np.cross(shank[active], lateral[active]) * (scale[active] / HINGE_SIGMA)[:, None]
+            by_shank = np.cross(lateral[active], thigh[active]) * (scale[active] / HINGE_SIGMA)[:, None]
+            block = start + np.arange(active.size)
+            for landmark, derivative in ((hip, -by_thigh), (knee, by_thigh - by_shank), (ankle, by_shank)):
+                rows.append(np.broadcast_to(block[:, None], (active.size, 3)))
+                cols.append(unknown[active, landmark])
+                vals.append(derivative)
+            residuals.append(bend[active] / HINGE_SIGMA)
+            start += active.size
+
+        matrix = scipy.sparse.csr_matrix(
+            (
+                np.concatenate([np.ravel(value) for value in vals]),
+                (
+                    np.concatenate([np.ravel(row) for row in rows]),
+                    np.concatenate([np.ravel(col) for col in cols]),
+                ),
+            ),
+            shape=(start, self.unknowns),
+        )
+        return matrix, np.concatenate(residuals)
+
+
+def frame_blocks(normal: scipy.sparse.csr_matrix, frames: int) -> np.ndarray:
+    """(N, U, U) the normal matrix's diagonal blocks, one per frame (U unknowns per frame)."""
+    size = FIT_COUNT * 3
+    coo = normal.tocoo()
+    inside = coo.row // size == coo.col // size
+    blocks = np.zeros((frames, size, size))
+    rows, cols = coo.row[inside], coo.col[inside]
+    blocks[rows // size, rows % size, cols % size] = coo.data[inside]
+    return blocks
+
+
+def solve_normal(normal: scipy.sparse.csr_matrix, gradient: np.ndarray, frames: int) -> np.ndarray:
+    """The Gauss-Newton step: conjugate gradients preconditioned by each frame's own block.
+
+    Within a frame the landmarks are tightly coupled (bones, the prior's hip centre); between frames
+    only the temporal term couples them, so the per-frame inverse is a close approximation and a few
+    tens of iterations converge. A direct sparse solve costs several times more (fill-in)."""
+    size = FIT_COUNT * 3
+    inverse = np.linalg.inv(frame_blocks(normal, frames))
+
+    def precondition(vector: np.ndarray) -> np.ndarray:
+        return np.einsum("nij,nj->ni", inverse, vector.reshape(frames, size)).reshape(-1)
+
+    operator = scipy.sparse.linalg.LinearOperator(normal.shape, matvec=precondition)
+    step, _ = scipy.sparse.linalg.cg(normal, gradient, M=operator, rtol=CG_TOLERANCE, maxiter=CG_ITERATIONS)
+    return np.asarray(step)
+
+
+def fit(
+    image: np.ndarray,
+    world: np.ndarray,
+    confidence: np.ndarray,
+    camera: Pinhole,
+    fps: float,
+    lengths: np.ndarray,
+    start: np.ndarray,
+    iterations: int = ITERATIONS,
+) -> np.ndarray:
+    """(N, 33, 3) camera-frame landmarks fitted from `start` (the world landmarks placed per frame);
+    landmarks that are not fitted move with the hips."""
+    problem = Problem(image, world, confidence, camera, fps, lengths)
+    positions = np.array(start[:, FITTED], dtype=np.float64)
+    for _ in range(iterations):
+        jacobian, residual = problem.linearise(positions)
+        normal = (jacobian.T @ jacobian).tocsr()
+        normal = normal + DAMPING * scipy.sparse.identity(problem.unknowns, format="csr")
+        step = solve_normal(normal, -(jacobian.T @ residual), problem.frames)
+        positions = positions + step.reshape(positions.shape)
+        positions[..., 2] = np.maximum(positions[..., 2], 0.1)
+    result = np.array(start, dtype=np.float64)
+    shift = positions[:, HIPS].mean(axis=1) - start[:, FITTED[HIPS]].mean(axis=1)
+    result += shift[:, None]
+    result[:, FITTED] = positions
+    return result
+
+
+def reprojection_px(
+    positions: np.ndarray, image: np.ndarray, confidence: np.ndarray, camera: Pinhole
+) -> float | None:
+    """Mean pixel distance of the confidently seen fitted landmarks from their 2D measurement."""
+    seen = np.nan_to_num(confidence[:, FITTED]) >= 0.5
+    if not seen.any():
+        return None
+    error = np.linalg.norm(camera.project(positions[:, FITTED]) - image[:, FITTED], axis=-1)
+    return float(np.mean(error[seen]))

@@ -1,0 +1,81 @@
+"""The clip-level solver end to end on synthetic clips from real DeepMimic motion (tests/solver_clips.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mocapd import skeleton
+from mocapd.motion.solver import contacts
+from tests.solver_clips import make_clip, mirror, solve
+
+
+def joints_of(solved) -> np.ndarray:  # type: ignore[no-untyped-def]
+    local = np.concatenate([solved.global_orient[:, None], solved.body_pose], axis=1)
+    return skeleton.positions_from_local(local, solved.offsets, solved.pelvis)
+
+
+def true_floor_heights(clip, joints: np.ndarray, offsets: np.ndarray) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """(N, 2, 2) sole heights above the true floor (the camera is 1 m above it)."""
+    return contacts.sole_heights(joints, clip.up, offsets) + 1.0
+
+
+def test_a_noisy_walk_with_a_mirrored_stretch_and_a_floating_root_is_recovered() -> None:
+    clip = make_clip(frames=90)
+    mirror(clip, slice(30, 36))
+    # The model's world landmarks change size from frame to frame: per-frame depth (and so the feet's
+    # height) floats by about 5 %, 25 cm at 5 m.
+    clip.world *= 1.0 + np.random.default_rng(1).normal(0.0, 0.05, (90, 1, 1))
+    solved = solve(clip)
+    joints = joints_of(solved)
+    relative = (joints - joints[:, :1]) - (clip.true_joints - clip.true_joints[:, :1])
+    assert np.linalg.norm(relative, axis=-1).mean() < 0.025  # pose within 2.5 cm per joint
+    assert (
+        np.linalg.norm(joints[:, 0] - clip.true_joints[:, 0], axis=-1).mean() < 0.06
+    )  # root, depth included
+    assert solved.figures["flip_repaired_frames"] == 6
+    assert solved.figures["reprojection_px"] < 4.0
+    # Feet on the true floor: every frame has a sole within 3 cm of it, none more than 3 cm below.
+    lowest = true_floor_heights(clip, joints, solved.offsets).min(axis=(1, 2))
+    assert np.abs(lowest).max() < 0.03
+    assert solved.figures["floor_found"] and solved.figures["contact_share"] > 0.5
+    lengths = np.linalg.norm(solved.offsets, axis=1)
+    for left, right in (("left_knee", "right_knee"), ("left_elbow", "right_elbow")):
+        assert lengths[skeleton.JOINT_INDEX[left]] == pytest.approx(
+            lengths[skeleton.JOINT_INDEX[right]], abs=1e-12
+        )
+    legs = [skeleton.JOINT_INDEX[name] for name in ("left_knee", "left_ankle")]
+    np.testing.assert_allclose(
+        lengths[legs], np.linalg.norm(skeleton.STANDARD_OFFSETS[legs], axis=1), rtol=0.05
+    )
+
+
+def test_a_clip_of_one_frame_is_posed_without_contacts() -> None:
+    solved = solve(make_clip(frames=1))
+    assert solved.pelvis.shape == (1, 3) and np.isfinite(solved.pelvis).all()
+    assert solved.figures["contact_share"] == 0.0 and solved.figures["floor_found"] is False
+    assert not solved.resting.any()
+
+
+def test_a_person_in_the_air_the_whole_clip_gets_no_invented_contact() -> None:
+    frames = 40
+    times = np.arange(frames) / 30.0
+    # Thrown up and falling, always at least 0.5 m above the floor: the feet never rest.
+    lift = 0.5 + 3.0 * times - 4.9 * times**2 + 1.0
+    solved = solve(make_clip(frames=frames, lift_m=lift))
+    assert solved.figures["contact_share"] == 0.0
+    assert solved.figures["floor_found"] is False and solved.figures["sliding_mm_per_frame"] is None
+
+
+def test_a_person_half_out_of_frame_is_solved_without_contacts_for_unseen_feet() -> None:
+    clip = make_clip(frames=60)
+    # The legs below the image's bottom edge: the model still guesses them, with low visibility.
+    legs = [index for index in range(33) if index >= 23]
+    clip.image[:, legs, 1] = 1080 + 150.0
+    clip.visibility[:, legs] = 0.2
+    solved = solve(clip)
+    assert np.isfinite(solved.pelvis).all()
+    assert not solved.resting.any() and solved.figures["floor_found"] is False
+    relative = (joints_of(solved) - solved.pelvis[:, None]) - (clip.true_joints - clip.true_joints[:, :1])
+    arms = [skeleton.JOINT_INDEX[f"{side}_elbow"] for side in ("left", "right")]
+    assert np.linalg.norm(relative[:, arms], axis=-1).mean() < 0.06
