@@ -15,6 +15,7 @@ from mocapd import skeleton
 from mocapd.motion.landmarks import MEDIAPIPE_INDEX, NUM_MEDIAPIPE
 from mocapd.motion.solver import Pinhole
 from mocapd.motion.solver.flips import HYPOTHESES
+from mocapd.motion.worldframe import view_ray_rotation
 from tests import deepmimic
 
 JOINT = skeleton.JOINT_INDEX
@@ -55,7 +56,7 @@ FROM_JOINTS = {
 @dataclass
 class Clip:
     image: np.ndarray  # (N, 33, 2) px
-    world: np.ndarray  # (N, 33, 3) m, relative to the hips, camera-aligned
+    world: np.ndarray  # (N, 33, 3) m, relative to the hips, in the axes of the ray to them
     visibility: np.ndarray  # (N, 33)
     times: np.ndarray  # (N,)
     truth: np.ndarray  # (N, 33, 3) the true camera-frame landmarks
@@ -106,7 +107,10 @@ def make_clip(
     generator = np.random.default_rng(seed)
     image = CAMERA.project(truth) + generator.normal(0.0, pixel_noise, truth.shape[:-1] + (2,))
     hips = truth[:, [MEDIAPIPE_INDEX["left_hip"], MEDIAPIPE_INDEX["right_hip"]]].mean(axis=1, keepdims=True)
-    world = truth - hips + generator.normal(0.0, world_noise_m, truth.shape)
+    # The model sees the person through a crop, as if centred: its world landmarks are in the axes of
+    # the ray to the person (the solver turns them back, mocapd.motion.worldframe.view_ray_rotation).
+    ray = view_ray_rotation(hips[:, 0])
+    world = (truth - hips) @ ray + generator.normal(0.0, world_noise_m, truth.shape)
     return Clip(
         image=image,
         world=world,

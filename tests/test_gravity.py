@@ -306,7 +306,9 @@ def test_single_person_cam01_tilt_against_the_calibration(
     root_lean_level, body_lean_level = leans(level.motion)
     assert abs(body_lean - reference.mean()) < 7.0  # measured: 10.9 against 16.2
     assert body_lean_level - reference.mean() > 10.0  # measured: 29.7 against 16.2
-    assert root_lean < 20.0 and root_lean_level > 30.0  # measured: 17.1 and 37.6
+    # The pelvis itself leans 24.2 degrees on average in the .trc (its own IK); measured with the
+    # clip-level solver: 22.8 levelled and 38 taken as level (the per-frame fit: 17.1 and 37.6).
+    assert root_lean < 27.0 and root_lean_level > 30.0
 
 
 @pytest.mark.slow

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from mocapd import skeleton
-from mocapd.motion import gravity, ik, landmarks, rootmotion
+from mocapd.motion import gravity, ik, landmarks, rootmotion, worldframe
 from mocapd.motion.solver import bones, contacts, flips, posefit, rootpath
 from mocapd.motion.solver.camera import Pinhole
 
@@ -30,6 +30,7 @@ __all__ = ["Pinhole", "Solved", "solve_embedded"]
 # Tracks shorter than this are not solved over time (nothing to be smooth with): they keep the
 # per-frame fit, and the quality figures say so.
 MIN_FRAMES = 2
+VIEW_RAY_PRIOR = True
 # Rounds of contacts -> floor -> root path.
 ROUNDS = 2
 
@@ -67,8 +68,12 @@ def solve_embedded(
     times: np.ndarray,
     camera: Pinhole,
     size: tuple[int, int],
+    up: np.ndarray | None = None,
 ) -> Solved:
-    """One embedded track: image (M, 33, 2) px, world (M, 33, 3) m, visibility (M, 33), times (M,) s."""
+    """One embedded track: image (M, 33, 2) px, world (M, 33, 3) m, visibility (M, 33), times (M,) s.
+
+    up: the direction of up in the camera (OpenCV axes) where the caller knows it; else it is
+    estimated from the person (mocapd.motion.gravity) and again from the solved path."""
     frames = image.shape[0]
     image = np.asarray(image, dtype=np.float64)
     world = np.asarray(world, dtype=np.float64)
@@ -85,6 +90,13 @@ def solve_embedded(
     if not np.isfinite(translation).any():
         # Nothing places the person in depth: put them where their size says a 1.7 m person would be.
         translation = np.tile([0.0, 0.0, 3.0], (frames, 1))
+    if VIEW_RAY_PRIOR:
+        # The model sees the person through a crop, as if centred: its world landmarks are in the
+        # axes of the ray to the person, not the camera's (worldframe.view_ray_rotation).
+        world = world @ np.swapaxes(worldframe.view_ray_rotation(_fill(translation)), -1, -2)
+        translation = rootmotion.fit_translation(
+            world, image, confidence, camera.focal, (camera.centre_x, camera.centre_y)
+        )
     start = world + _fill(translation)[:, None]
     fitted = (
         posefit.fit(image, world, confidence, camera, fps, lengths, start) if frames >= MIN_FRAMES else start
@@ -98,7 +110,9 @@ def solve_embedded(
     joint_confidence = landmarks.joint_confidence(confidence)
     rest = contacts.rest_heights(offsets)
     shift = np.zeros((frames, 3))
-    up = up_of(joints, joint_confidence, times, offsets)
+    fixed_up = up is not None
+    if up is None:
+        up = up_of(joints, joint_confidence, times, offsets)
     found = contacts.detect(joints, image, confidence, up, offsets, camera, fps)
     below = None
     if frames >= MIN_FRAMES:
@@ -117,7 +131,8 @@ def solve_embedded(
                 fps,
                 below,
             )
-            up = up_of(joints + shift[:, None], joint_confidence, times, offsets)
+            if not fixed_up:
+                up = up_of(joints + shift[:, None], joint_confidence, times, offsets)
             found = contacts.detect(joints + shift[:, None], image, confidence, up, offsets, camera, fps)
             if found.floor is not None:
                 below = contacts.sole_heights(joints + shift[:, None], up, offsets) < found.floor
