@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from pathlib import Path
 
 from mocapd.names import shown
@@ -18,8 +19,14 @@ class EscapingFormatter(logging.Formatter):
     """Control characters and undecodable bytes of a message (names from a share) shown escaped.
 
     One log record stays one line: a file named with a newline or ESC cannot forge lines or colour a
-    terminal. Tracebacks, appended after the message, keep their lines.
+    terminal. Tracebacks, appended after the message, keep their lines. Times in UTC, as everywhere.
     """
+
+    default_msec_format = "%s.%03d UTC"
+
+    def __init__(self, fmt: str | None = None) -> None:
+        super().__init__(fmt)
+        self.converter = time.gmtime
 
     def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
         record.message = shown(record.message)
@@ -51,6 +58,11 @@ def _install(handler: logging.Handler, level: str) -> None:
     # Libraries that log every run, query or filesystem event: only their warnings.
     for name in ("apscheduler", "peewee", "watchdog"):
         logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def step_header(step: str, job_id: int) -> str:
+    """The line that opens a step's run in its log."""
+    return f"== {step} started {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())} (job {job_id})\n"
 
 
 def tail(path: Path, lines: int) -> str:

@@ -25,6 +25,7 @@ from typing import Any
 from mocapd import health, ingest, safefs, states, stepchild
 from mocapd.config import Config
 from mocapd.job import Job, VideoInfo
+from mocapd.logs import step_header
 from mocapd.options import JobOptions
 from mocapd.pause import EnvironmentPause
 from mocapd.safefs import LinkRefused
@@ -477,7 +478,7 @@ class Runner:
         self.store.start_step(job.id, step, str(log_path), started)
         self.listener.job_changed(job.id)
         with open(log_path, "a", encoding="utf-8") as header:
-            header.write(f"== {step} started {time.strftime('%Y-%m-%d %H:%M:%S')} (job {job.id})\n")
+            header.write(step_header(step, job.id))
         timeout = config.timeouts.for_step(step)
         process = child_context(self.stage_package).Process(
             target=stepchild.child_main,

@@ -19,6 +19,7 @@ from typing import Any
 
 from mocapd.errors import DiskFull, JobError, TransientError
 from mocapd.job import Job
+from mocapd.logs import FORMAT, EscapingFormatter
 from mocapd.steps import load_stage
 
 PR_SET_PDEATHSIG = 1
@@ -94,12 +95,9 @@ def child_main(
     for entry in sys_path:
         if entry not in sys.path:
             sys.path.append(entry)
-    logging.basicConfig(
-        level=job.config.log_level,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        force=True,
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(EscapingFormatter(FORMAT))
+    logging.basicConfig(level=job.config.log_level, handlers=[handler], force=True)
     result: dict[str, Any]
     try:
         stage = load_stage(step, package)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import re
 from pathlib import Path
 
 import pytest
@@ -210,3 +212,19 @@ def test_config_prints_the_example_and_the_settings_in_effect(
     assert run(folders, "config", "--json", "--set", "limits.max_size_mb=123") == 0
     settings = json.loads(capsys.readouterr().out)
     assert settings["limits"]["max_size_mb"] == 123 and settings["state_dir"] == str(folders["state"])
+
+
+def test_log_lines_and_step_headers_carry_utc(tmp_path: Path) -> None:
+    from mocapd.logs import log_to_file, step_header
+
+    path = tmp_path / "mocapd.log"
+    handler = log_to_file(path, "INFO")
+    logging.getLogger("mocapd.test").info("hello")
+    handler.flush()
+    logging.getLogger().removeHandler(handler)
+    handler.close()
+    line = path.read_text().strip()
+    assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} UTC INFO mocapd.test: hello$", line), line
+    assert re.match(
+        r"== tracking started \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(job 7\)$", step_header("tracking", 7)
+    )
