@@ -59,7 +59,7 @@ def bench(track_count: int, frames: int, fps: float, folder: Path) -> None:
         timings["glb"] += time.perf_counter() - started
         motion_path = folder / f"motion{track.tid}.npz"
         export_motion.save(prepared.motion, motion_path)
-        exports.append(FbxExport(motion_path, folder / f"animation_track{track.tid}.fbx"))
+        exports.append(FbxExport.single(motion_path, folder / f"animation_track{track.tid}.fbx"))
     log_path = folder / f"blender_{track_count}.log"
     started = time.perf_counter()
     run_blender(Config(), exports, folder / "request.json", log_path, timeout=1800)

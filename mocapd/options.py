@@ -11,6 +11,7 @@ from typing import Any
 from mocapd.errors import JobError
 from mocapd.names import MAX_FOLDER_BYTES, is_clean, shown
 from mocapd.settings import SettingsError, build
+from mocapd.skeleton import PRESETS
 
 FOLDER_OPTIONS_NAME = "mocapd.json"
 # An options file is a few hundred bytes; anything far larger is not one (and is not read into memory).
@@ -19,7 +20,7 @@ MAX_OPTIONS_BYTES = 64 * 1024
 MAX_OPTIONS_DEPTH = 8
 TRACK_MODES = ("auto", "single", "all")
 FORMATS = ("fbx", "bvh", "glb")
-SKELETON_PRESETS = ("smpl", "mixamo", "unreal")
+SKELETON_PRESETS = tuple(PRESETS)
 # A tracking backend a job may ask for (mocapd.config.CAPABILITIES: in a farm, only hosts with it take the job).
 JOB_BACKENDS = ("4dhumans", "mediapipe")
 

@@ -73,7 +73,8 @@ STANDARD_OFFSETS = np.array(
     dtype=np.float64,
 )
 
-# Bone names per naming preset, in JOINT_NAMES order, so a file retargets without renaming by hand.
+# Names of the SMPL joints per naming preset, in JOINT_NAMES order, so a file retargets without renaming by
+# hand; the bones a preset's rig has beyond these are in mocapd.export.rig.
 PRESETS: dict[str, tuple[str, ...]] = {
     "smpl": JOINT_NAMES,
     "mixamo": tuple(
@@ -116,6 +117,34 @@ PRESETS: dict[str, tuple[str, ...]] = {
         "foot_l",
         "foot_r",
         "spine_03",
+        "ball_l",
+        "ball_r",
+        "neck_01",
+        "clavicle_l",
+        "clavicle_r",
+        "head",
+        "upperarm_l",
+        "upperarm_r",
+        "lowerarm_l",
+        "lowerarm_r",
+        "hand_l",
+        "hand_r",
+        "middle_01_l",
+        "middle_01_r",
+    ),
+    # UE5's mannequin: five spine and two neck bones; SMPL's three spine joints carry spine_01, 03 and 05
+    # (mocapd.export.rig adds spine_02, spine_04 and neck_02 between them, static).
+    "unreal5": (
+        "pelvis",
+        "thigh_l",
+        "thigh_r",
+        "spine_01",
+        "calf_l",
+        "calf_r",
+        "spine_03",
+        "foot_l",
+        "foot_r",
+        "spine_05",
         "ball_l",
         "ball_r",
         "neck_01",

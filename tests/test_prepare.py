@@ -46,9 +46,22 @@ def test_resampling_keeps_the_duration_and_hits_the_source_frames() -> None:
 def test_presets_name_the_bones() -> None:
     track = load_track("walk")
     for preset, names in skeleton.PRESETS.items():
-        assert prepare(track, PrepareSettings(preset=preset)).motion.names == names
+        motion = prepare(track, PrepareSettings(preset=preset)).motion
+        assert tuple(motion.names[joint] for joint in motion.smpl_joints) == names
     with pytest.raises(JobError, match="unknown skeleton preset"):
         prepare(track, PrepareSettings(preset="maya"))
+
+
+def test_the_first_frame_lies_on_the_videos_timeline() -> None:
+    track = load_track("walk")
+    track.frame_idx = track.frame_idx + 50  # the person enters at video frame 50
+    track.time = track.frame_idx / track.fps
+    assert prepare(track, PrepareSettings()).motion.start_frame == 50
+    np.testing.assert_allclose(prepare(track, PrepareSettings()).motion.times[0], track.time[0])
+    # At another rate: the nearest frame of that rate, and the samples taken at its own time.
+    resampled = prepare(track, PrepareSettings(fps=25.0)).motion
+    assert resampled.start_frame == round(50 / track.fps * 25.0)
+    assert resampled.times[-1] <= track.time[-1] + 1e-9
 
 
 def test_without_root_motion_the_root_stays_over_the_origin() -> None:

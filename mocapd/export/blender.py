@@ -18,6 +18,7 @@ from pathlib import Path
 
 from mocapd.config import Config
 from mocapd.errors import JobError, TransientError
+from mocapd.export.motion import ARMATURE_NAME
 
 SCENE_SCRIPT = Path(__file__).with_name("blender_scene.py")
 SCENE_MODULE = "mocapd.export.blender_scene"
@@ -31,10 +32,15 @@ LOG_TAIL_LINES = 8
 
 @dataclass
 class FbxExport:
-    """One FBX file to write: the prepared motion (motion.save NPZ) and the output path."""
+    """One FBX file to write: its armatures, each a name and a prepared motion (motion.save NPZ)."""
 
-    motion_path: Path
     out_path: Path
+    armatures: list[tuple[str, Path]]
+
+    @classmethod
+    def single(cls, motion_path: Path, out_path: Path) -> FbxExport:
+        """One person's file: one armature named `Armature`, which Unreal's importer drops."""
+        return cls(out_path, [(ARMATURE_NAME, motion_path)])
 
 
 def find_blender(config: Config) -> tuple[bool, str]:
@@ -96,7 +102,15 @@ def run_blender(
     usable, description = find_blender(config)
     if not usable:
         raise JobError(description)
-    request = {"exports": [{"motion": str(item.motion_path), "out": str(item.out_path)} for item in exports]}
+    request = {
+        "exports": [
+            {
+                "out": str(item.out_path),
+                "armatures": [{"name": name, "motion": str(path)} for name, path in item.armatures],
+            }
+            for item in exports
+        ]
+    }
     request_path.write_text(json.dumps(request, indent=1), encoding="utf-8")
     for item in exports:
         item.out_path.unlink(missing_ok=True)

@@ -2,7 +2,8 @@
 
 Runs as `python -m mocapd.export.blender_scene --request R.json` (bpy from PyPI) or as
 `blender -b --factory-startup --python-exit-code 1 --python blender_scene.py -- --request R.json`;
-it needs only bpy and numpy. The request: {"exports": [{"motion": "m.npz", "out": "a.fbx"}, ...]}.
+it needs only bpy and numpy. The request:
+{"exports": [{"out": "a.fbx", "armatures": [{"name": "Armature", "motion": "m.npz"}, ...]}, ...]}.
 """
 
 from __future__ import annotations
@@ -24,11 +25,7 @@ from bpy_extras import anim_utils  # noqa: E402
 
 from mocapd.export import motion as export_motion  # noqa: E402
 
-ARMATURE_NAME = "Armature"  # Unreal's importer drops a root node of this name, keeping the bones
-# The rest pose is keyed on this frame and shown while exporting: Blender writes the current pose as the rest pose.
-REST_FRAME = -1
-# Bone lengths are for display only: the FBX carries joint positions, not bone ends.
-DISPLAY_LENGTH = 0.08
+ARMATURE_NAME = export_motion.ARMATURE_NAME
 
 
 def frame_rate(fps: float) -> tuple[int, float]:
@@ -51,32 +48,24 @@ def clear_scene() -> None:
         bpy.data.actions.remove(action)
 
 
-def rest_positions(motion: export_motion.ExportMotion) -> np.ndarray:
-    """Joint positions in the rest pose (armature space = the motion's Y-up frame)."""
-    positions = np.zeros((motion.joint_count, 3))
-    for joint, parent in enumerate(motion.parents):
-        base = positions[parent] if parent >= 0 else np.zeros(3)
-        positions[joint] = base + motion.offsets[joint]
-    return positions
-
-
-def build_armature(motion: export_motion.ExportMotion) -> bpy.types.Object:
-    """An armature whose bones all have the armature's axes at rest, so local rotations are the motion's."""
-    armature = bpy.data.armatures.new(ARMATURE_NAME)
-    obj = bpy.data.objects.new(ARMATURE_NAME, armature)
+def build_armature(motion: export_motion.ExportMotion, name: str) -> tuple[bpy.types.Object, np.ndarray]:
+    """An armature whose bones point at their child joint (Mixamo's and UE's habit), and each bone's
+    rest orientation in armature space (J, 3, 3), which turns the motion's rotations into Blender's keys."""
+    armature = bpy.data.armatures.new(name)
+    obj = bpy.data.objects.new(name, armature)
     bpy.context.scene.collection.objects.link(obj)
     # The motion is Y up; Blender is Z up. The FBX exporter turns Z up back into Y up, so the
     # armature node arrives in the file with an identity transform.
     obj.rotation_euler = (math.pi / 2, 0.0, 0.0)
     bpy.context.view_layer.objects.active = obj
     bpy.ops.object.mode_set(mode="EDIT")
-    heads = rest_positions(motion)
+    heads = motion.rest_positions()
+    tails = motion.bone_tails()
     edit_bones: list[bpy.types.EditBone] = []
-    for joint, name in enumerate(motion.names):
-        bone = armature.edit_bones.new(name)
+    for joint, bone_name in enumerate(motion.names):
+        bone = armature.edit_bones.new(bone_name)
         bone.head = tuple(heads[joint])
-        # Pointing along +Y with no roll gives a bone matrix equal to the armature's axes.
-        bone.tail = tuple(heads[joint] + np.array([0.0, DISPLAY_LENGTH, 0.0]))
+        bone.tail = tuple(tails[joint])
         bone.roll = 0.0
         parent = motion.parents[joint]
         if parent >= 0:
@@ -84,9 +73,16 @@ def build_armature(motion: export_motion.ExportMotion) -> bpy.types.Object:
             bone.use_connect = False
         edit_bones.append(bone)
     bpy.ops.object.mode_set(mode="OBJECT")
+    # Blender's own rest orientation of each bone (Y along it, its roll convention), read back.
+    orientations = np.array(
+        [np.array(armature.bones[bone_name].matrix_local)[:3, :3] for bone_name in motion.names]
+    )
+    # mathutils is float32: made exactly orthonormal again, or the keys' quaternions (computed with square
+    # roots of small differences) would be off by a milliradian.
+    left, _, right = np.linalg.svd(orientations.astype(np.float64))
     for pose_bone in obj.pose.bones:
         pose_bone.rotation_mode = "QUATERNION"
-    return obj
+    return obj, left @ right
 
 
 def continuous_quaternions(rotations: np.ndarray) -> np.ndarray:
@@ -116,52 +112,85 @@ def curve_owner(obj: bpy.types.Object, action: bpy.types.Action) -> object:
     obj.animation_data.action = action
     if not hasattr(action, "slots"):  # Blender before 4.4 (e.g. Debian's 3.4)
         return action
-    slot = action.slots.new(id_type="OBJECT", name=ARMATURE_NAME)
+    slot = action.slots.new(id_type="OBJECT", name=obj.name)
     obj.animation_data.action_slot = slot
     return anim_utils.action_ensure_channelbag_for_slot(action, slot)
 
 
-def add_curve(owner: object, data_path: str, index: int, group: str, values: np.ndarray) -> None:
-    """Key `values` on frames REST_FRAME, 0, 1, ... (the first value is the rest pose)."""
+def add_curve(
+    owner: object, data_path: str, index: int, group: str, frames: np.ndarray, values: np.ndarray
+) -> None:
+    """Key `values` on `frames`."""
     if isinstance(owner, bpy.types.Action):
         curve = owner.fcurves.new(data_path, index=index, action_group=group)
     else:
         curve = owner.fcurves.new(data_path, index=index, group_name=group)  # type: ignore[attr-defined]
-    frames = np.arange(REST_FRAME, REST_FRAME + values.shape[0], dtype=np.float64)
     curve.keyframe_points.add(values.shape[0])
     curve.keyframe_points.foreach_set("co", np.column_stack([frames, values]).astype(np.float32).ravel())
     curve.update()
 
 
-def key_motion(obj: bpy.types.Object, motion: export_motion.ExportMotion) -> None:
-    """One key per frame per joint (rotation; root also location), plus the rest pose on REST_FRAME."""
-    channelbag = curve_owner(obj, bpy.data.actions.new(ARMATURE_NAME + "Action"))
+def key_frames(motion: export_motion.ExportMotion, rest_frame: int) -> tuple[np.ndarray, np.ndarray]:
+    """The frames keyed: the rest pose on `rest_frame`, the first pose held from just after it (a scene's
+    later entrant), then the motion's own frames; and the motion's row shown on each."""
+    first = motion.start_frame
+    frames = [rest_frame] + ([rest_frame + 1] if rest_frame + 1 < first else [])
+    frames += list(range(first, first + motion.frame_count))
+    rows = [-1] + [0] * (len(frames) - 1 - motion.frame_count) + list(range(motion.frame_count))
+    return np.array(frames, dtype=np.float64), np.array(rows)
+
+
+def key_motion(
+    obj: bpy.types.Object, orientations: np.ndarray, motion: export_motion.ExportMotion, rest_frame: int
+) -> None:
+    """One key per frame per joint (rotation; moving joints also location), plus the rest pose on rest_frame.
+
+    A pose bone's keys are relative to its rest, in its own axes B: rotation B^T R B, location B^T (t - offset).
+    """
+    channelbag = curve_owner(obj, bpy.data.actions.new(obj.name + "Action"))
+    frames, rows = key_frames(motion, rest_frame)
+    shown = rows >= 0
     for joint, name in enumerate(motion.names):
-        quaternions = continuous_quaternions(motion.rotations[:, joint])
-        quaternions = np.concatenate([[[1.0, 0.0, 0.0, 0.0]], quaternions])
+        basis = orientations[joint]
+        local = np.swapaxes(basis, 0, 1) @ motion.rotations[:, joint] @ basis
+        quaternions = np.zeros((len(rows), 4))
+        quaternions[~shown] = (1.0, 0.0, 0.0, 0.0)
+        quaternions[shown] = continuous_quaternions(local[rows[shown]])
         path = f'pose.bones["{name}"].rotation_quaternion'
         for index in range(4):
-            add_curve(channelbag, path, index, name, quaternions[:, index])
-    root = motion.names[0]
-    # A pose bone's location is relative to its rest head, in the bone's (here the armature's) axes.
-    locations = motion.root_positions - motion.offsets[0]
-    locations = np.concatenate([np.zeros((1, 3)), locations])
-    for index in range(3):
-        add_curve(channelbag, f'pose.bones["{root}"].location', index, root, locations[:, index])
+            add_curve(channelbag, path, index, name, frames, quaternions[:, index])
+    for joint in motion.moving:
+        name = motion.names[joint]
+        locations = np.zeros((len(rows), 3))
+        moved = motion.translations[rows[shown], joint] - motion.offsets[joint]
+        locations[shown] = moved @ orientations[joint]
+        for index in range(3):
+            add_curve(channelbag, f'pose.bones["{name}"].location', index, name, frames, locations[:, index])
 
 
-def export_fbx(motion: export_motion.ExportMotion, out: Path) -> None:
+def export_fbx(motion: export_motion.ExportMotion, out: Path, name: str = ARMATURE_NAME) -> None:
     """Build, key and write one motion as an FBX file."""
+    export_scene([(name, motion)], out)
+
+
+def export_scene(armatures: list[tuple[str, export_motion.ExportMotion]], out: Path) -> None:
+    """Build, key and write one armature per (name, motion), on one timeline, as an FBX file."""
     clear_scene()
     scene = bpy.context.scene
     scene.unit_settings.system = "METRIC"
     scene.unit_settings.scale_length = 1.0
-    obj = build_armature(motion)
-    key_motion(obj, motion)
-    scene.render.fps, scene.render.fps_base = frame_rate(motion.fps)
-    scene.frame_start = 0
-    scene.frame_end = motion.frame_count - 1
-    scene.frame_set(REST_FRAME)
+    first = min(motion.start_frame for _, motion in armatures)
+    last = max(motion.start_frame + motion.frame_count - 1 for _, motion in armatures)
+    # The rest pose is keyed on this frame and shown while exporting: Blender writes the current pose
+    # as the rest pose. It lies before every key exported.
+    rest_frame = first - 1
+    for name, motion in armatures:
+        obj, orientations = build_armature(motion, name)
+        key_motion(obj, orientations, motion, rest_frame)
+    scene.render.fps, scene.render.fps_base = frame_rate(armatures[0][1].fps)
+    scene.frame_start = first
+    scene.frame_end = last
+    scene.frame_set(rest_frame)
     out.parent.mkdir(parents=True, exist_ok=True)
     result = bpy.ops.export_scene.fbx(
         filepath=str(out),
@@ -190,14 +219,15 @@ def export_fbx(motion: export_motion.ExportMotion, out: Path) -> None:
 
 
 def run_request(request_path: Path) -> None:
-    """Export every motion the request lists, printing one line per file."""
+    """Export every file the request lists, printing one line per file."""
     request = json.loads(request_path.read_text(encoding="utf-8"))
     for entry in request["exports"]:
         started = time.perf_counter()
-        motion = export_motion.load(Path(entry["motion"]))
-        export_fbx(motion, Path(entry["out"]))
+        armatures = [(item["name"], export_motion.load(Path(item["motion"]))) for item in entry["armatures"]]
+        export_scene(armatures, Path(entry["out"]))
+        frames = max(motion.frame_count for _, motion in armatures)
         print(
-            f"wrote {entry['out']}: {motion.frame_count} frames at {motion.fps:g} fps "
+            f"wrote {entry['out']}: {len(armatures)} armature(s), {frames} frames at {armatures[0][1].fps:g} fps "
             f"in {time.perf_counter() - started:.2f} s",
             flush=True,
         )

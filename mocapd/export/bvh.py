@@ -1,6 +1,7 @@
 """BVH writer: the skeleton in the preset's names, offsets and positions in centimetres, ZXY Euler rotations.
 
-Centimetres are what MotionBuilder, Maya and most BVH readers expect. Frame Time is 1 / fps.
+Centimetres are what MotionBuilder, Maya and most BVH readers expect. Frame Time is 1 / fps. BVH has no
+start time: its first frame is the person's first, and the manifest says when that is in the video.
 """
 
 from __future__ import annotations
@@ -38,12 +39,14 @@ def hierarchy_lines(motion: ExportMotion) -> list[str]:
     def write(joint: int, depth: int) -> None:
         indent = "\t" * depth
         parent = motion.parents[joint]
-        # The root's rest position is carried by its position channels, so its OFFSET is zero.
-        offset = motion.offsets[joint] * CENTIMETRES_PER_METRE if parent >= 0 else np.zeros(3)
+        # A moving joint's (the root's; UE's pelvis) position is carried by its position channels, so its
+        # OFFSET is zero: readers that add the channels to the offset and readers that replace it agree.
+        moving = joint in motion.moving
+        offset = np.zeros(3) if moving else motion.offsets[joint] * CENTIMETRES_PER_METRE
         lines.append(f"{indent}{'ROOT' if parent < 0 else 'JOINT'} {motion.names[joint]}")
         lines.append(f"{indent}{{")
         lines.append(f"{indent}\tOFFSET {offset[0]:.6f} {offset[1]:.6f} {offset[2]:.6f}")
-        if parent < 0:
+        if moving:
             lines.append(f"{indent}\tCHANNELS 6 Xposition Yposition Zposition {' '.join(ROTATION_CHANNELS)}")
         else:
             lines.append(f"{indent}\tCHANNELS 3 {' '.join(ROTATION_CHANNELS)}")
@@ -79,12 +82,16 @@ def write_bvh(motion: ExportMotion, path: Path) -> None:
     """Write the motion as a BVH file (written under a temporary name and renamed into place)."""
     angles = euler_angles(motion.rotations)
     order = depth_first_order(motion.parents)
-    positions = motion.root_positions * CENTIMETRES_PER_METRE
+    positions = motion.translations * CENTIMETRES_PER_METRE
     lines = hierarchy_lines(motion)
     lines += ["MOTION", f"Frames: {motion.frame_count}", f"Frame Time: {1.0 / motion.fps!r}"]
     for frame in range(motion.frame_count):
-        values = np.concatenate([positions[frame], angles[frame, order].ravel()])
-        lines.append(" ".join(f"{value:.6f}" for value in values))
+        values = []
+        for joint in order:
+            if joint in motion.moving:
+                values.append(positions[frame, joint])
+            values.append(angles[frame, joint])
+        lines.append(" ".join(f"{value:.6f}" for value in np.concatenate(values)))
     staging = path.with_name(path.name + ".partial")
     staging.write_text("\n".join(lines) + "\n", encoding="utf-8")
     staging.replace(path)

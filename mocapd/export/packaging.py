@@ -1,7 +1,8 @@
 """The export folder's file names and the package: animation.<ext> for one file, else animations.zip.
 
-The zip holds animation_track<N>.<ext> for every track and format, any .fbm folder, and manifest.json
-(tracks, frames, fps, formats), which the export step writes beside the files.
+The zip holds animation_track<N>.<ext> for every track and format, animation_scene.<ext> (every person
+in one file) when there are several tracks, any .fbm folder, and manifest.json, which the export step
+writes beside the files.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 from mocapd.errors import JobError
 
 FILE_PREFIX = "animation_track"
+SCENE_STEM = "animation_scene"
 SINGLE_STEM = "animation"
 ZIP_NAME = "animations.zip"
 MANIFEST_NAME = "manifest.json"
@@ -25,21 +27,37 @@ def export_file_name(tid: int, extension: str) -> str:
     return f"{FILE_PREFIX}{tid}.{extension}"
 
 
-def write_manifest(export_dir: Path, tracks: list[dict[str, Any]], formats: list[str]) -> Path:
-    """Write manifest.json: one entry per track {tid, frames, fps, files}, and the formats."""
+def scene_file_name(extension: str) -> str:
+    """The name of the file holding every exported person in one format."""
+    return f"{SCENE_STEM}.{extension}"
+
+
+def armature_name(tid: int) -> str:
+    """A person's armature in the scene file, named after their track."""
+    return f"track{tid}"
+
+
+def write_manifest(
+    export_dir: Path, tracks: list[dict[str, Any]], formats: list[str], scene: dict[str, Any] | None = None
+) -> Path:
+    """Write manifest.json: one entry per track (tid, frames, fps, files, the person's first and last
+    frame and time, the files' timeline), the formats, and the scene file when there is one."""
     path = export_dir / MANIFEST_NAME
-    path.write_text(json.dumps({"tracks": tracks, "formats": formats}, indent=2), encoding="utf-8")
+    document: dict[str, Any] = {"tracks": tracks, "formats": formats}
+    if scene:
+        document["scene"] = scene
+    path.write_text(json.dumps(document, indent=2), encoding="utf-8")
     return path
 
 
 def exported_files(export_dir: Path) -> list[Path]:
-    """The animation files and .fbm folders in the export folder, sorted."""
+    """The animation files (per track and the scene) and .fbm folders in the export folder, sorted."""
     if not export_dir.is_dir():
         return []
     return sorted(
         path
         for path in export_dir.iterdir()
-        if path.name.startswith(FILE_PREFIX) and not path.name.endswith(".partial")
+        if path.name.startswith((FILE_PREFIX, SCENE_STEM)) and not path.name.endswith(".partial")
     )
 
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from mocapd import skeleton
 from mocapd.errors import JobError
-from mocapd.export import footlock
+from mocapd.export import footlock, rig
 from mocapd.export.motion import ExportMotion
 from mocapd.trackfile import TrackMotion
 
@@ -38,6 +38,8 @@ class Prepared:
 
 # Video rates written as 29.97, 59.94, 23.976 are the NTSC rates N * 1000 / 1001.
 NTSC_RATES = (24000 / 1001, 30000 / 1001, 60000 / 1001)
+# Frames by which tpose_frame delays every file's timeline, leaving room for the T-pose before frame 0.
+TPOSE_SHIFT = 1
 
 
 def standard_rate(fps: float) -> float:
@@ -58,16 +60,22 @@ def source_rate(track: TrackMotion) -> float:
 
 
 def resample(
-    times: np.ndarray, rotations: np.ndarray, positions: np.ndarray, fps: float, hold: float = 0.0
+    times: np.ndarray,
+    rotations: np.ndarray,
+    positions: np.ndarray,
+    fps: float,
+    hold: float = 0.0,
+    start: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Rotations and positions at k / fps from samples at `times` (seconds from the first frame).
+    """Rotations and positions at start + k / fps from samples at `times` (seconds; start: times[0]).
 
     hold: seconds after the last sample that it still stands for (its own interval, when samples are
-    sparser than the output); frames there repeat it.
+    sparser than the output); frames there repeat it. A start before times[0] repeats the first sample.
     """
     from mocapd.rotations import orthonormalize
 
-    duration = float(times[-1] - times[0])
+    first = float(times[0]) if start is None else start
+    duration = float(times[-1] - first)
     if hold > 0.0:
         # Frames strictly before the end of the last sample's interval, which is the next sample's time.
         count = max(int(np.ceil((duration + hold) * fps - 1e-6)), 1)
@@ -78,7 +86,7 @@ def resample(
             np.repeat(rotations[:1], count, axis=0),
             np.repeat(positions[:1], count, axis=0),
         )
-    wanted = np.arange(count) / fps + times[0]
+    wanted = np.arange(count) / fps + first
     upper = np.clip(np.searchsorted(times, wanted, side="right"), 1, len(times) - 1)
     lower = upper - 1
     span = np.maximum(times[upper] - times[lower], 1e-12)
@@ -113,6 +121,8 @@ def prepare(track: TrackMotion, settings: PrepareSettings) -> Prepared:
     report: dict[str, Any] = {"tid": track.tid, "source_fps": video_fps, "fps": fps}
     if abs(video_fps - track.fps) > 1e-9:
         report["sampled_fps"] = track.fps
+    # The video's timeline: the person's first frame is frame start_frame at the written rate.
+    start_frame = int(round(float(track.time[0]) * fps))
     times = track.time - track.time[0]
     # Frames from a variable-rate video are not evenly spaced: resample them onto k / fps as well.
     uneven = not np.allclose(times, np.arange(len(times)) / track.fps, rtol=0.0, atol=0.25 / track.fps)
@@ -120,7 +130,7 @@ def prepare(track: TrackMotion, settings: PrepareSettings) -> Prepared:
         # Each row stands for one interval of its rate: a clip sampled at 30 fps from a 60 fps video
         # has as many 60 fps frames as the video had, the last one holding the last sample.
         hold = 1.0 / track.fps if fps > track.fps * (1.0 + 1e-6) else 0.0
-        rotations, positions = resample(times, rotations, positions, fps, hold)
+        rotations, positions = resample(track.time, rotations, positions, fps, hold, start_frame / fps)
         report["resampled"] = True
     if settings.foot_locking:
         locked = footlock.lock_feet(rotations, track.offsets, positions, fps)
@@ -141,18 +151,15 @@ def prepare(track: TrackMotion, settings: PrepareSettings) -> Prepared:
     offsets = track.offsets.copy()
     offsets[0] = rest_root_position(track.offsets)
     if settings.tpose_frame:
+        # The T-pose one frame before the person's first: every file's timeline runs one frame late
+        # (TPOSE_SHIFT), so a person seen from the video's first frame still starts at t >= 0.
         rest_position = offsets[0] + np.array([positions[0, 0], 0.0, positions[0, 2]])
         rotations = np.concatenate([np.broadcast_to(np.eye(3), (1,) + rotations.shape[1:]), rotations])
         positions = np.concatenate([rest_position[None], positions])
+        start_frame += TPOSE_SHIFT - 1
     report["frames"] = int(rotations.shape[0])
-    motion = ExportMotion(
-        names=skeleton.PRESETS[settings.preset],
-        parents=skeleton.PARENTS,
-        offsets=offsets,
-        rotations=rotations,
-        root_positions=positions,
-        fps=fps,
-    )
+    report["start_frame"] = start_frame
+    motion = rig.rig_motion(settings.preset, offsets, rotations, positions, fps, start_frame)
     return Prepared(motion=motion, report=report)
 
 

@@ -1,4 +1,5 @@
-"""Export step: every selected track written as FBX (one Blender start for all), BVH and GLB as asked."""
+"""Export step: every selected track written as FBX (one Blender start for all), BVH and GLB as asked, and
+one scene file (FBX, GLB) with every person when there are several."""
 
 from __future__ import annotations
 
@@ -14,13 +15,24 @@ from mocapd.export import motion as export_motion
 from mocapd.export.blender import FbxExport, run_blender
 from mocapd.export.bvh import write_bvh
 from mocapd.export.motion import ExportMotion
-from mocapd.export.packaging import MANIFEST_NAME, export_file_name, exported_files, write_manifest
-from mocapd.export.prepare import PrepareSettings, prepare
+from mocapd.export.packaging import (
+    MANIFEST_NAME,
+    armature_name,
+    export_file_name,
+    exported_files,
+    scene_file_name,
+    write_manifest,
+)
+from mocapd.export.prepare import TPOSE_SHIFT, PrepareSettings, prepare
 from mocapd.job import Job, StepOutcome
 
 STEP = states.FBX_EXPORT
 # Share of the step's timeout that Blender may take, leaving time to report a timeout cleanly.
 BLENDER_TIMEOUT_SHARE = 0.9
+# Formats whose files cannot start late: their first frame is the person's first (the manifest says when).
+STARTS_AT_ZERO = ("bvh",)
+# Formats that also get one file with every person.
+SCENE_FORMATS = ("fbx", "glb")
 
 
 def clear_export_dir(export_dir: Path) -> None:
@@ -33,15 +45,34 @@ def clear_export_dir(export_dir: Path) -> None:
             path.unlink(missing_ok=True)
 
 
-def glb_writer() -> Callable[[ExportMotion, Path], None]:
-    """The GLB writer; imported only when a job asks for GLB, so FBX and BVH work without pygltflib."""
+def glb_writers() -> tuple[
+    Callable[[ExportMotion, Path], None], Callable[[list[tuple[str, ExportMotion]], Path], None]
+]:
+    """The GLB writers; imported only when a job asks for GLB, so FBX and BVH work without pygltflib."""
     try:
-        from mocapd.export.glb import write_glb
+        from mocapd.export.glb import write_glb, write_glb_scene
     except ImportError as error:
         raise JobError(
             f"GLB export needs the pygltflib package (pip install pygltflib==1.16.5): {error}"
         ) from error
-    return write_glb
+    return write_glb, write_glb_scene
+
+
+def timeline(
+    track: trackfile.TrackMotion, motion: ExportMotion, formats: list[str], shift: int
+) -> dict[str, Any]:
+    """Manifest figures: when the person is in the video, and where each format's time lies on it."""
+    start_time = motion.start_frame / motion.fps
+    offsets = {fmt: (start_time if fmt in STARTS_AT_ZERO else 0.0) - shift / motion.fps for fmt in formats}
+    return {
+        "first_frame": int(track.frame_idx[0]),
+        "last_frame": int(track.frame_idx[-1]),
+        "first_time": float(track.time[0]),
+        "last_time": float(track.time[-1]),
+        "start_frame": motion.start_frame,
+        "start_time": start_time,
+        "time_offset_s": offsets,
+    }
 
 
 def settings_for(job: Job) -> PrepareSettings:
@@ -57,7 +88,7 @@ def settings_for(job: Job) -> PrepareSettings:
 
 
 def run(job: Job) -> StepOutcome:
-    """Write animation_track<tid>.<ext> for each selected track and format, and the manifest."""
+    """Write animation_track<tid>.<ext> for each selected track and format, the scene files, and the manifest."""
     if not job.selected_tracks:
         raise JobError("no track was selected for export")
     formats = list(dict.fromkeys(job.options.formats))
@@ -68,11 +99,18 @@ def run(job: Job) -> StepOutcome:
     reports: dict[str, Any] = {}
     files: list[str] = []
     job.report_progress(STEP, 0.0, "preparing motion")
-    write_glb = glb_writer() if "glb" in formats else None
+    write_glb, write_glb_scene = glb_writers() if "glb" in formats else (None, None)
+    settings = settings_for(job)
+    shift = TPOSE_SHIFT if settings.tpose_frame else 0
+    # Every person in one file as well, when there are several (one person's file is already that).
+    scene_formats = [fmt for fmt in SCENE_FORMATS if fmt in formats] if len(job.selected_tracks) > 1 else []
+    armatures: list[tuple[str, ExportMotion]] = []
     with tempfile.TemporaryDirectory(dir=job.work_dir, prefix=".export-") as scratch:
         fbx_exports: list[FbxExport] = []
+        scene_armatures: list[tuple[str, Path]] = []
         for position, tid in enumerate(job.selected_tracks):
-            prepared = prepare(trackfile.load(job.motion_path(tid)), settings_for(job))
+            track = trackfile.load(job.motion_path(tid))
+            prepared = prepare(track, settings)
             motion = prepared.motion
             reports[str(tid)] = prepared.report
             locking = prepared.report.get("foot_locking")
@@ -81,8 +119,10 @@ def run(job: Job) -> StepOutcome:
                     f"track {tid}: no foot contact found, so foot locking changed nothing"
                 )
             names = [export_file_name(tid, extension) for extension in formats]
-            manifest.append({"tid": tid, "frames": motion.frame_count, "fps": motion.fps, "files": names})
+            entry = {"tid": tid, "frames": motion.frame_count, "fps": motion.fps, "files": names}
+            manifest.append(entry | timeline(track, motion, formats, shift))
             files += names
+            armatures.append((armature_name(tid), motion))
             if "bvh" in formats:
                 write_bvh(motion, export_dir / export_file_name(tid, "bvh"))
             if write_glb is not None:
@@ -90,15 +130,26 @@ def run(job: Job) -> StepOutcome:
             if "fbx" in formats:
                 motion_path = Path(scratch) / f"track{tid}.npz"
                 export_motion.save(motion, motion_path)
-                fbx_exports.append(FbxExport(motion_path, export_dir / export_file_name(tid, "fbx")))
+                fbx_exports.append(FbxExport.single(motion_path, export_dir / export_file_name(tid, "fbx")))
+                scene_armatures.append((armature_name(tid), motion_path))
             job.report_progress(
                 STEP, 0.3 * (position + 1) / len(job.selected_tracks), f"prepared track {tid}"
             )
+        scene_files = [scene_file_name(extension) for extension in scene_formats]
+        if write_glb_scene is not None and "glb" in scene_formats:
+            write_glb_scene(armatures, export_dir / scene_file_name("glb"))
+        if "fbx" in scene_formats:
+            fbx_exports.append(FbxExport(export_dir / scene_file_name("fbx"), scene_armatures))
         if fbx_exports:
             job.report_progress(STEP, 0.3, f"Blender is writing {len(fbx_exports)} FBX file(s)")
             timeout = job.config.timeouts.for_step(STEP) * BLENDER_TIMEOUT_SHARE
             run_blender(job.config, fbx_exports, Path(scratch) / "request.json", job.log_path(STEP), timeout)
-    write_manifest(export_dir, manifest, formats)
+    files += scene_files
+    scene = {
+        "files": scene_files,
+        "armatures": {armature_name(tid): tid for tid in job.selected_tracks},
+    }
+    write_manifest(export_dir, manifest, formats, scene if scene_files else None)
     job.report_progress(STEP, 1.0, f"wrote {len(files)} file(s)")
     outcome.data = {"files": files, "tracks": reports}
     return outcome
