@@ -104,5 +104,5 @@ def test_every_bad_key_of_every_file_is_named(tmp_path: Path) -> None:
     message = str(error.value)
     assert f"shoot/{FOLDER_OPTIONS_NAME}: 'fps' must be a number" in message
     assert "take.json: " in message
-    assert "'skeleton_preset' must be one of smpl, mixamo, unreal, got 'maya'" in message
+    assert "'skeleton_preset' must be one of smpl, mixamo, unreal, unreal5, got 'maya'" in message
     assert "'smoothing_strength' must be between 0.0 and 1.0, got 2" in message
