@@ -37,7 +37,7 @@ from mocapd.outbox import Outbox, allocate_name
 from mocapd.pause import EnvironmentPause
 from mocapd.runner import DEFAULT_STAGE_PACKAGE, Runner, StopControl, work_dir_for
 from mocapd.scheduler import Scheduler
-from mocapd.store import JobRecord, Store, StoreBusy, open_store
+from mocapd.store import JobRecord, Store, StoreUnavailable, open_store
 from mocapd.watcher import Candidate, InboxScanner, InboxWatcher
 
 __all__ = ["Daemon", "candidate_from_record", "candidate_record"]
@@ -143,7 +143,7 @@ class Daemon:
     @property
     def paused_reason(self) -> str | None:
         """Why no video is taken in and no job claimed now, or None."""
-        return self.disk_reason or self.pause.reason or self.store_problem
+        return self.disk_reason or self.pause.reason
 
     # -- signals ----------------------------------------------------------------------------------
     def install_signal_handlers(self) -> None:
@@ -272,6 +272,7 @@ class Daemon:
         detail = {
             "inbox_problem": self.scanner.problem,
             "paused": self.paused_reason,
+            "database_problem": self.store_problem,
             "current_job": self.runner.current_job,
         }
         state = (
@@ -293,8 +294,11 @@ class Daemon:
             if self.paused_reason is None:
                 try:
                     job_id = self.runner.run_next()
-                except StoreBusy as error:
-                    log.warning("no job claimed: %s", error)
+                    self.store_problem = None
+                except StoreUnavailable as error:
+                    if str(error) != self.store_problem:
+                        log.warning("no job claimed: %s", error)
+                    self.store_problem = str(error)
                 except Exception:
                     log.exception("the runner failed; trying again shortly")
             if job_id is None:
@@ -318,7 +322,7 @@ class Daemon:
             try:
                 self.take_one(candidate)
                 self.store_problem = None
-            except StoreBusy as error:
+            except StoreUnavailable as error:
                 if self.store_problem is None:
                     log.warning("paused taking videos in: %s", error)
                 self.store_problem = str(error)

@@ -24,6 +24,8 @@ EXIT_CODES = {OK: 0, DEGRADED: 1, UNHEALTHY: 2}
 BYTES_PER_MB = 1024 * 1024
 # A heartbeat older than this many seconds means the daemon is stuck.
 HEARTBEAT_STALE_SECONDS = 60.0
+# Below this many megabytes free the state disk counts as full, whatever limits.min_free_disk_mb says.
+FULL_DISK_MB = 1.0
 
 
 @dataclass
@@ -48,6 +50,8 @@ def disk_problem(config: Config) -> str | None:
     """Why the state disk is too full to take jobs, or None."""
     free = free_mb(config.state_path)
     minimum = config.limits.min_free_disk_mb
+    if free is not None and free < FULL_DISK_MB:
+        return f"the state disk is full: {free:.1f} MB free on {config.state_path}"
     if free is not None and free < minimum:
         return f"only {free:.0f} MB free on the state disk ({config.state_path}), below limits.min_free_disk_mb = {minimum:g}"
     return None

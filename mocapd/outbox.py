@@ -167,21 +167,26 @@ class Outbox(Listener):
     def folder(self, name: str) -> Path:
         return self.root / name
 
-    def job_changed(self, job_id: int) -> None:
-        """Rewrite the job's status.json and report.html; best effort (an unreachable share is logged)."""
+    def job_changed(self, job_id: int, paused: str | None = None) -> None:
+        """Rewrite the job's status.json and report.html; best effort (an unreachable share is logged).
+
+        `paused`: why the machine holds the job now, shown even when the database cannot record it.
+        """
         self._index_dirty = True
         record = self.store.job(job_id)
         if record is None or record.name is None:
             return
         try:
-            self.write_status(record)
+            self.write_status(record, paused)
         except OSError as error:
             log.warning("cannot write the status of job %d to the outbox: %s", job_id, error)
         except Exception:  # a report that cannot be rendered must not stop the job
             log.exception("cannot write the status of job %d", job_id)
 
-    def write_status(self, record: JobRecord) -> None:
+    def write_status(self, record: JobRecord, paused: str | None = None) -> None:
         document = status_document(record, self.store)
+        if paused is not None:
+            document["progress_message"] = f"paused: {paused}"
         # backslashreplace: a lone surrogate (an undecodable byte) that slipped through is shown, not fatal.
         report = render_report(document).encode("utf-8", "backslashreplace")
         with self.job_folder(record.name or str(record.id)) as folder:

@@ -58,8 +58,6 @@ ABORTED = "aborted"
 CANCELLED = "cancelled"
 LOST_LEASE = "lost_lease"
 RETRYABLE = (stepchild.TRANSIENT, TIMEOUT, CRASHED)
-# Below this many megabytes free the state disk counts as full, whatever limits.min_free_disk_mb says.
-FULL_DISK_MB = 1.0
 # What a truncated copy is told (the original stays in the inbox).
 INCOMPLETE = "the copy looks incomplete"
 
@@ -140,8 +138,8 @@ class StepResult:
 class Listener:
     """What the runner tells about a job's changes (the outbox writes status.json, report.html)."""
 
-    def job_changed(self, job_id: int) -> None:
-        """A state or step changed."""
+    def job_changed(self, job_id: int, paused: str | None = None) -> None:
+        """A state or step changed (`paused`: why the machine holds the job, when it does)."""
 
     def publish(self, job: Job) -> None:
         """The job's results are ready in its package folder: put them in the outbox."""
@@ -301,9 +299,9 @@ class Runner:
             if step is not None:
                 self.store.update_step(job_id, step, status=states.PENDING, error=reason)
             self.store.update_job(job_id, progress_message=f"paused: {reason}")
-            self.listener.job_changed(job_id)
         except StoreError as error:  # the database may sit on the full disk: the pause is in memory
             log.warning("job %d: cannot record the pause: %s", job_id, error)
+        self.listener.job_changed(job_id, paused=reason)
         config = self.config()
         next_renewal = time.monotonic() + config.runner.heartbeat_seconds
         while self.pause.poll():
@@ -581,7 +579,7 @@ class Runner:
 def disk_full_problem(config: Config) -> str | None:
     """Why the state disk still counts as full, or None once a step may run again."""
     free = health.free_mb(config.state_path)
-    needed = max(config.limits.min_free_disk_mb, FULL_DISK_MB)
+    needed = max(config.limits.min_free_disk_mb, health.FULL_DISK_MB)
     if free is None or free >= needed:
         return None
     return f"only {free:.1f} MB free on the state disk ({config.state_path}); {needed:g} MB needed"

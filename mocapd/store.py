@@ -72,8 +72,12 @@ class LostLease(RuntimeError):
     """This worker no longer holds the job: another one claimed it (a newer fencing token)."""
 
 
-class StoreBusy(StoreError):
+class StoreBusy(StoreUnavailable):
     """Another process holds the database's lock longer than the bound: try again later."""
+
+
+class StoreFull(StoreUnavailable):
+    """The disk holding the database is full: writes fail until there is space again."""
 
 
 def is_busy(error: BaseException) -> bool:
@@ -88,6 +92,8 @@ def explain(error: BaseException, where: str) -> StoreError:
     """A database error as one line a person can act on: busy, or corrupt with what to do."""
     if isinstance(error, StoreError):
         return error
+    if "disk is full" in str(error).lower() or "no space left" in str(error).lower():
+        return StoreFull(f"the disk holding the job database {where} is full ({error}); free space there")
     if is_busy(error):
         return StoreBusy(
             f"the job database {where} is locked by another process ({error}); "
@@ -290,21 +296,21 @@ class Store:
         A lock held by another process is waited for, retrying, for at most busy_seconds; then StoreBusy.
         """
         deadline = time.monotonic() + self.busy_seconds
-        with ExitStack() as stack:
-            while True:
-                try:
-                    stack.enter_context(self.db.atomic("IMMEDIATE"))
-                    break
-                except DatabaseError as error:
-                    if not is_busy(error) or time.monotonic() >= deadline:
-                        raise explain(error, self.where) from error
-                    time.sleep(0.05)
-            try:
+        try:
+            with ExitStack() as stack:
+                while True:
+                    try:
+                        stack.enter_context(self.db.atomic("IMMEDIATE"))
+                        break
+                    except DatabaseError as error:
+                        if not is_busy(error) or time.monotonic() >= deadline:
+                            raise
+                        time.sleep(0.05)
                 yield
-            except IntegrityError:
-                raise
-            except DatabaseError as error:
-                raise explain(error, self.where) from error
+        except IntegrityError:
+            raise
+        except DatabaseError as error:  # also at COMMIT (a full disk): one clear StoreError
+            raise explain(error, self.where) from error
 
     def lock_problem(self) -> str | None:
         """Why a write cannot start now (another process holds the lock), or None; waits about a second."""

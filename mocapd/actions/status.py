@@ -33,6 +33,7 @@ def collect(config: Config) -> dict[str, Any]:
         "state_dir": str(config.state_path),
         "free_mb": round(free) if free is not None else None,
         "min_free_mb": config.limits.min_free_disk_mb,
+        "problem": health.disk_problem(config),
     }
     gpus = gpu.query_gpus()
     status["gpu"] = {
@@ -107,6 +108,8 @@ def run(arguments: argparse.Namespace, config: Config) -> int:
     print(f"queue: {status['queue']} job(s)")
     disk = status["disk"]
     print(f"disk: {disk['free_mb']} MB free in {disk['state_dir']} (minimum {disk['min_free_mb']:g})")
+    if disk.get("problem"):
+        print(f"  disk problem: {disk['problem']}")
     print(f"GPU: {status['gpu']['reason']}")
     if status["failures"]:
         print("recent failures:")
