@@ -290,7 +290,9 @@ def figures(
     )
 
 
-def reference_for(demo: str, observed: dict[str, dict[int, tracklets.TrackObservations]]) -> list[np.ndarray]:
+def reference_for(
+    demo: str, observed: dict[str, dict[int, tracklets.TrackObservations]]
+) -> list[tuple[np.ndarray, dict[str, int]]]:
     """One triangulated reference (F, 33, 3) per person: SinglePerson's one; MultiPerson's by matching
     each view's tracks to the cam01 tracks through the triangulation's reprojection."""
     raw, names = accuracy.read_qca(DATA / demo / "calibration" / "Calib.qca.txt")
@@ -343,7 +345,9 @@ def reference_for(demo: str, observed: dict[str, dict[int, tracklets.TrackObserv
             )
         label = min(scores, key=lambda key: scores[key])
         cameras = [candidates[label][names.index(name)] for name in views]
-        references.append(accuracy.triangulate(cameras, points, weights))
+        references.append(
+            (accuracy.triangulate(cameras, points, weights), {name: chosen[name].tid for name in views})
+        )
         print(
             f"{demo} person {len(references)}: reference from {len(views)} views, reprojection {scores[label]:.1f} px"
         )
@@ -381,12 +385,14 @@ def run_demo(
             f"({tracking_s[video.stem] / duration:.2f}x, 0 = cached); extraction before {results[False][1]:.2f} s, "
             f"after {results[True][1]:.2f} s: the solver's share {(results[True][1] - results[False][1]) / duration:.3f}x"
         )
-        for person, reference in enumerate(references, start=1):
+        for person, (reference, person_tids) in enumerate(references, start=1):
             pair = []
+            if video.stem not in person_tids:
+                print(f"  {demo} {video.stem} person {person}: no track of this view matched the reference")
+                continue
+            tid = person_tids[video.stem]
             for solve in (False, True):
                 job, _, data = results[solve]
-                tids = list(job.selected_tracks)
-                tid = match_track(job, tids, observed[video.stem], reference)
                 motion = trackfile.load(job.motion_path(tid))
                 first = int(motion.frame_idx[0])
                 last = int(motion.frame_idx[-1])
@@ -412,27 +418,6 @@ SOLVER_KEYS = (
     "floor_penetration_cm",
     "sliding_mm_per_frame",
 )
-
-
-def match_track(
-    job: Job, tids: list[int], observed: dict[int, tracklets.TrackObservations], reference: np.ndarray
-) -> int:
-    """The track whose image hips follow the reference person: the most frames in common, nearest in 3D extent."""
-    if len(tids) == 1:
-        return tids[0]
-    # The reference was triangulated from one track per view; the track whose hips' pixel track
-    # matches it is found through its frame overlap and the hip height ordering is ambiguous, so
-    # the nearest in mean image position to the reference's projection is taken.
-    scores = {}
-    for tid in tids:
-        track = observed.get(tid)
-        if track is None:
-            continue
-        frames = track.frame_idx[track.frame_idx < len(reference)]
-        scores[tid] = -np.count_nonzero(np.isfinite(reference[frames, MEDIAPIPE_INDEX["left_hip"], 0]))
-        centre = np.nanmean(track.extras["landmarks_image"][:, MEDIAPIPE_INDEX["left_hip"], 0])
-        scores[tid] = (scores[tid], centre)
-    return min(scores, key=lambda tid: scores[tid])
 
 
 def rest_ankle_height(offsets: np.ndarray) -> float:

@@ -130,7 +130,9 @@ def mirror(clip: Clip, frames: slice, hypothesis: int = 1) -> None:
         values[frames] = values[frames][:, order]
 
 
-def solve(clip: Clip):  # type: ignore[no-untyped-def]
+def solve(clip: Clip, known_up: bool = False):  # type: ignore[no-untyped-def]
+    """The solver on the clip; known_up: given the camera's up, as extraction gives it (its estimate)."""
     from mocapd.motion.solver import solve_embedded
 
-    return solve_embedded(clip.image, clip.world, clip.visibility, clip.times, CAMERA, (HEIGHT, WIDTH))
+    up = clip.up if known_up else None
+    return solve_embedded(clip.image, clip.world, clip.visibility, clip.times, CAMERA, (HEIGHT, WIDTH), up)

@@ -369,7 +369,12 @@ def solve_leg(
     rotations[:, foot_joint] = rotations[:, JOINT[f"{side}_ankle"]]
 
 
-def solve(keypoints: np.ndarray, offsets: np.ndarray, confidence: np.ndarray | None = None) -> Solution:
+def solve(
+    keypoints: np.ndarray,
+    offsets: np.ndarray,
+    confidence: np.ndarray | None = None,
+    iterations: int = fitting.ITERATIONS,
+) -> Solution:
     """Rotations and pelvis positions from keypoints (N, K, 3) named per landmarks.py.
 
     The analytic pose matches bone directions; the position fit then brings the joints onto their
@@ -383,6 +388,7 @@ def solve(keypoints: np.ndarray, offsets: np.ndarray, confidence: np.ndarray | N
         targets[:, 0],
         targets,
         target_weights(keypoints, confidence),
+        iterations,
     )
     return Solution(skeleton.local_to_global(local), local, root)
 

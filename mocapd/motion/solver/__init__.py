@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import threadpoolctl
 
 from mocapd import skeleton
 from mocapd.motion import gravity, ik, landmarks, rootmotion, worldframe
@@ -31,8 +32,10 @@ __all__ = ["Pinhole", "Solved", "solve_embedded"]
 # per-frame fit, and the quality figures say so.
 MIN_FRAMES = 2
 VIEW_RAY_PRIOR = True
-# Rounds of contacts -> floor -> root path.
-ROUNDS = 2
+# The fitted landmarks already hold the skeleton's lengths: the IK's position fit needs fewer steps.
+IK_ITERATIONS = 2
+# Gauss-Newton steps of the pose fit's second pass, with the floor.
+GROUND_ITERATIONS = 2
 
 
 @dataclass
@@ -61,7 +64,13 @@ def up_of(joints: np.ndarray, confidence: np.ndarray, times: np.ndarray, offsets
     return gravity.estimate_from_people([gravity.Person(joints, confidence, times, offsets)]).up
 
 
-def solve_embedded(
+def solve_embedded(*arguments: Any, **keywords: Any) -> Solved:
+    """solve_clip on one BLAS thread (its many small LAPACK calls lose to thread hand-offs)."""
+    with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
+        return solve_clip(*arguments, **keywords)
+
+
+def solve_clip(
     image: np.ndarray,
     world: np.ndarray,
     visibility: np.ndarray,
@@ -88,7 +97,7 @@ def solve_embedded(
         world, image, confidence, camera.focal, (camera.centre_x, camera.centre_y)
     )
     if not np.isfinite(translation).any():
-        # Nothing places the person in depth: put them where their size says a 1.7 m person would be.
+        # Too few confident landmarks to place the person in depth: 3 m in front of the camera.
         translation = np.tile([0.0, 0.0, 3.0], (frames, 1))
     if VIEW_RAY_PRIOR:
         # The model sees the person through a crop, as if centred: its world landmarks are in the
@@ -98,44 +107,46 @@ def solve_embedded(
             world, image, confidence, camera.focal, (camera.centre_x, camera.centre_y)
         )
     start = world + _fill(translation)[:, None]
-    fitted = (
-        posefit.fit(image, world, confidence, camera, fps, lengths, start) if frames >= MIN_FRAMES else start
-    )
-
-    keypoints = landmarks.from_mediapipe(fitted)
     keypoint_confidence = landmarks.confidence_from_mediapipe(confidence)
     offsets = bones.rest_offsets(landmarks.from_mediapipe(world), keypoint_confidence)
-    solution = ik.solve(keypoints, offsets, keypoint_confidence)
-    joints = skeleton.forward_kinematics(solution.global_rotations, offsets, solution.root)
     joint_confidence = landmarks.joint_confidence(confidence)
-    rest = contacts.rest_heights(offsets)
-    shift = np.zeros((frames, 3))
     fixed_up = up is not None
     if up is None:
-        up = up_of(joints, joint_confidence, times, offsets)
-    found = contacts.detect(joints, image, confidence, up, offsets, camera, fps)
-    below = None
+        up = up_of(skeleton_joints(start, offsets, keypoint_confidence, 0), joint_confidence, times, offsets)
+
+    # The pose fit, then again with the floor its resting feet show (held on it, still, not below).
+    fitted = start
     if frames >= MIN_FRAMES:
-        # The floor, contacts and up again from the solved path, then the path again, now also
-        # lifting every sole found below the floor.
-        for _ in range(ROUNDS):
-            shift = rootpath.solve(
-                fitted[:, posefit.FITTED],
-                image[:, posefit.FITTED],
-                confidence[:, posefit.FITTED],
-                joints,
-                found,
-                up,
-                rest,
-                camera,
-                fps,
-                below,
+        fitted = posefit.fit(image, world, confidence, camera, fps, lengths, start)
+        ground = contacts.detect_landmarks(fitted, image, confidence, up, camera, fps)
+        if ground.floor is not None:
+            fitted = posefit.fit(
+                image, world, confidence, camera, fps, lengths, fitted, GROUND_ITERATIONS, ground, up
             )
-            if not fixed_up:
-                up = up_of(joints + shift[:, None], joint_confidence, times, offsets)
-            found = contacts.detect(joints + shift[:, None], image, confidence, up, offsets, camera, fps)
-            if found.floor is not None:
-                below = contacts.sole_heights(joints + shift[:, None], up, offsets) < found.floor
+
+    solution = ik.solve(landmarks.from_mediapipe(fitted), offsets, keypoint_confidence, IK_ITERATIONS)
+    joints = skeleton.forward_kinematics(solution.global_rotations, offsets, solution.root)
+    if not fixed_up:
+        up = up_of(joints, joint_confidence, times, offsets)
+
+    # The root path polishes what the IK moved: planted joints still and on the floor.
+    rest = contacts.rest_heights(offsets)
+    found = contacts.detect(joints, image, confidence, up, offsets, camera, fps)
+    shift = np.zeros((frames, 3))
+    if frames >= MIN_FRAMES and found.floor is not None:
+        below = contacts.sole_heights(joints, up, offsets) < found.floor
+        shift = rootpath.solve(
+            fitted[:, posefit.FITTED],
+            image[:, posefit.FITTED],
+            confidence[:, posefit.FITTED],
+            joints,
+            found,
+            up,
+            rest,
+            camera,
+            fps,
+            below,
+        )
     joints = joints + shift[:, None]
     fitted = fitted + shift[:, None]
     figures = {
@@ -151,6 +162,14 @@ def solve_embedded(
         resting=found.resting,
         figures=figures,
     )
+
+
+def skeleton_joints(
+    points: np.ndarray, offsets: np.ndarray, keypoint_confidence: np.ndarray, iterations: int
+) -> np.ndarray:
+    """(M, 24, 3) the skeleton's joints posed on landmarks (M, 33, 3) by the IK."""
+    solution = ik.solve(landmarks.from_mediapipe(points), offsets, keypoint_confidence, iterations)
+    return skeleton.forward_kinematics(solution.global_rotations, offsets, solution.root)
 
 
 def _round(value: float | None, digits: int) -> float | None:

@@ -111,10 +111,35 @@ def detect(
     camera: Pinhole,
     fps: float,
 ) -> Contacts:
-    """Contacts and floor of one track: joints (N, 24, 3) camera frame, image/confidence (N, 33, ...)."""
-    frames = joints.shape[0]
-    heights = sole_heights(joints, up, offsets)  # (N, 2, 2)
-    speeds = image_speeds(image, joints[:, 0, 2], camera, fps)  # (N, 2, 2)
+    """Contacts and floor of a skeleton: joints (N, 24, 3) camera frame, image/confidence (N, 33, ...)."""
+    return detect_points(
+        joints[:, SOLE_JOINTS], rest_heights(offsets), joints[:, 0, 2], image, confidence, up, camera, fps
+    )
+
+
+def detect_landmarks(
+    points: np.ndarray, image: np.ndarray, confidence: np.ndarray, up: np.ndarray, camera: Pinhole, fps: float
+) -> Contacts:
+    """Contacts and floor of landmarks (N, 33, 3) camera frame: the heel and toe landmarks lie on the sole."""
+    depth = np.nanmean(points[:, SOLE_LANDMARKS, 2], axis=(1, 2))
+    return detect_points(points[:, SOLE_LANDMARKS], np.zeros(2), depth, image, confidence, up, camera, fps)
+
+
+def detect_points(
+    sole: np.ndarray,
+    rest: np.ndarray,
+    depth: np.ndarray,
+    image: np.ndarray,
+    confidence: np.ndarray,
+    up: np.ndarray,
+    camera: Pinhole,
+    fps: float,
+) -> Contacts:
+    """Contacts and floor from each foot's heel-side and toe-side points (N, 2, 2, 3), their heights
+    above the sole in the rest pose (2,), the body's depth (N,) and the 2D landmarks."""
+    frames = sole.shape[0]
+    heights = sole @ up - rest  # (N, 2, 2)
+    speeds = image_speeds(image, depth, camera, fps)  # (N, 2, 2)
     # The point a foot rests on is its slower one (the toe while the heel lifts, the heel at strike).
     point = np.argmin(speeds, axis=2)
     rows = np.arange(frames)[:, None]

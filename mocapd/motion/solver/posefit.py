@@ -18,7 +18,7 @@ import scipy.sparse
 import scipy.sparse.linalg
 
 from mocapd.motion.landmarks import MEDIAPIPE_INDEX, MEDIAPIPE_SOURCE
-from mocapd.motion.solver import bones
+from mocapd.motion.solver import bones, contacts
 from mocapd.motion.solver.camera import Pinhole
 
 # The landmarks fitted: those the IK reads (hips to toes, shoulders to fingers, nose and ears).
@@ -48,10 +48,14 @@ LEGS = tuple(
     tuple(FIT_POSITION[MEDIAPIPE_INDEX[f"{side}_{name}"]] for name in ("hip", "knee", "ankle"))
     for side in ("left", "right")
 )
-ITERATIONS = 4
+# A resting foot's heel or toe stays on the floor and does not slide along it (metres).
+FLOOR_SIGMA_M = 0.01
+SLIDE_SIGMA_M = 0.003
+SOLE = np.array([[FIT_POSITION[int(landmark)] for landmark in side] for side in contacts.SOLE_LANDMARKS])
+ITERATIONS = 3
 DAMPING = 1e-6
 CG_TOLERANCE = 1e-5
-CG_ITERATIONS = 60
+CG_ITERATIONS = 30
 
 
 def _rows(count: int, width: int, start: int) -> np.ndarray:
@@ -69,8 +73,12 @@ class Problem:
         camera: Pinhole,
         fps: float,
         lengths: np.ndarray,
+        ground: contacts.Contacts | None = None,
+        up: np.ndarray | None = None,
     ) -> None:
         self.frames = image.shape[0]
+        self.ground = ground if ground is not None and ground.floor is not None and up is not None else None
+        self.up = up
         self.image = np.nan_to_num(image[:, FITTED])
         self.confidence = np.clip(np.nan_to_num(confidence[:, FITTED]), 0.0, 1.0)
         world = world[:, FITTED]
@@ -160,6 +168,9 @@ class Problem:
             residuals.append((acceleration / self.acceleration_sigma).reshape(-1))
             start += 3 * inner * FIT_COUNT
 
+        if self.ground is not None:
+            start = ground_rows(self, positions, unknown, start, rows, cols, vals, residuals)
+
         # Knee hinges: a residual only where a knee is bent backwards (an inequality, active set).
         lateral = positions[:, HIPS[0]] - positions[:, HIPS[1]]
         lateral /= np.maximum(np.linalg.norm(lateral, axis=-1, keepdims=True), 1e-6)
@@ -194,6 +205,55 @@ class Problem:
         return matrix, np.concatenate(residuals)
 
 
+def ground_rows(
+    problem: Problem,
+    positions: np.ndarray,
+    unknown: np.ndarray,
+    start: int,
+    rows: list[np.ndarray],
+    cols: list[np.ndarray],
+    vals: list[np.ndarray],
+    residuals: list[np.ndarray],
+) -> int:
+    """Rows for the floor: resting heels/toes on it and still along it; no heel or toe below it."""
+    ground, up = problem.ground, problem.up
+    assert ground is not None and ground.floor is not None and up is not None
+    floor = ground.floor
+    axes = np.stack([np.cross(up, [1.0, 0.0, 0.0]), np.zeros(3)])
+    axes[0] /= np.linalg.norm(axes[0])
+    axes[1] = np.cross(up, axes[0])
+    heights = positions[:, SOLE] @ up - floor  # (N, 2, 2)
+    frames, sides, points = np.nonzero(heights < 0.0)
+    resting_frames, resting_sides = np.nonzero(ground.resting)
+    resting_points = ground.point[resting_frames, resting_sides]
+    # On the floor: resting points, and any point found below it.
+    on_frames = np.concatenate([resting_frames, frames])
+    on_landmarks = SOLE[np.concatenate([resting_sides, sides]), np.concatenate([resting_points, points])]
+    if on_frames.size:
+        block = start + np.arange(on_frames.size)
+        rows.append(np.broadcast_to(block[:, None], (on_frames.size, 3)))
+        cols.append(unknown[on_frames, on_landmarks])
+        vals.append(np.broadcast_to(up / FLOOR_SIGMA_M, (on_frames.size, 3)))
+        residuals.append((positions[on_frames, on_landmarks] @ up - floor) / FLOOR_SIGMA_M)
+        start += on_frames.size
+    # Still: the resting point of each side between two resting frames.
+    for side in range(2):
+        pairs = np.flatnonzero(ground.resting[:-1, side] & ground.resting[1:, side])
+        if not pairs.size:
+            continue
+        landmark = SOLE[side, ground.point[pairs, side]]
+        step = positions[pairs + 1, landmark] - positions[pairs, landmark]
+        for axis in axes:
+            block = start + np.arange(pairs.size)
+            for frame_rows, sign in ((pairs + 1, 1.0), (pairs, -1.0)):
+                rows.append(np.broadcast_to(block[:, None], (pairs.size, 3)))
+                cols.append(unknown[frame_rows, landmark])
+                vals.append(np.broadcast_to(sign * axis / SLIDE_SIGMA_M, (pairs.size, 3)))
+            residuals.append(step @ axis / SLIDE_SIGMA_M)
+            start += pairs.size
+    return start
+
+
 def frame_blocks(normal: scipy.sparse.csr_matrix, frames: int) -> np.ndarray:
     """(N, U, U) the normal matrix's diagonal blocks, one per frame (U unknowns per frame)."""
     size = FIT_COUNT * 3
@@ -215,7 +275,7 @@ def solve_normal(normal: scipy.sparse.csr_matrix, gradient: np.ndarray, frames: 
     inverse = np.linalg.inv(frame_blocks(normal, frames))
 
     def precondition(vector: np.ndarray) -> np.ndarray:
-        return np.einsum("nij,nj->ni", inverse, vector.reshape(frames, size)).reshape(-1)
+        return np.matmul(inverse, vector.reshape(frames, size, 1)).reshape(-1)
 
     operator = scipy.sparse.linalg.LinearOperator(normal.shape, matvec=precondition)
     step, _ = scipy.sparse.linalg.cg(normal, gradient, M=operator, rtol=CG_TOLERANCE, maxiter=CG_ITERATIONS)
@@ -230,13 +290,16 @@ def fit(
     fps: float,
     lengths: np.ndarray,
     start: np.ndarray,
-    iterations: int = ITERATIONS,
+    iterations: int | None = None,
+    ground: contacts.Contacts | None = None,
+    up: np.ndarray | None = None,
 ) -> np.ndarray:
     """(N, 33, 3) camera-frame landmarks fitted from `start` (the world landmarks placed per frame);
-    landmarks that are not fitted move with the hips."""
-    problem = Problem(image, world, confidence, camera, fps, lengths)
+    landmarks that are not fitted move with the hips. With `ground` (contacts of the landmarks) and
+    `up`, resting feet are held on the floor and still, and no heel or toe goes below it."""
+    problem = Problem(image, world, confidence, camera, fps, lengths, ground, up)
     positions = np.array(start[:, FITTED], dtype=np.float64)
-    for _ in range(iterations):
+    for _ in range(ITERATIONS if iterations is None else iterations):
         jacobian, residual = problem.linearise(positions)
         normal = (jacobian.T @ jacobian).tocsr()
         normal = normal + DAMPING * scipy.sparse.identity(problem.unknowns, format="csr")
