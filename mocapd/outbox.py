@@ -6,7 +6,6 @@ the outbox ever sees it half written. status.json is rewritten at every state ch
 
 from __future__ import annotations
 
-import datetime
 import json
 import logging
 import os
@@ -19,11 +18,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import jinja2
-
 from mocapd import safefs, states
 from mocapd.config import Config
 from mocapd.job import Job
+from mocapd.report import layout, summary
+from mocapd.report.pages import iso, render_index, render_report
 from mocapd.runner import STEP_LABELS, Listener
 from mocapd.store import JobRecord, Store
 
@@ -33,23 +32,11 @@ STATUS_NAME = "status.json"
 REPORT_NAME = "report.html"
 INDEX_NAME = "index.html"
 INTERMEDIATE_NAME = "intermediate"
+# Folders of the package published beside the result: the report's preview and per-person files.
+PACKAGE_FOLDERS = (layout.PREVIEW_DIR, layout.FILES_DIR)
 RESULT_NAMES = ("animation.", "animations.zip")
 # Seconds between rewrites of index.html (it lists many jobs; status.json is per job and immediate).
 INDEX_WRITE_SECONDS = 1.0
-INDEX_RECENT = 30
-INDEX_QUEUE = 100
-
-_environment = jinja2.Environment(
-    loader=jinja2.PackageLoader("mocapd", "templates"),
-    autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
-    undefined=jinja2.ChainableUndefined,
-)
-
-
-def iso(timestamp: float | None) -> str | None:
-    if timestamp is None:
-        return None
-    return datetime.datetime.fromtimestamp(timestamp, tz=datetime.UTC).isoformat(timespec="seconds")
 
 
 def write_atomic(path: Path, data: bytes, durable: bool = False) -> None:
@@ -107,7 +94,7 @@ def status_document(record: JobRecord, store: Store) -> dict[str, Any]:
     finished = record.finished if record.state in states.FINISHED_JOB_STATES else None
     total = (finished - record.started) if finished is not None and record.started is not None else None
     result = step_data.get(states.PACKAGING, {}).get("result") if record.state == states.COMPLETED else None
-    return {
+    document: dict[str, Any] = {
         "id": record.id,
         "name": record.name,
         "source": record.source_relative,
@@ -148,6 +135,8 @@ def status_document(record: JobRecord, store: Store) -> dict[str, Any]:
         },
         "updated": iso(time.time()),
     }
+    summary.enrich(document, step_data)
+    return document
 
 
 class Outbox(Listener):
@@ -188,7 +177,9 @@ class Outbox(Listener):
         if paused is not None:
             document["progress_message"] = f"paused: {paused}"
         # backslashreplace: a lone surrogate (an undecodable byte) that slipped through is shown, not fatal.
-        report = render_report(document).encode("utf-8", "backslashreplace")
+        report = render_report(document, self.folder(record.name or str(record.id))).encode(
+            "utf-8", "backslashreplace"
+        )
         with self.job_folder(record.name or str(record.id)) as folder:
             safefs.write_file(folder, REPORT_NAME, report)
             # status.json last: once it says "completed", everything it names is in place.
@@ -231,10 +222,36 @@ class Outbox(Listener):
             ):  # a re-export may change animation.fbx into animations.zip
                 if stale.startswith(RESULT_NAMES) and stale not in names:
                     os.unlink(stale, dir_fd=folder)
+            with safefs.folder(job.config.state_path, *work_parts, job.package_dir.name) as package:
+                for name in PACKAGE_FOLDERS:
+                    self.publish_folder(package, folder, name)
             if job.options.keep_intermediate:
                 self.publish_intermediate(job, work, folder)
             else:  # one from an earlier export (re-exported with --replace) would not match these results
                 safefs.remove_tree(folder, INTERMEDIATE_NAME)
+
+    def publish_folder(self, package: int, folder: int, name: str) -> None:
+        """package/<name>/ copied to outbox/<name>/ under a hidden name, renamed into place; removed when
+        the package has none (a re-export to a single file)."""
+        staging = f".{name}.tmp-{uuid.uuid4().hex[:8]}"
+        try:
+            source = safefs.folder_at(package, name)
+            with source as source_folder:
+                os.mkdir(staging, safefs.FOLDER_MODE, dir_fd=folder)
+                with safefs.folder_at(folder, staging) as target:
+                    for file_name in safefs.regular_files(source_folder):
+                        safefs.copy_file(source_folder, file_name, target, file_name)
+        except FileNotFoundError:
+            staging = ""
+        old = f".{name}.old-{uuid.uuid4().hex[:8]}"
+        try:
+            os.rename(name, old, src_dir_fd=folder, dst_dir_fd=folder)
+        except FileNotFoundError:
+            old = ""
+        if staging:
+            os.rename(staging, name, src_dir_fd=folder, dst_dir_fd=folder)
+        if old:
+            safefs.remove_tree(folder, old)
 
     def publish_intermediate(self, job: Job, work: int, folder: int) -> None:
         """intermediate/ built under a hidden name, then renamed into place (all within open folders)."""
@@ -281,46 +298,9 @@ class Outbox(Listener):
             self._index_written = time.monotonic()
             try:
                 self.root.mkdir(parents=True, exist_ok=True)
-                write_atomic(self.root / INDEX_NAME, render_index(self.store).encode("utf-8"))
+                write_atomic(
+                    self.root / INDEX_NAME, render_index(self.store).encode("utf-8", "backslashreplace")
+                )
             except OSError as error:
                 self._index_dirty = True
                 log.warning("cannot write %s: %s", self.root / INDEX_NAME, error)
-
-
-def render_report(document: dict[str, Any]) -> str:
-    return _environment.get_template("report.html").render(job=document, states=states)
-
-
-def index_entry(record: JobRecord) -> dict[str, Any]:
-    return {
-        "id": record.id,
-        "name": record.name or record.source_relative,
-        "source": record.source_relative,
-        "state": record.state,
-        "step": STEP_LABELS.get(record.current_step or "", record.current_step),
-        "percent": round(100 * record.progress),
-        "error": record.error,
-        "created": iso(record.created),
-        "finished": iso(record.finished),
-        "has_folder": record.name is not None,
-    }
-
-
-def render_index(store: Store) -> str:
-    queue = [
-        index_entry(record) for record in store.jobs((states.QUEUED,), limit=INDEX_QUEUE, newest_first=False)
-    ]
-    queued_total = store.count((states.QUEUED,))
-    running = [index_entry(record) for record in store.jobs((states.PROCESSING,))]
-    completed = [index_entry(record) for record in store.jobs((states.COMPLETED,), limit=INDEX_RECENT)]
-    failed = [
-        index_entry(record) for record in store.jobs((states.FAILED, states.CANCELLED), limit=INDEX_RECENT)
-    ]
-    return _environment.get_template("index.html").render(
-        queue=queue,
-        queued_total=queued_total,
-        running=running,
-        completed=completed,
-        failed=failed,
-        updated=iso(time.time()),
-    )

@@ -13,6 +13,8 @@ Version 1 keys (N frames):
     trans        (N, 3)      root (pelvis) position in the world frame, metres
     offsets      (24, 3)     the actor's rest skeleton: offset of each joint from its parent, metres
     confidence   (N, 24)     per-joint confidence 0..1 (0 = not seen, inferred)
+    world_from_camera (4, 4) optional: the camera's pose in the world (p_world = R p_camera + t, OpenCV
+                             camera axes); the report's preview projects the motion back through it
 
 World frame: metres, Y up, the floor at y = 0, the actor facing +Z at the first frame.
 The seed's tools read R_root, R_body, camera, frame_idx, betas and fps; the rest is ours.
@@ -29,6 +31,8 @@ from mocapd.errors import JobError
 from mocapd.skeleton import NUM_JOINTS, positions_from_local
 
 FORMAT_VERSION = 1
+# Keys a version 1 file may lack (written by an older mocapd).
+OPTIONAL_KEYS = ("world_from_camera",)
 
 
 @dataclass
@@ -46,6 +50,7 @@ class TrackMotion:
     trans: np.ndarray
     offsets: np.ndarray
     confidence: np.ndarray
+    world_from_camera: np.ndarray | None = None
 
     @property
     def frame_count(self) -> int:
@@ -80,8 +85,13 @@ class TrackMotion:
                 raise JobError(f"track {self.tid}: '{key}' has shape {value.shape}, expected {shape}")
             if not np.all(np.isfinite(value)):
                 raise JobError(f"track {self.tid}: '{key}' contains NaN or infinite values")
+        if self.world_from_camera is not None and self.world_from_camera.shape != (4, 4):
+            raise JobError(f"track {self.tid}: 'world_from_camera' has shape {self.world_from_camera.shape}")
         if not (np.isfinite(self.fps) and self.fps > 0):
             raise JobError(f"track {self.tid}: fps must be a positive number, got {self.fps}")
+
+
+REQUIRED_KEYS = tuple(key for key in TrackMotion.__dataclass_fields__ if key not in OPTIONAL_KEYS)
 
 
 def save(motion: TrackMotion, path: Path) -> None:
@@ -89,6 +99,7 @@ def save(motion: TrackMotion, path: Path) -> None:
     motion.validate()
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = path.with_name(path.name + ".partial.npz")
+    optional = {} if motion.world_from_camera is None else {"world_from_camera": motion.world_from_camera}
     np.savez(
         staging,
         version=np.int64(FORMAT_VERSION),
@@ -103,6 +114,7 @@ def save(motion: TrackMotion, path: Path) -> None:
         trans=motion.trans.astype(np.float64),
         offsets=motion.offsets.astype(np.float64),
         confidence=motion.confidence.astype(np.float64),
+        **{key: value.astype(np.float64) for key, value in optional.items()},
     )
     staging.replace(path)
 
@@ -117,7 +129,7 @@ def load(path: Path) -> TrackMotion:
         version = int(data["version"]) if "version" in data else None
         if version != FORMAT_VERSION:
             raise JobError(f"{path.name}: track file version {version}, this mocapd reads {FORMAT_VERSION}")
-        missing = [key for key in TrackMotion.__dataclass_fields__ if key not in data]
+        missing = [key for key in REQUIRED_KEYS if key not in data]
         if missing:
             raise JobError(f"{path.name}: missing keys {', '.join(missing)}")
         motion = TrackMotion(
@@ -126,7 +138,7 @@ def load(path: Path) -> TrackMotion:
             **{
                 key: np.asarray(data[key])
                 for key in TrackMotion.__dataclass_fields__
-                if key not in ("tid", "fps")
+                if key not in ("tid", "fps") and key in data
             },
         )
     motion.validate()

@@ -429,6 +429,19 @@ def solved_track(
     )
 
 
+def world_from_camera(
+    camera_rotation: np.ndarray,
+    camera_position: np.ndarray,
+    world_rotation: np.ndarray,
+    world_position: np.ndarray,
+) -> np.ndarray:
+    """(4, 4) the rigid map from camera to world axes, from one frame's root seen in both."""
+    pose = np.eye(4)
+    pose[:3, :3] = world_rotation @ camera_rotation.T
+    pose[:3, 3] = world_position - pose[:3, :3] @ camera_position
+    return pose
+
+
 def level(track: CameraTrack, up: gravity.GravityEstimate | None = None) -> Extracted:
     """The track in the world frame, levelled by `up`: the whole clip's (clip_up), else the track's own."""
     if up is None:
@@ -448,6 +461,9 @@ def level(track: CameraTrack, up: gravity.GravityEstimate | None = None) -> Extr
         trans=trans,
         offsets=track.offsets,
         confidence=track.confidence,
+        world_from_camera=world_from_camera(
+            track.camera_rotations[0], track.pelvis_camera[0], root[0], trans[0]
+        ),
     )
     motion.validate()
     return Extracted(

@@ -75,7 +75,15 @@ def draw_person(
 class PreviewWriter:
     """Streams drawn frames into an mp4 (H.264); frames keep their real timestamps."""
 
-    def __init__(self, path: Path, width: int, height: int, rate: float) -> None:
+    def __init__(
+        self,
+        path: Path,
+        width: int,
+        height: int,
+        rate: float,
+        frame_duration: float = 0.0,
+        preset: str = "veryfast",
+    ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.container = av.open(str(path), mode="w")
@@ -86,8 +94,10 @@ class PreviewWriter:
         self.stream.time_base = TIME_BASE
         # The encoder counts in the same fine unit, so irregular (VFR) timestamps are kept as they are.
         self.stream.codec_context.time_base = TIME_BASE
-        self.stream.options = {"preset": "veryfast", "crf": "26"}
+        self.stream.options = {"preset": preset, "crf": "26"}
         self.last_pts = -1
+        # Each packet lasts one frame, so the file's duration counts the last frame too.
+        self.packet_duration = int(round(frame_duration / TIME_BASE)) if frame_duration > 0 else 0
 
     def write(self, image: np.ndarray, time: float) -> None:
         """Encode one RGB frame shown at `time` seconds."""
@@ -96,12 +106,16 @@ class PreviewWriter:
         pts = max(int(round(time / TIME_BASE)), self.last_pts + 1)
         frame.pts, frame.time_base = pts, TIME_BASE
         self.last_pts = pts
-        for packet in self.stream.encode(frame):
+        self._mux(self.stream.encode(frame))
+
+    def _mux(self, packets: list[av.Packet]) -> None:
+        for packet in packets:
+            if self.packet_duration:
+                packet.duration = self.packet_duration
             self.container.mux(packet)
 
     def close(self) -> None:
-        for packet in self.stream.encode():
-            self.container.mux(packet)
+        self._mux(self.stream.encode())
         self.container.close()
 
     def __enter__(self) -> PreviewWriter:

@@ -1,0 +1,82 @@
+"""What the packaging step adds for the report: preview video, poster, thumbnails, plots, per-person files.
+
+Written to job.package_dir/preview/ (and files/ for per-person links where the result is a zip);
+the outbox publishes both beside the result. A failure here is a warning: the animation is the result.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from typing import Any
+
+from mocapd.errors import JobError
+from mocapd.export.packaging import export_file_name
+from mocapd.job import Job
+from mocapd.report import motion, plots, preview
+from mocapd.report.layout import FILES_DIR, POSTER_NAME, PREVIEW_DIR, PREVIEW_NAME, plot_name, thumbnail_name
+
+log = logging.getLogger(__name__)
+
+
+def person_files(job: Job, tid: int, single: bool, result: str) -> list[str]:
+    """Paths (relative to the job's outbox folder) of the files that hold this person."""
+    if single:
+        return [result]
+    names = []
+    for extension in dict.fromkeys(job.options.formats):
+        source = job.export_dir / export_file_name(tid, extension)
+        if source.is_file():
+            target = job.package_dir / FILES_DIR / source.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
+            names.append(f"{FILES_DIR}/{source.name}")
+    return names
+
+
+def build(job: Job, result: str, single: bool) -> tuple[dict[str, Any], list[str]]:
+    """Write the report's files; (figures for the step's data, warnings)."""
+    started = time.monotonic()
+    folder = job.package_dir / PREVIEW_DIR
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    warnings: list[str] = []
+    people = []
+    for tid in job.selected_tracks:
+        try:
+            people.append(motion.load(job, tid))
+        except JobError as error:
+            warnings.append(f"no preview of track {tid}: {error}")
+    data: dict[str, Any] = {"people": {}}
+    for person in people:
+        raw = person.raw
+        data["people"][str(person.tid)] = {
+            "first_frame": int(raw.frame_idx[0]),
+            "last_frame": int(raw.frame_idx[-1]),
+            "first_time": round(float(raw.time[0]), 3),
+            "last_time": round(float(raw.time[-1]), 3),
+            "airborne_share": round(plots.airborne_share(person), 4),
+            "colour": "#{:02x}{:02x}{:02x}".format(*person.colour),
+            "files": person_files(job, person.tid, single, result),
+        }
+    if people and job.video_info is not None:
+        written = preview.write(job, people, folder, PREVIEW_NAME)
+        data |= {
+            "video": f"{PREVIEW_DIR}/{PREVIEW_NAME}",
+            "poster": f"{PREVIEW_DIR}/{POSTER_NAME}",
+            "duration": round(written.duration, 4),
+            "size": [written.width, written.height],
+        }
+        if all(person.world_from_camera is None for person in people):
+            warnings.append("the preview shows no overlay: the track files have no camera pose")
+        for person in people:
+            entry = data["people"][str(person.tid)]
+            if (folder / thumbnail_name(person.tid)).is_file():
+                entry["thumbnail"] = f"{PREVIEW_DIR}/{thumbnail_name(person.tid)}"
+    data["preview_seconds"] = round(time.monotonic() - started, 3)
+    for person in people:
+        plots.write(person, folder / plot_name(person.tid))
+        data["people"][str(person.tid)]["plots"] = f"{PREVIEW_DIR}/{plot_name(person.tid)}"
+    data["seconds"] = round(time.monotonic() - started, 3)
+    return data, warnings

@@ -1,0 +1,248 @@
+"""The preview video: the clip with each exported skeleton drawn over its person, beside a 3D view.
+
+Left: the video, downscaled, with the joints of the written motion projected back through the camera
+the extraction solved (the track file's world_from_camera and the focal length the backends use).
+Right: the skeletons in the world from above and in front of the real camera: a floor grid (0.5 m),
+each root's path on the floor, and feet in contact ringed. One colour per person. H.264 MP4, with
+a poster image and a thumbnail per person. Drawn with numpy and OpenCV, so its cost stays small
+against the job's (bench/bench_report.py).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from mocapd import decode, skeleton
+from mocapd.job import Job
+from mocapd.motion import rootmotion
+from mocapd.motion.visualization import PreviewWriter
+from mocapd.report.layout import POSTER_NAME, thumbnail_name
+from mocapd.report.motion import PersonMotion
+
+# Height of the preview in pixels: enough to judge a pose, small enough to stream from a share.
+PREVIEW_HEIGHT = 432
+GRID_STEP_M = 0.5
+VIEW_ELEVATION_DEG = 25.0
+BACKGROUND = (32, 34, 38)
+GRID = (78, 82, 90)
+FOOT_JOINTS = (skeleton.JOINT_INDEX["left_foot"], skeleton.JOINT_INDEX["right_foot"])
+BONES = tuple((skeleton.PARENTS[joint], joint) for joint in range(1, skeleton.NUM_JOINTS))
+THUMBNAIL_SIZE = 96
+# x264's superfast: a third of veryfast's time at this size, for a slightly larger file.
+ENCODER_PRESET = "superfast"
+
+
+@dataclass
+class PreviewResult:
+    """What was written and where each person was drawn (for thumbnails and the tests)."""
+
+    frames: int = 0
+    duration: float = 0.0
+    width: int = 0
+    height: int = 0
+    boxes: dict[int, list[tuple[float, int, int, int, int]]] = field(default_factory=dict)
+
+
+def upright_size(job: Job) -> tuple[int, int]:
+    """(width, height) of the video as shown."""
+    info = job.video_info
+    assert info is not None
+    sideways = int(round(info.rotation / 90.0)) % 2 == 1
+    return (info.height, info.width) if sideways else (info.width, info.height)
+
+
+def image_points(person: PersonMotion, focal: float, size: tuple[int, int]) -> np.ndarray | None:
+    """(N, 24, 2) pixel positions in the upright full-size picture; None without the camera pose."""
+    if person.world_from_camera is None:
+        return None
+    rotation, translation = person.world_from_camera[:3, :3], person.world_from_camera[:3, 3]
+    in_camera = (person.positions - translation) @ rotation  # R^T (p - t), row vectors
+    in_camera[..., 2] = np.maximum(in_camera[..., 2], 1e-3)
+    return rootmotion.project(in_camera, focal, (size[0] / 2.0, size[1] / 2.0))
+
+
+class WorldView:
+    """An orthographic view of the world, framed once for the whole clip; its static layer drawn once."""
+
+    def __init__(self, people: list[PersonMotion], size: int) -> None:
+        self.size = size
+        joints = np.concatenate([person.positions.reshape(-1, 3) for person in people])
+        low, high = joints.min(axis=0), joints.max(axis=0)
+        self.centre = (low + high) / 2.0
+        self.centre[1] = (low[1] + high[1]) / 2.0
+        camera = next((p.world_from_camera[:3, 3] for p in people if p.world_from_camera is not None), None)
+        towards = (camera - self.centre) if camera is not None else np.array([0.0, 0.0, 1.0])
+        azimuth = math.atan2(towards[0], towards[2]) if np.hypot(towards[0], towards[2]) > 1e-6 else 0.0
+        elevation = math.radians(VIEW_ELEVATION_DEG)
+        back = np.array(
+            [
+                math.sin(azimuth) * math.cos(elevation),
+                math.sin(elevation),
+                math.cos(azimuth) * math.cos(elevation),
+            ]
+        )
+        self.right = np.cross(np.array([0.0, 1.0, 0.0]), back)
+        self.right /= np.linalg.norm(self.right)
+        self.up = np.cross(back, self.right)
+        corners = np.array(
+            [
+                [x, y, z]
+                for x in (low[0] - 0.5, high[0] + 0.5)
+                for y in (0.0, high[1])
+                for z in (low[2] - 0.5, high[2] + 0.5)
+            ]
+        )
+        extent = np.abs(self._plane(corners)).max(axis=0)
+        self.scale = 0.45 * size / max(float(extent.max()), 0.5)
+        self.background = self._static(people, low, high)
+
+    def _plane(self, points: np.ndarray) -> np.ndarray:
+        offset = points - self.centre
+        return np.stack([offset @ self.right, offset @ self.up], axis=-1)
+
+    def pixels(self, points: np.ndarray) -> np.ndarray:
+        plane = self._plane(points)
+        return np.stack(
+            [self.size / 2.0 + plane[..., 0] * self.scale, self.size / 2.0 - plane[..., 1] * self.scale],
+            axis=-1,
+        )
+
+    def _static(self, people: list[PersonMotion], low: np.ndarray, high: np.ndarray) -> np.ndarray:
+        image = np.full((self.size, self.size, 3), BACKGROUND, dtype=np.uint8)
+        start_x = math.floor((low[0] - 1.0) / GRID_STEP_M) * GRID_STEP_M
+        start_z = math.floor((low[2] - 1.0) / GRID_STEP_M) * GRID_STEP_M
+        xs = np.arange(start_x, high[0] + 1.0 + 1e-9, GRID_STEP_M)
+        zs = np.arange(start_z, high[2] + 1.0 + 1e-9, GRID_STEP_M)
+        for x in xs:
+            ends = self.pixels(np.array([[x, 0.0, zs[0]], [x, 0.0, zs[-1]]]))
+            cv2.line(image, _point(ends[0]), _point(ends[1]), GRID, 1, cv2.LINE_AA)
+        for z in zs:
+            ends = self.pixels(np.array([[xs[0], 0.0, z], [xs[-1], 0.0, z]]))
+            cv2.line(image, _point(ends[0]), _point(ends[1]), GRID, 1, cv2.LINE_AA)
+        for person in people:
+            path = person.positions[:, 0].copy()
+            path[:, 1] = 0.0
+            dim = tuple(int(channel * 0.6) for channel in person.colour)
+            cv2.polylines(image, [self.pixels(path).round().astype(np.int32)], False, dim, 1, cv2.LINE_AA)
+        return image
+
+    def draw(self, people: list[PersonMotion], time: float) -> np.ndarray:
+        image = self.background.copy()
+        for person in people:
+            row = person.row_at(time)
+            if row is None:
+                continue
+            points = self.pixels(person.positions[row])
+            draw_skeleton(image, points, person.colour, 2)
+            for side, joint in enumerate(FOOT_JOINTS):
+                if person.contacts[row, side]:
+                    cv2.circle(image, _point(points[joint]), 6, (255, 255, 255), 2, cv2.LINE_AA)
+        return image
+
+
+def _point(xy: np.ndarray) -> tuple[int, int]:
+    return int(round(float(xy[0]))), int(round(float(xy[1])))
+
+
+def draw_skeleton(image: np.ndarray, points: np.ndarray, rgb: tuple[int, int, int], thickness: int) -> None:
+    """Bones of the SMPL skeleton between (24, 2) pixel positions, in place."""
+    lines = [np.array([points[parent], points[joint]]).round().astype(np.int32) for parent, joint in BONES]
+    cv2.polylines(image, lines, False, rgb, thickness, cv2.LINE_AA)
+
+
+def frames(job: Job, width: int, height: int) -> Iterator[tuple[float, np.ndarray]]:
+    """(time, upright RGB image of width x height) for every frame; scaled in swscale's fast pass."""
+    assert job.video_info is not None
+    with decode.open_video(job.video_path) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        time_base = float(stream.time_base) if stream.time_base else 0.0
+        rate = float(stream.average_rate or stream.guessed_rate or 30.0)
+        first_pts: int | None = None
+        for index, frame in enumerate(container.decode(stream)):
+            if frame.pts is not None and time_base:
+                first_pts = frame.pts if first_pts is None else first_pts
+                seconds = (frame.pts - first_pts) * time_base
+            else:
+                seconds = index / rate
+            turns = decode.frame_rotation(frame, job.video_info.rotation)
+            sideways = int(round(turns / 90.0)) % 2 == 1
+            stored = (height, width) if sideways else (width, height)
+            image = frame.to_ndarray(
+                width=stored[0], height=stored[1], format="rgb24", interpolation="FAST_BILINEAR"
+            )
+            yield float(seconds), decode.upright(image, turns)
+
+
+def write(job: Job, people: list[PersonMotion], folder: Path, name: str) -> PreviewResult:
+    """Write folder/<name>: every frame of the clip, with its real timestamps."""
+    width, height = upright_size(job)
+    assert job.video_info is not None
+    focal = rootmotion.focal_length(width, height, job.video_info.focal_length_px)
+    scale = PREVIEW_HEIGHT / height
+    video_width = max(2, int(round(width * scale / 2.0)) * 2)
+    projected = {person.tid: image_points(person, focal, (width, height)) for person in people}
+    world = WorldView(people, PREVIEW_HEIGHT)
+    result = PreviewResult(width=video_width + PREVIEW_HEIGHT, height=PREVIEW_HEIGHT)
+    result.boxes = {person.tid: [] for person in people}
+    frame_time = 1.0 / job.video_info.fps if job.video_info.fps else 1.0 / 30.0
+    canvas = np.zeros((PREVIEW_HEIGHT, result.width, 3), dtype=np.uint8)
+    thickness = max(2, round(PREVIEW_HEIGHT / 200))
+    folder.mkdir(parents=True, exist_ok=True)
+    count = job.video_info.frame_count
+    middles = {person.tid: person.start + person.frame_count / person.fps / 2.0 for person in people}
+    with PreviewWriter(
+        folder / name, result.width, PREVIEW_HEIGHT, job.video_info.fps or 30.0, frame_time, ENCODER_PRESET
+    ) as writer:
+        for time, image in frames(job, video_width, PREVIEW_HEIGHT):
+            for person in people:
+                row = person.row_at(time)
+                points = projected[person.tid]
+                if row is None or points is None:
+                    continue
+                pixels = points[row] * (video_width / width)
+                draw_skeleton(image, pixels, person.colour, thickness)
+                low, high = pixels.min(axis=0), pixels.max(axis=0)
+                box = (time, int(low[0]), int(low[1]), int(high[0]), int(high[1]))
+                result.boxes[person.tid].append(box)
+                if abs(time - middles[person.tid]) < frame_time / 2.0 + 1e-9:
+                    save_thumbnail(image, box[1:], folder / thumbnail_name(person.tid))
+            canvas[:, :video_width] = image
+            canvas[:, video_width:] = world.draw(people, time)
+            writer.write(canvas, time)
+            if result.frames == count // 2:
+                save_image(canvas, folder / POSTER_NAME)
+            result.frames += 1
+            result.duration = time + frame_time
+    if not (folder / POSTER_NAME).exists():
+        save_image(canvas, folder / POSTER_NAME)
+    return result
+
+
+def save_image(image: np.ndarray, path: Path, quality: int = 85) -> None:
+    """An RGB image as JPEG."""
+    ok, data = cv2.imencode(
+        ".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality]
+    )
+    if not ok:
+        raise OSError(f"cannot encode {path.name}")
+    path.write_bytes(data.tobytes())
+
+
+def save_thumbnail(image: np.ndarray, box: tuple[int, int, int, int], path: Path) -> None:
+    """A square crop around the person's drawn skeleton, THUMBNAIL_SIZE pixels."""
+    x0, y0, x1, y1 = box
+    side = int(max(x1 - x0, y1 - y0) * 1.2) + 4
+    cx, cy = (x0 + x1) // 2, (y0 + y1) // 2
+    height, width = image.shape[:2]
+    side = min(side, height, width)
+    left = min(max(cx - side // 2, 0), width - side)
+    top = min(max(cy - side // 2, 0), height - side)
+    crop = image[top : top + side, left : left + side]
+    save_image(cv2.resize(crop, (THUMBNAIL_SIZE, THUMBNAIL_SIZE), interpolation=cv2.INTER_AREA), path)
