@@ -24,6 +24,9 @@ from mocapd.store import JobRecord, Store
 
 INDEX_RECENT = 30
 INDEX_QUEUE = 100
+# A completed job's index entry changes only when it finishes again (a re-export): kept by (id, finish time).
+FINISHED_CACHE = 1000
+_finished_entries: dict[tuple[int, float | None], dict[str, Any]] = {}
 
 
 def iso(timestamp: float | None) -> str | None:
@@ -149,23 +152,35 @@ def index_entry(
             entry["percent"] = round(100 * running.share)
             entry["left"] = progress.duration(running.remaining_seconds)
     if record.state == states.COMPLETED:
-        step_data = record.json("step_data") or {}
-        report = summary.report_data(step_data)
-        entry["result"] = (step_data.get(states.PACKAGING) or {}).get("result")
-        entry["poster"] = report.get("poster")
-        people: dict[str, verdict.Verdict] = {}
-        for track in store.tracks(record.id):
-            if not track.selected:
-                continue
-            document = {"tid": track.tid, "quality": _json(track.quality)}
-            jitter = ((step_data.get(states.SMOOTHING) or {}).get("jitter") or {}).get(str(track.tid))
-            if jitter:
-                document["jitter"] = jitter
-            people[f"person {track.tid}"] = verdict.person(
-                f"person {track.tid}", summary.person_figures(document, step_data), track.frames
-            )
-        entry["verdict"] = verdict.take(people).to_dict()
+        key = (record.id, record.finished)
+        if key not in _finished_entries:
+            if len(_finished_entries) > FINISHED_CACHE:
+                _finished_entries.clear()
+            _finished_entries[key] = finished_entry(record, store)
+        entry |= _finished_entries[key]
     return entry
+
+
+def finished_entry(record: JobRecord, store: Store) -> dict[str, Any]:
+    """A completed job's result, poster and verdict for the index."""
+    step_data = record.json("step_data") or {}
+    report = summary.report_data(step_data)
+    people: dict[str, verdict.Verdict] = {}
+    for track in store.tracks(record.id):
+        if not track.selected:
+            continue
+        document = {"tid": track.tid, "quality": _json(track.quality)}
+        jitter = ((step_data.get(states.SMOOTHING) or {}).get("jitter") or {}).get(str(track.tid))
+        if jitter:
+            document["jitter"] = jitter
+        people[f"person {track.tid}"] = verdict.person(
+            f"person {track.tid}", summary.person_figures(document, step_data), track.frames
+        )
+    return {
+        "result": (step_data.get(states.PACKAGING) or {}).get("result"),
+        "poster": report.get("poster"),
+        "verdict": verdict.take(people).to_dict(),
+    }
 
 
 def _json(text: str | None) -> dict[str, Any]:
