@@ -336,14 +336,16 @@ class Daemon:
 
     def take_one(self, candidate: Candidate) -> None:
         assert self.store is not None
+        # A new job's row already counts its first try at taking the file in (see count_ingest_try).
+        source = candidate_record(candidate) | {INGEST_TRIES: 1}
         job_id, created = self.store.create_job(
-            shown(candidate.identity), shown(candidate.relative), candidate_record(candidate), time.time()
+            shown(candidate.identity), shown(candidate.relative), source, time.time()
         )
         if not created:
             record = self.store.job(job_id)
             if record is None or record.ingested:
                 return
-        self.ingest_job(job_id, candidate)
+        self.ingest_job(job_id, candidate, counted=created)
 
     def fail_unexpected(self, candidate: Candidate, error: Exception) -> None:
         """Fail the candidate's job (when it has one) with the internal error; the file stays where it is."""
@@ -433,7 +435,9 @@ class Daemon:
         self.store.update_job(job_id, name=name, error=reason)
         self.outbox.job_changed(job_id)
 
-    def ingest_job(self, job_id: int, candidate: Candidate, resumed: bool = False) -> None:
+    def ingest_job(
+        self, job_id: int, candidate: Candidate, resumed: bool = False, counted: bool = False
+    ) -> None:
         assert self.store is not None
         config = self.config
         input_dir = work_dir_for(config, job_id) / "input"
@@ -445,10 +449,13 @@ class Daemon:
         if not (copied and resumed):
             problem = self.space_problem(candidate)
             if problem is not None:
+                if counted:
+                    self.count_ingest_try(job_id, None)  # waiting is not a try
                 self.wait_for_space(job_id, candidate, problem)
                 return
         self._waiting.pop(job_id, None)
-        self.count_ingest_try(job_id, 1)
+        if not counted:
+            self.count_ingest_try(job_id, 1)
         try:
             if not (copied and resumed):
                 ingest(candidate, input_dir)
@@ -487,7 +494,8 @@ class Daemon:
         else:
             name = allocate_name(config.outbox_path, base, self.store.names_in_use())
         self.store.mark_ingested(job_id, name, asdict(resolved))
-        self.store.update_job(job_id, error=None)
+        if record is not None and record.error:
+            self.store.update_job(job_id, error=None)  # the wait for space is over
         log.info("job %d: %s queued as %s", job_id, shown(candidate.relative), name)
         self.outbox.job_changed(job_id)
 

@@ -68,6 +68,7 @@ def ballast(folder: Path, leave_mb: float) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_a_database_locked_elsewhere_delays_the_work_without_crash_or_attempts(tmp_path: Path) -> None:
     setup = Setup(tmp_path)
     release = tmp_path / "release-tracking"
@@ -125,6 +126,7 @@ def test_a_database_locked_elsewhere_delays_the_work_without_crash_or_attempts(t
     assert daemon.stop() == 0
 
 
+@pytest.mark.slow
 def test_a_full_state_disk_waits_before_copying_and_pauses_a_step_without_using_attempts(
     tmp_path: Path, tmpfs: list[Path]
 ) -> None:
@@ -205,6 +207,7 @@ def test_a_clip_bigger_than_the_free_space_waits(tmp_path: Path) -> None:
     assert daemon.stop() == 0
 
 
+@pytest.mark.slow
 def test_a_read_only_outbox_pauses_publishing_which_is_retried_alone(
     tmp_path: Path, tmpfs: list[Path]
 ) -> None:
