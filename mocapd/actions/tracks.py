@@ -74,8 +74,15 @@ def run(arguments: argparse.Namespace, config: Config) -> int:
     for row in rows:
         first = "-" if row["first_frame"] is None else str(row["first_frame"])
         last = "-" if row["last_frame"] is None else str(row["last_frame"])
+        # The extraction step's choices: fragments of one person joined, and why a person is not exported.
+        facts, detail = row["quality"], []
+        if len(facts.get("fragments", [])) > 1:
+            detail.append("joined from tracks " + ", ".join(map(str, facts["fragments"])))
+        if facts.get("left_out"):
+            detail.append(f"left out: {facts['left_out']}")
         print(
             f"{row['tid']:>5}  {row['frames']:>6}  {row['share']:>5.2f}  {first:>6}  {last:>6}  "
             f"{seconds_text(row['first_time']):>9}  {seconds_text(row['last_time']):>9}  {'yes' if row['selected'] else 'no'}"
+            + ("  " + "; ".join(detail) if detail else "")
         )
     return 0

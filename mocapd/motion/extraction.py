@@ -11,8 +11,9 @@ confirmed the track (real images, but their identity was settled only afterwards
 Bone lengths: from the embedded backend's world landmarks (mocapd.motion.ik.estimate_offsets); for
 4D-Humans from the track's median betas through the SMPL model file when one is configured, else
 the standard skeleton.
-Camera tilt: the direction of up in the camera is estimated from the track's own motion
-(mocapd.motion.gravity) and the motion levelled with it.
+Camera tilt: the direction of up in the camera is estimated from the clip's tracks together
+(mocapd.motion.gravity, clip_up), or from the track's own motion, and the motion levelled with it.
+World: one per clip (mocapd.motion.worldframe.World, clip_world below), anchored on its main actor.
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ class TrackSummary:
     share: float  # frames / the clip's frame count
     first_frame: int
     last_frame: int
+    first_time: float | None = None  # seconds in the video, where the file records times
+    last_time: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -103,6 +106,11 @@ def clip_up(tracks: list[CameraTrack]) -> gravity.GravityEstimate:
     return gravity.estimate_from_people([track.person() for track in tracks])
 
 
+def clip_world(main: CameraTrack, up: gravity.GravityEstimate) -> worldframe.World:
+    """The clip's one world, anchored on its main actor (docs/export.md)."""
+    return worldframe.clip_world(main.camera_rotations, main.body, main.pelvis_camera, main.offsets, up.up)
+
+
 def camera_positions(
     camera_rotations: np.ndarray, body: np.ndarray, pelvis_camera: np.ndarray, offsets: np.ndarray
 ) -> np.ndarray:
@@ -134,10 +142,13 @@ def summarise(tracklets: Tracklets, clip_frames: int | None = None) -> list[Trac
     total = max(clip_frames or 0, tracklets.frame_count, 1)
     if sampling_step(tracklets) > 1.0:
         total = max(len(tracklets.frames), 1)
-    summaries = [
-        TrackSummary(tid, count, round(count / total, 4), first, last)
-        for tid, (count, first, last) in real_frame_counts(tracklets).items()
-    ]
+    summaries = []
+    for tid, (count, first, last) in real_frame_counts(tracklets).items():
+        times = tracklets.timestamps(np.array([first, last]))
+        summary = TrackSummary(tid, count, round(count / total, 4), first, last)
+        if times is not None:
+            summary.first_time, summary.last_time = round(float(times[0]), 4), round(float(times[1]), 4)
+        summaries.append(summary)
     return sorted(summaries, key=lambda summary: (-summary.frames, summary.tid))
 
 
@@ -442,12 +453,15 @@ def world_from_camera(
     return pose
 
 
-def level(track: CameraTrack, up: gravity.GravityEstimate | None = None) -> Extracted:
-    """The track in the world frame, levelled by `up`: the whole clip's (clip_up), else the track's own."""
+def level(
+    track: CameraTrack, up: gravity.GravityEstimate | None = None, world: worldframe.World | None = None
+) -> Extracted:
+    """The track in the world frame, levelled by `up`: the whole clip's (clip_up), else the track's own;
+    placed in `world` (the clip's, clip_world), else in one anchored on this track."""
     if up is None:
         up = gravity.estimate_from_people([track.person()])
     root, trans = worldframe.to_world(
-        track.camera_rotations, track.body, track.pelvis_camera, track.offsets, up.up
+        track.camera_rotations, track.body, track.pelvis_camera, track.offsets, up.up, world
     )
     motion = TrackMotion(
         tid=track.tid,

@@ -3,12 +3,17 @@
 Camera frame (PHALP, OpenCV): x right, y down, z forward from the camera, metres. `camera` is the
 translation of the SMPL model origin; SMPL rotates the body about its pelvis joint, so the pelvis
 sits at `camera + PELVIS_IN_SMPL_MODEL` whatever the orientation.
-World frame: metres, Y up, the floor at y = 0, the actor facing +Z at the first frame, the origin on
-the floor under the actor's pelvis at the first frame. A tilted camera is levelled first, given
-the direction of up in its axes (mocapd.motion.gravity estimates it); without one it is taken as level.
+World frame: metres, Y up, the floor at y = 0. One camera films everyone, so one World serves every
+person of a clip: the camera levelled once, the heading turned so that the main actor faces +Z at
+their first frame, the origin on the floor under the main actor's pelvis at that frame. A tilted
+camera is levelled first, given the direction of up in its axes (mocapd.motion.gravity estimates
+it); without one it is taken as level.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -64,15 +69,6 @@ def view_ray_rotation(positions: np.ndarray) -> np.ndarray:
     return np.eye(3) + skew + skew @ skew / (1.0 + cosine)[..., None, None]
 
 
-def camera_to_world_axes(
-    rotations: np.ndarray, positions: np.ndarray, up_camera: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Global rotations (N, 3, 3) and positions (N, 3) from OpenCV axes to Y-up axes, levelled so
-    that `up_camera` (up in the camera's OpenCV axes; None: a level camera) becomes +Y."""
-    axes = OPENCV_TO_WORLD if up_camera is None else OPENCV_TO_WORLD @ leveling_rotation(up_camera)
-    return axes @ rotations, positions @ axes.T
-
-
 def heading_rotation(root_rotation: np.ndarray) -> np.ndarray:
     """The rotation about Y that turns this root orientation's forward axis (on the ground) to +Z."""
     forward = root_rotation @ FORWARD
@@ -92,23 +88,58 @@ def floor_height(
     return float(np.percentile(lowest_per_frame, FLOOR_PERCENTILE))
 
 
+@dataclass(frozen=True)
+class World:
+    """One clip's world frame: camera axes to world axes (levelled, turned) and the origin in them."""
+
+    axes: np.ndarray  # (3, 3) OpenCV camera axes -> world axes
+    origin: np.ndarray  # (3,) the world origin in world axes before the shift (floor height in y)
+
+    def place(self, camera_rotations: np.ndarray, pelvis_camera: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Root rotations (N, 3, 3) and pelvis positions (N, 3) in this world."""
+        return self.axes @ camera_rotations, pelvis_camera @ self.axes.T - self.origin
+
+    def to_dict(self) -> dict[str, Any]:
+        """Where the camera stands in this world and how it is turned, for a job's data."""
+        camera_position = -self.origin
+        yaw = np.degrees(np.arctan2(self.axes[0, 2], self.axes[2, 2]))  # where the optical axis points
+        return {
+            "camera_position_m": [round(float(value), 3) for value in camera_position],
+            "camera_yaw_deg": round(float(yaw), 1),
+        }
+
+
+def clip_world(
+    camera_rotations: np.ndarray,
+    body_rotations: np.ndarray,
+    pelvis_camera: np.ndarray,
+    offsets: np.ndarray,
+    up_camera: np.ndarray | None = None,
+) -> World:
+    """The world anchored on one person (the clip's main actor): facing +Z at their first row, the
+    origin on the floor under their first pelvis position, the floor under their feet over the clip."""
+    axes = OPENCV_TO_WORLD if up_camera is None else OPENCV_TO_WORLD @ leveling_rotation(up_camera)
+    axes = heading_rotation(axes @ camera_rotations[0]) @ axes
+    rotations, positions = axes @ camera_rotations, pelvis_camera @ axes.T
+    floor = floor_height(rotations, body_rotations, offsets, positions)
+    return World(axes, np.array([positions[0, 0], floor, positions[0, 2]]))
+
+
 def to_world(
     camera_rotations: np.ndarray,
     body_rotations: np.ndarray,
     pelvis_camera: np.ndarray,
     offsets: np.ndarray,
     up_camera: np.ndarray | None = None,
+    world: World | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Root rotations (N, 3, 3) and pelvis positions (N, 3) in the world frame.
 
     camera_rotations: the root's global rotation in the OpenCV camera frame; body_rotations: the 23
     joints' rotations relative to their parent (unchanged by a change of world frame); up_camera:
-    the direction of up in the camera's axes (None: the camera is level).
+    the direction of up in the camera's axes (None: the camera is level); world: the clip's world
+    (None: anchored on this person, see clip_world).
     """
-    rotations, positions = camera_to_world_axes(camera_rotations, pelvis_camera, up_camera)
-    heading = heading_rotation(rotations[0])
-    rotations = heading @ rotations
-    positions = positions @ heading.T
-    positions = positions - np.array([positions[0, 0], 0.0, positions[0, 2]])
-    positions[:, 1] -= floor_height(rotations, body_rotations, offsets, positions)
-    return rotations, positions
+    if world is None:
+        world = clip_world(camera_rotations, body_rotations, pelvis_camera, offsets, up_camera)
+    return world.place(camera_rotations, pelvis_camera)

@@ -1,28 +1,71 @@
-"""Step 3: list the tracks, choose per the job's options, and write one motion file per chosen track."""
+"""Step 3: join the tracker's fragments into people, choose per the job's options, and write one
+motion file per chosen person, every one in the clip's one world."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
+import numpy as np
+
 from mocapd import trackfile
 from mocapd.errors import JobError
 from mocapd.job import Job, StepOutcome
-from mocapd.motion import extraction, quality, smplmodel, tracklets
+from mocapd.motion import association, extraction, quality, smplmodel, tracklets
 
 log = logging.getLogger(__name__)
 # A chosen track detected in fewer of its frames than this gets a warning in the report.
 LOW_DETECTION_SHARE = 0.7
 
 
+def gaps(frame_idx: np.ndarray, measured: np.ndarray) -> list[list[int]]:
+    """[first, last] video frames of each run of rows without a measurement (filled by interpolation)."""
+    result: list[list[int]] = []
+    for row in np.flatnonzero(~measured):
+        if result and result[-1][2] == row - 1:
+            result[-1][1:] = [int(frame_idx[row]), int(row)]
+        else:
+            result.append([int(frame_idx[row]), int(frame_idx[row]), int(row)])
+    return [run[:2] for run in result]
+
+
+def left_out_reason(summary: extraction.TrackSummary, selected: list[int], job: Job) -> str | None:
+    """Why a person is not exported; None for the exported ones."""
+    if summary.tid in selected:
+        return None
+    if summary.frames < job.options.min_track_frames:
+        return (
+            f"detected in {summary.frames} frames, fewer than min_track_frames "
+            f"({job.options.min_track_frames}): too short to tell from a false detection"
+        )
+    if job.options.track_mode == "all":
+        return "not chosen"
+    return f"track_mode {job.options.track_mode}: only {'track_id' if job.options.track_id else 'the main person'}"
+
+
 def run(job: Job) -> StepOutcome:
-    """Extract the chosen tracks of job.tracklets_path into job.track_path(tid)."""
+    """Extract the chosen people of job.tracklets_path into job.track_path(pid)."""
     if job.video_info is None or not job.video_info.fps:
         raise JobError("the video's frame rate is unknown: the video step did not record it")
-    data = tracklets.read(job.tracklets_path, own_folder=job.work_dir)  # a pickle: only the job's own
+    fps = job.video_info.fps
+    raw = tracklets.read(job.tracklets_path, own_folder=job.work_dir)  # a pickle: only the job's own
+    people = association.associate(raw, fps)
+    data = association.relabel(raw, people)
     summaries = extraction.summarise(data, job.video_info.frame_count)
     selected = extraction.select(summaries, job.options)
     warnings: list[str] = []
+    short = [tid for tid in selected if extraction_frames(summaries, tid) < job.options.min_track_frames]
+    if short and job.options.track_id is None:
+        longest = summaries[0]
+        raise JobError(
+            f"only fragments shorter than min_track_frames ({job.options.min_track_frames}) were found: "
+            f"the longest, person {longest.tid}, is detected in {longest.frames} frames; nothing exported"
+        )
+    if short:
+        warnings.append(
+            f"track {short[0]} is detected in only {extraction_frames(summaries, short[0])} frames "
+            f"(min_track_frames {job.options.min_track_frames}): exported as asked, it may be noise"
+        )
     model = None if data.embedded else smplmodel.load_or_explain(job.config.fourdhumans.smpl_model, warnings)
     for stale in job.tracks_dir.glob("track_*.npz"):  # from an earlier attempt with other options
         stale.unlink()
@@ -31,7 +74,7 @@ def run(job: Job) -> StepOutcome:
     for summary in summaries:
         try:
             observed[summary.tid] = extraction.observe(
-                data, summary.tid, job.video_info.fps, model, job.video_info.focal_length_px
+                data, summary.tid, fps, model, job.video_info.focal_length_px
             )
         except JobError as error:
             if summary.tid in selected:
@@ -41,18 +84,50 @@ def run(job: Job) -> StepOutcome:
     # levelled by it (MultiPerson cam01-04, 7 tracks: each alone 0.6-9.7 degrees off the calibration,
     # together 2.0-4.6).
     up = extraction.clip_up(list(observed.values())) if len(observed) > 1 else None
-    extracted = {tid: extraction.level(track, up) for tid, track in observed.items()}
+    # One world: anchored on the main actor (the chosen person detected in most frames), so that
+    # everyone keeps their place and heading relative to them (docs/export.md).
+    main = next(summary.tid for summary in summaries if summary.tid in selected)
+    if up is None:
+        up = extraction.level(observed[main]).camera_tilt
+    world = extraction.clip_world(observed[main], up)
+    extracted = {tid: extraction.level(track, up, world) for tid, track in observed.items()}
+    fragments_of = {person.pid: person for person in people.people}
     tracks: list[dict[str, Any]] = []
     for summary in summaries:
         entry: dict[str, Any] = summary.to_dict() | {"selected": summary.tid in selected, "quality": {}}
+        person = fragments_of.get(summary.tid)
+        facts: dict[str, Any] = {
+            "first_frame": summary.first_frame,
+            "last_frame": summary.last_frame,
+            "fragments": person.fragments if person is not None else [summary.tid],
+        }
+        if person is not None and person.joins:
+            facts["joins"] = [join.to_dict() for join in person.joins]
+        reason = left_out_reason(summary, selected, job)
+        if reason is not None:
+            facts["left_out"] = reason
         if summary.tid in errors:
-            entry["quality"] = {"error": str(errors[summary.tid])}
+            entry["quality"] = facts | {
+                "error": str(errors[summary.tid]),
+                "left_out": str(errors[summary.tid]),
+            }
             tracks.append(entry)
             continue
         track = extracted[summary.tid]
-        entry["quality"] = quality.track_quality(track)
+        motion = track.motion
+        facts |= {
+            "first_time_s": round(float(motion.time[0]), 4),
+            "last_time_s": round(float(motion.time[-1]), 4),
+            # Rows of the motion file, and the video frames it spans (what the export writes at the video's rate).
+            "motion_frames": motion.frame_count,
+            "video_frames": int(motion.frame_idx[-1] - motion.frame_idx[0]) + int(round(fps / motion.fps)),
+            "gaps": gaps(motion.frame_idx, track.measured),
+            "start_position_m": [round(float(value), 3) for value in motion.trans[0]],
+        }
+        entry["first_time"], entry["last_time"] = facts["first_time_s"], facts["last_time_s"]
+        entry["quality"] = facts | quality.track_quality(track)
         if summary.tid in selected:
-            trackfile.save(track.motion, job.track_path(summary.tid))
+            trackfile.save(motion, job.track_path(summary.tid))
             warnings.extend(track.warnings)
             share = entry["quality"]["detected_share"]
             if share < LOW_DETECTION_SHARE:
@@ -61,5 +136,17 @@ def run(job: Job) -> StepOutcome:
                 )
         tracks.append(entry)
     job.selected_tracks = selected
-    log.info("job %d: %d tracks, extracted %s", job.id, len(summaries), selected)
-    return StepOutcome(warnings=warnings, data={"tracks": tracks, "selected": selected})
+    log.info("job %d: %d people, extracted %s", job.id, len(summaries), selected)
+    return StepOutcome(
+        warnings=warnings,
+        data={
+            "tracks": tracks,
+            "selected": selected,
+            "world": {"anchor_track": main} | world.to_dict(),
+            "swaps_split": people.splits,
+        },
+    )
+
+
+def extraction_frames(summaries: list[extraction.TrackSummary], tid: int) -> int:
+    return next(summary.frames for summary in summaries if summary.tid == tid)

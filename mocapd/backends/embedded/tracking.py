@@ -21,7 +21,7 @@ from mocapd.backends.embedded.posefinder import Posed, PoseFinder
 from mocapd.backends.embedded.tracker import Detection, Tracker, box_from_points, iou
 from mocapd.errors import JobError
 from mocapd.job import Job, StepOutcome
-from mocapd.motion import ik, landmarks, rootmotion
+from mocapd.motion import appearance, ik, landmarks, rootmotion
 from mocapd.motion.visualization import PreviewWriter, draw_person
 from mocapd.motion.worldframe import PELVIS_IN_SMPL_MODEL
 
@@ -47,6 +47,7 @@ class TrackRecord:
     confidence: list[np.ndarray] = field(default_factory=list)
     boxes: list[np.ndarray] = field(default_factory=list)
     scores: list[float] = field(default_factory=list)
+    appearance: list[np.ndarray] = field(default_factory=list)
 
 
 def detections_from_result(
@@ -133,7 +134,8 @@ class TrackingState:
             for result in (posed.main, posed.scout)
         )
         self.frame_times.append((frame.frame_index, frame.time))
-        for tid, detection in self.tracker.update(merge_detections(main, scout), frame.time):
+        assigned = self.tracker.update(merge_detections(main, scout), frame.time)
+        for tid, detection in assigned:
             record = self.records.setdefault(tid, TrackRecord())
             world, visibility = cast(tuple[np.ndarray, np.ndarray], detection.payload)
             record.frames.append(frame.frame_index)
@@ -143,14 +145,16 @@ class TrackingState:
             record.confidence.append(detection.confidence.astype(np.float32))
             record.boxes.append(detection.box)
             record.scores.append(detection.score)
-            if self.preview is not None:
-                draw_person(
-                    frame.image,
-                    tid,
-                    detection.image_points * frame.scale,
-                    detection.confidence,
-                    detection.box * frame.scale,
-                )
+            # Before anything is drawn on the frame.
+            record.appearance.append(appearance.describe(frame.image, detection.image_points * frame.scale))
+        for tid, detection in assigned if self.preview is not None else []:
+            draw_person(
+                frame.image,
+                tid,
+                detection.image_points * frame.scale,
+                detection.confidence,
+                detection.box * frame.scale,
+            )
         if self.preview is not None:
             self.preview.write(frame.image, frame.time)
         info = self.job.video_info
@@ -260,6 +264,7 @@ def write_tracklets(
             "landmarks_image": [],
             "landmarks_visibility": [],
             "joint_confidence": [],
+            "appearance": [],  # ours: colour histograms (mocapd.motion.appearance)
         }
         for tid, row in people:
             record, result = records[tid], solved[tid]
@@ -282,6 +287,7 @@ def write_tracklets(
             entry["landmarks_image"].append(record.image[row])
             entry["landmarks_visibility"].append(record.visibility[row])
             entry["joint_confidence"].append(result["joint_confidence"][row])
+            entry["appearance"].append(record.appearance[row])
         output[entry["frame_path"]] = entry
     path = job.tracklets_path
     path.parent.mkdir(parents=True, exist_ok=True)
