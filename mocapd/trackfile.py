@@ -16,7 +16,8 @@ Version 1 keys (N frames):
     world_from_camera (4, 4) optional: the camera's pose in the world (p_world = R p_camera + t, OpenCV
                              camera axes); the report's preview projects the motion back through it
 
-World frame: metres, Y up, the floor at y = 0, the actor facing +Z at the first frame.
+World frame: metres, Y up, the floor at y = 0; one per clip (every person of a clip in the same one),
+the main actor facing +Z at their first frame (mocapd.motion.worldframe).
 The seed's tools read R_root, R_body, camera, frame_idx, betas and fps; the rest is ours.
 """
 
