@@ -16,7 +16,7 @@ from mocapd.config import Config
 from mocapd.decode import iter_frames
 from mocapd.errors import JobError
 from mocapd.job import Job, StepOutcome, VideoInfo
-from mocapd.motion import appearance, association, tracklets
+from mocapd.motion import appearance, association, extraction, tracklets
 from mocapd.options import JobOptions
 from mocapd.probe import probe
 from mocapd.steps import track_extraction
@@ -91,8 +91,14 @@ def test_both_people_share_one_world_at_their_real_distance(hidden: tuple[Job, S
     rows_a, rows_b = np.searchsorted(first.frame_idx, shared), np.searchsorted(second.frame_idx, shared)
     world = np.linalg.norm(first.trans[rows_a] - second.trans[rows_b], axis=1)
     # The camera frame is one rigid turn away from the world: distances between people are kept.
-    camera = np.linalg.norm(first.camera[rows_a] - second.camera[rows_b], axis=1)
-    assert np.allclose(world, camera, atol=0.02)
+    raw = tracklets.read(job.tracklets_path)
+    data = association.relabel(raw, association.associate(raw, job.video_info.fps))
+    in_camera = [
+        extraction.observe(data, motion.tid, job.video_info.fps, None, job.video_info.focal_length_px)
+        for motion in (first, second)
+    ]
+    camera = np.linalg.norm(in_camera[0].pelvis_camera[rows_a] - in_camera[1].pelvis_camera[rows_b], axis=1)
+    assert np.allclose(world, camera, atol=1e-6)
     assert TRUE_DISTANCE_M[0] * 0.85 <= np.median(world) <= TRUE_DISTANCE_M[1] * 1.15, np.median(world)
     # Headings: the turn between the two people is the same in the world as in the camera (about up).
     world_turn = [
