@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import multiprocessing
+import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -376,3 +378,27 @@ def test_postgres_an_unreachable_server_is_store_unavailable(shared_postgres: st
     with pytest.raises(StoreUnavailable):
         opened.claim("a:1", 60.0, 1.0)
     assert opened.claim("a:1", 60.0, 1.0) is not None
+
+
+def test_a_write_waits_a_bounded_time_for_a_lock_held_elsewhere(tmp_path: Path) -> None:
+    opened = store.open_sqlite(tmp_path / "mocapd.db", busy_seconds=0.5)
+    holder = sqlite3.connect(tmp_path / "mocapd.db", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    started = time.monotonic()
+    with pytest.raises(store.StoreBusy, match="locked by another process"):
+        opened.create_job("a|1|1|1", "a.mp4", {}, 1.0)
+    assert time.monotonic() - started < 5
+    assert opened.lock_problem() is not None
+    holder.execute("COMMIT")
+    assert opened.lock_problem() is None and opened.create_job("a|1|1|1", "a.mp4", {}, 1.0)[1]
+    holder.close()
+    opened.close()
+
+
+def test_a_damaged_database_is_one_line_saying_what_to_do(tmp_path: Path) -> None:
+    path = tmp_path / "mocapd.db"
+    path.write_bytes(b"garbage" * 1000)
+    with pytest.raises(store.StoreError) as raised:
+        store.open_sqlite(path)
+    message = str(raised.value)
+    assert "\n" not in message and str(path) in message and "move it aside" in message

@@ -113,3 +113,20 @@ def test_a_ghost_entry_without_parameters_is_tolerated_and_a_real_one_is_not() -
     raw[builder.keys[2]]["smpl"] = [None]
     with pytest.raises(JobError, match="track 1 has no SMPL parameters"):
         tracklets.observations(tracklets.from_dict(raw), 1)
+
+
+def test_a_jobs_tracklets_are_only_loaded_from_its_own_folder(tmp_path: Path) -> None:
+    import pickle
+
+    job = tmp_path / "jobs" / "1"
+    job.mkdir(parents=True)
+    outside = tmp_path / "elsewhere.pkl"
+    outside.write_bytes(pickle.dumps({}))
+    (job / "tracklets.pkl").symlink_to(outside)
+    with pytest.raises(JobError, match="symbolic link"):
+        tracklets.read(job / "tracklets.pkl", own_folder=job)
+    with pytest.raises(JobError, match="not in the job's own folder"):
+        tracklets.read(outside, own_folder=job)
+    (tmp_path / "jobs" / "2").symlink_to(job)
+    with pytest.raises(JobError, match="job folder .* is a symbolic link"):
+        tracklets.read(tmp_path / "jobs" / "2" / "tracklets.pkl", own_folder=tmp_path / "jobs" / "2")
