@@ -92,8 +92,9 @@ def run(arguments: argparse.Namespace, config: Config) -> int:
         )
     options = read_options_again(record, store, config, arguments.sidecar)
     steps = store.steps(record.id)
+    # Every step done: only publishing failed, so packaging (then publishing) runs again, not the whole job.
     first = next(
-        (step.name for step in steps if step.status not in states.FINISHED_STEP_STATES), states.STEPS[0]
+        (step.name for step in steps if step.status not in states.FINISHED_STEP_STATES), states.PACKAGING
     )
     store.update_job(record.id, started=None)  # the new run's elapsed time and progress are its own
     store.requeue(record.id, first, options=options)
