@@ -26,6 +26,7 @@ lint: $(STAMP)
 
 test: $(STAMP) lint
 	command -v assimp >/dev/null || (apt-get update -qq && apt-get install -y -qq assimp-utils >/dev/null)
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
 	command -v systemd-analyze >/dev/null || (apt-get update -qq && apt-get install -y -qq systemd >/dev/null)
 	$(BIN)/pytest -q
 

@@ -26,10 +26,19 @@ KNOWN: dict[str, tuple[str, str, str]] = {
     "below_floor_after": ("feet below the floor", "% of frames", "share"),
     "floor_offset_m": ("floor moved by", "m", "number"),
     "reprojection_error_px": ("reprojection error", "px", "number"),
-    "contact_share": ("foot contact", "% of frames", "share"),
+    "reprojection_px": ("reprojection error", "px", "number"),
+    "contact_share": ("foot contact, left / right", "% of frames", "share"),
+    "flip_repaired_frames": ("frames with a flip repaired", "frames", "count"),
+    "floor_found": ("floor found", "", "bool"),
+    "floor_penetration_cm": ("feet through the floor", "cm", "number"),
+    "sliding_mm_per_frame": ("foot sliding in the solve", "mm/frame", "number"),
+    "level_method": ("camera levelled by", "", "text"),
+    "level_reason": ("levelling note", "", "text"),
 }
 # Unit by key suffix, for keys not listed above (longest suffix first).
 SUFFIX_UNITS: tuple[tuple[str, str, str], ...] = (
+    ("_mm_per_frame", "mm/frame", "number"),
+    ("_cm_per_frame", "cm/frame", "number"),
     ("_m_s2", "m/s²", "number"),
     ("_share", "% of frames", "share"),
     ("_frames", "frames", "count"),
@@ -75,6 +84,8 @@ def format_value(value: Any, unit: str, kind: str) -> str:
         return " / ".join(format_value(item, unit, kind).removesuffix(f" {unit}") for item in value) + (
             f" {unit}" if unit else ""
         )
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     figure = number(value)
     if figure is None:
         return str(value)

@@ -47,8 +47,8 @@ def person_figures(track: dict[str, Any], step_data: dict[str, Any]) -> dict[str
     locking = export_entry.get("foot_locking") if isinstance(export_entry, dict) else None
     if isinstance(locking, dict):
         values |= {key: locking[key] for key in FOOT_KEYS if key in locking}
-        if "contact_share" in locking:
-            values["contact_share"] = locking["contact_share"]
+        if "contact_share" in locking:  # the solver's own, where it gives one, comes first
+            values.setdefault("contact_share", locking["contact_share"])
     person = report_data(step_data).get("people", {}).get(str(tid), {})
     if "airborne_share" in person:
         values["airborne_share"] = person["airborne_share"]

@@ -86,7 +86,7 @@ def person(label: str, values: dict[str, Any], frames: int | None = None) -> Ver
         level = _grade(sliding, SLIDING_CHECK, SLIDING_POOR, higher_is_worse=True)
         if level != GOOD:
             verdict.add(level, f"{label}'s planted feet slide {sliding:.2g} cm per frame")
-    reprojection = number(values.get("reprojection_error_px"))
+    reprojection = number(values.get("reprojection_px", values.get("reprojection_error_px")))
     if reprojection is not None:
         level = _grade(reprojection, REPROJECTION_CHECK, REPROJECTION_POOR, higher_is_worse=True)
         if level != GOOD:

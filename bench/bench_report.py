@@ -1,0 +1,130 @@
+"""Report: the cost of the preview (video, poster, thumbnails) and plots against the whole job's time.
+
+Runs every pipeline step in this process on the sample clip and on a 60 s 1080p clip made by looping
+the sample (forwards and backwards, so the motion has no jump) onto a 1920x1080 canvas, then times
+the report's files alone. Prints seconds per step, the preview's share of the job (target <= 10 %),
+the preview's size, and peak memory.
+Run: .venv/bin/python bench/bench_report.py [--seconds 60] [--skip-long]
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import tempfile
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from mocapd import states  # noqa: E402
+from mocapd.config import load  # noqa: E402
+from mocapd.job import Job, VideoInfo  # noqa: E402
+from mocapd.options import JobOptions  # noqa: E402
+from mocapd.steps import load_stage  # noqa: E402
+
+SAMPLE = REPO / "examples" / "sample.mp4"
+
+
+def long_clip(path: Path, seconds: float, fps: float = 30.0) -> Path:
+    """The sample looped forwards and backwards to `seconds` at `fps`, centred on a 1920x1080 frame."""
+    with av.open(str(SAMPLE)) as container:
+        frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+    frames = frames[::2]  # 60 fps -> 30 fps
+    loop = frames + frames[-2:0:-1]
+    height = 1080
+    with av.open(str(path), mode="w") as output:
+        stream = output.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
+        stream.width, stream.height, stream.pix_fmt = 1920, 1080, "yuv420p"
+        stream.options = {"preset": "ultrafast", "crf": "20"}
+        canvas = np.full((height, 1920, 3), 90, dtype=np.uint8)
+        for index in range(int(seconds * fps)):
+            image = loop[index % len(loop)]
+            width = round(image.shape[1] * height / image.shape[0])
+            left = (1920 - width) // 2
+            canvas[:, left : left + width] = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(canvas, format="rgb24")):
+                output.mux(packet)
+        for packet in stream.encode():
+            output.mux(packet)
+    return path
+
+
+def run_job(video: Path, folder: Path) -> dict[str, float]:
+    """Every step of the pipeline in this process; seconds per step, and the report's files alone."""
+    config = load(overrides={"state_dir": str(folder / "state"), "outbox": str(folder / "outbox")})
+    work = folder / "state" / "jobs" / "1"
+    (work / "input").mkdir(parents=True)
+    (work / "input" / video.name).symlink_to(video.resolve())
+    job = Job(
+        id=1, name=video.stem, work_dir=work, source_name=video.name, options=JobOptions(), config=config
+    )
+    timings: dict[str, float] = {}
+    for step in states.STEPS:
+        started = time.perf_counter()
+        outcome = load_stage(step)(job)
+        timings[step] = time.perf_counter() - started
+        if step == states.VIDEO_UPLOAD:
+            job.video_info = VideoInfo(**outcome.data["video"])
+        if step == states.TRACK_EXTRACTION:
+            job.selected_tracks = [int(tid) for tid in outcome.data["selected"]]
+    report = outcome.data.get("report", {})
+    timings["report files"] = float(report.get("seconds", float("nan")))
+    timings["preview video"] = float(report.get("preview_seconds", float("nan")))
+    preview = job.package_dir / str(report.get("video", "preview/preview.mp4"))
+    timings["preview MB"] = preview.stat().st_size / 1e6 if preview.exists() else float("nan")
+    assert job.video_info is not None
+    timings["clip s"] = job.video_info.duration
+    return timings
+
+
+def show(label: str, timings: dict[str, float]) -> None:
+    job = sum(timings[step] for step in states.STEPS)
+    without = job - timings["report files"]
+    print(f"\n{label}: {timings['clip s']:.1f} s of video")
+    for step in states.STEPS:
+        print(f"  {step:<18} {timings[step]:8.2f} s")
+    print(f"  {'job (all steps)':<18} {job:8.2f} s")
+    print(f"  preview video (with loading the motion): {timings['preview video']:.2f} s")
+    print(f"  preview + plots + thumbnails:            {timings['report files']:.2f} s")
+    print(
+        f"  report files / job: {timings['report files'] / job:.1%}; / job without them: "
+        f"{timings['report files'] / without:.1%} (target <= 10 %)"
+    )
+    print(
+        f"  preview: {timings['preview MB']:.2f} MB, {timings['preview MB'] * 8 / timings['clip s']:.2f} Mbit/s"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--skip-long", action="store_true")
+    arguments = parser.parse_args()
+    with tempfile.TemporaryDirectory() as scratch:
+        root = Path(scratch)
+        show("sample clip (1080x1920, 60 fps)", run_job(SAMPLE, root / "sample"))
+        if not arguments.skip_long:
+            started = time.perf_counter()
+            clip = long_clip(root / "long.mp4", arguments.seconds)
+            print(
+                f"\n(made the {arguments.seconds:g} s 1920x1080 clip in {time.perf_counter() - started:.1f} s)"
+            )
+            show(
+                f"{arguments.seconds:g} s 1920x1080 30 fps clip (the sample looped)",
+                run_job(clip, root / "long"),
+            )
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(f"\npeak memory: {peak:.0f} MB (this process), {children:.0f} MB (largest child: Blender)")
+
+
+if __name__ == "__main__":
+    main()
