@@ -40,7 +40,7 @@ PRIOR_CONFIDENCE_FLOOR = 0.3
 SEGMENT_SIGMA_M = 0.01
 # Acceleration a limb reaches in normal motion (m/s^2): the temporal term's scale. Sprinting hands
 # reach more; the 2D evidence carries them there.
-ACCELERATION_M_S2 = 25.0
+ACCELERATION_M_S2 = 5.0
 # Knees are hinges: the shank turns backwards from the thigh, about the hip line (left - right hip).
 # A knee bent the other way is pushed back to straight with this scale (the sine of its angle).
 HINGE_SIGMA = 0.02

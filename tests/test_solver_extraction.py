@@ -1,0 +1,63 @@
+"""The solver inside track extraction: an embedded tracklets file in, its figures in the track's quality."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mocapd.motion import extraction, quality, tracklets
+from mocapd.motion.landmarks import joint_confidence, landmark_confidence
+from tests.fake_4dhumans.layout import IMAGE_SIZE, LayoutBuilder, Person
+from tests.solver_clips import HEIGHT, WIDTH, make_clip
+
+FPS = 30.0
+SOLVER_FIGURES = (
+    "reprojection_px",
+    "flip_repaired_frames",
+    "contact_share",
+    "floor_found",
+    "floor_penetration_cm",
+    "sliding_mm_per_frame",
+)
+
+
+def embedded_file(frames: int = 45) -> dict:  # type: ignore[type-arg]
+    """The synthetic walk as the embedded backend writes it (landmarks per person and frame)."""
+    assert tuple(IMAGE_SIZE) == (HEIGHT, WIDTH)
+    clip = make_clip(frames=frames)
+    confidence = landmark_confidence(clip.image, clip.visibility, (HEIGHT, WIDTH))
+    builder = LayoutBuilder(frames)
+    for frame in range(frames):
+        person = Person(tid=1)
+        person.extra = {
+            "landmarks_image": clip.image[frame].astype(np.float32),
+            "landmarks_world": clip.world[frame].astype(np.float32),
+            "landmarks_visibility": clip.visibility[frame].astype(np.float32),
+            "joint_confidence": joint_confidence(confidence[frame]).astype(np.float32),
+        }
+        builder.add(frame, person)
+    raw = builder.build()
+    for index, key in enumerate(builder.keys):
+        raw[key]["timestamp"] = index / FPS
+    return raw
+
+
+def test_an_embedded_track_is_solved_and_its_figures_reach_the_quality_dict() -> None:
+    data = tracklets.from_dict(embedded_file())
+    assert data.embedded
+    extracted = extraction.extract(data, 1, FPS)
+    figures = quality.track_quality(extracted)
+    assert all(key in figures for key in SOLVER_FIGURES)
+    assert figures["reprojection_px"] < 5.0 and figures["floor_found"]
+    assert 0.5 < figures["contact_share"] <= 1.0
+    # The exported motion stands on the floor (y = 0) with the solved skeleton's lengths.
+    joints = extracted.motion.joint_positions()
+    assert abs(np.percentile(joints[:, [7, 8, 10, 11], 1].min(axis=1), 50)) < 0.04
+    lengths = np.linalg.norm(extracted.motion.offsets, axis=1)
+    assert lengths[4] == lengths[5] and lengths[18] == lengths[19]  # knees, elbows: left = right
+
+
+def test_the_per_frame_fit_is_kept_when_the_solver_is_off() -> None:
+    data = tracklets.from_dict(embedded_file(10))
+    track = extraction.observe(data, 1, FPS, solve=False)
+    assert track.solver == {}
+    assert not any(key in quality.track_quality(extraction.level(track)) for key in SOLVER_FIGURES)
