@@ -304,6 +304,7 @@ def reference_for(
         : 2 if demo == "MultiPerson" else 1
     ]
     references = []
+    used: dict[str, set[int]] = {}
     candidates = accuracy.candidate_cameras(raw, names)
     for tid in people:
         chosen = {first: observed[first][tid]}
@@ -312,6 +313,8 @@ def reference_for(
             # The other view's track of the same person: the one whose landmarks triangulate best with cam01's.
             best, best_score = None, float("inf")
             for other in observed[name].values():
+                if other.tid in used.setdefault(name, set()):
+                    continue  # another person's track in this view
                 points = [anchor, accuracy.dense(other, "landmarks_image", frames)]
                 weights = [
                     np.nan_to_num(accuracy.dense(chosen[first], "landmarks_visibility", frames)),
@@ -332,6 +335,7 @@ def reference_for(
                         best, best_score = other, score
             if best is not None:
                 chosen[name] = best
+                used[name].add(best.tid)
         views = [name for name in names if name in chosen]
         points = [accuracy.dense(chosen[name], "landmarks_image", frames) for name in views]
         weights = [
@@ -394,9 +398,11 @@ def run_demo(
             if video.stem not in person_tids:
                 print(f"  {demo} {video.stem} person {person}: no track of this view matched the reference")
                 continue
-            tid = person_tids[video.stem]
+            fragment = person_tids[video.stem]
             for solve in (False, True):
                 job, _, data = results[solve]
+                # Track extraction joins the tracker's fragments into people: the person holding it.
+                tid = person_of(data, fragment)
                 motion = trackfile.load(job.motion_path(tid))
                 first = int(motion.frame_idx[0])
                 last = int(motion.frame_idx[-1])
@@ -416,12 +422,20 @@ def run_demo(
 
 
 SOLVER_KEYS = (
-    "reprojection_px",
+    "reprojection_error_px",
     "flip_repaired_frames",
     "contact_share",
     "floor_penetration_cm",
-    "sliding_mm_per_frame",
+    "planted_sliding_cm",
 )
+
+
+def person_of(data: dict[str, Any], fragment: int) -> int:
+    """The person (track file id) whose fragments include the tracker's track `fragment`."""
+    for entry in data["tracks"]:
+        if fragment in entry.get("quality", {}).get("fragments", entry.get("fragments", [entry["tid"]])):
+            return int(entry["tid"])
+    return fragment
 
 
 def rest_ankle_height(offsets: np.ndarray) -> float:

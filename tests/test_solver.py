@@ -34,7 +34,7 @@ def test_a_noisy_walk_with_a_mirrored_stretch_and_a_floating_root_is_recovered()
         np.linalg.norm(joints[:, 0] - clip.true_joints[:, 0], axis=-1).mean() < 0.06
     )  # root, depth included
     assert solved.figures["flip_repaired_frames"] == 6
-    assert solved.figures["reprojection_px"] < 4.0
+    assert solved.figures["reprojection_error_px"] < 4.0
     # Feet on the true floor: every frame has a sole within 3 cm of it, none more than 3 cm below.
     lowest = true_floor_heights(clip, joints, solved.offsets).min(axis=(1, 2))
     assert np.abs(lowest).max() < 0.03
@@ -64,7 +64,7 @@ def test_a_person_in_the_air_the_whole_clip_gets_no_invented_contact() -> None:
     lift = 0.5 + 3.0 * times - 4.9 * times**2 + 1.0
     solved = solve(make_clip(frames=frames, lift_m=lift))
     assert solved.figures["contact_share"] == 0.0
-    assert solved.figures["floor_found"] is False and solved.figures["sliding_mm_per_frame"] is None
+    assert solved.figures["floor_found"] is False and solved.figures["planted_sliding_cm"] is None
 
 
 def test_a_person_half_out_of_frame_is_solved_without_contacts_for_unseen_feet() -> None:

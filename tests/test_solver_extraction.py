@@ -11,12 +11,12 @@ from tests.solver_clips import HEIGHT, WIDTH, make_clip
 
 FPS = 30.0
 SOLVER_FIGURES = (
-    "reprojection_px",
+    "reprojection_error_px",
     "flip_repaired_frames",
     "contact_share",
     "floor_found",
     "floor_penetration_cm",
-    "sliding_mm_per_frame",
+    "planted_sliding_cm",
 )
 
 
@@ -47,7 +47,7 @@ def test_an_embedded_track_is_solved_and_its_figures_reach_the_quality_dict() ->
     extracted = extraction.extract(data, 1, FPS)
     figures = quality.track_quality(extracted)
     assert all(key in figures for key in SOLVER_FIGURES)
-    assert figures["reprojection_px"] < 5.0 and figures["floor_found"]
+    assert figures["reprojection_error_px"] < 5.0 and figures["floor_found"]
     assert 0.5 < figures["contact_share"] <= 1.0
     # The exported motion stands on the floor (y = 0) with the solved skeleton's lengths.
     joints = extracted.motion.joint_positions()

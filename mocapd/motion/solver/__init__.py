@@ -150,7 +150,7 @@ def solve_clip(
     joints = joints + shift[:, None]
     fitted = fitted + shift[:, None]
     figures = {
-        "reprojection_px": _round(posefit.reprojection_px(fitted, image, confidence, camera), 2),
+        "reprojection_error_px": _round(posefit.reprojection_px(fitted, image, confidence, camera), 2),
         "flip_repaired_frames": int(np.count_nonzero(chosen)),
         "contact_share": round(found.share, 4),
     } | floor_figures(joints, found, up, rest)
@@ -179,9 +179,9 @@ def _round(value: float | None, digits: int) -> float | None:
 def floor_figures(
     joints: np.ndarray, found: contacts.Contacts, up: np.ndarray, rest: np.ndarray
 ) -> dict[str, Any]:
-    """Floor penetration (cm, the deepest sole below the floor) and planted-foot sliding (mm/frame)."""
+    """Floor penetration (cm, the deepest sole below the floor) and planted-foot sliding (cm/frame)."""
     if found.floor is None:
-        return {"floor_found": False, "floor_penetration_cm": None, "sliding_mm_per_frame": None}
+        return {"floor_found": False, "floor_penetration_cm": None, "planted_sliding_cm": None}
     sole = joints[:, contacts.SOLE_JOINTS]  # (M, 2, 2, 3)
     heights = sole @ up - rest - found.floor
     penetration = max(0.0, -float(np.min(heights)))
@@ -196,5 +196,5 @@ def floor_figures(
     return {
         "floor_found": True,
         "floor_penetration_cm": round(100.0 * penetration, 2),
-        "sliding_mm_per_frame": round(1000.0 * float(sliding.mean()), 2) if sliding.size else None,
+        "planted_sliding_cm": round(100.0 * float(sliding.mean()), 3) if sliding.size else None,
     }
