@@ -104,7 +104,7 @@ def figures(values: dict[str, Any]) -> list[Figure]:
     """Every figure present in `values`, labelled, with its unit; None values left out."""
     result = []
     for key, value in values.items():
-        if value is None or isinstance(value, dict):
+        if value is None or isinstance(value, dict) or value == []:
             continue
         label, unit, kind = describe(key)
         result.append(Figure(key, label, value, format_value(value, unit, kind)))

@@ -26,6 +26,7 @@ INDEX_RECENT = 30
 INDEX_QUEUE = 100
 # A completed job's index entry changes only when it finishes again (a re-export): kept by (id, finish time).
 FINISHED_CACHE = 1000
+SPAN_FIGURES = (*summary.SPAN_KEYS, "first_time_s", "last_time_s")
 _finished_entries: dict[tuple[int, float | None], dict[str, Any]] = {}
 
 
@@ -111,7 +112,10 @@ def track_rows(document: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for track in document.get("tracks", []):
         row = dict(track)
-        row["figure_list"] = figures.figures(track.get("figures") or track.get("quality") or {})
+        values = track.get("figures") or track.get("quality") or {}
+        # The span is in the table's own columns.
+        shown = {key: value for key, value in values.items() if key not in SPAN_FIGURES}
+        row["figure_list"] = figures.figures(shown)
         rows.append(row)
     return rows
 

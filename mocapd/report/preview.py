@@ -36,6 +36,8 @@ BONES = tuple((skeleton.PARENTS[joint], joint) for joint in range(1, skeleton.NU
 THUMBNAIL_SIZE = 96
 # x264's superfast: a third of veryfast's time at this size, for a slightly larger file.
 ENCODER_PRESET = "superfast"
+# Frames per second of the preview: enough to judge motion; a 60 fps clip costs half as much to draw.
+PREVIEW_MAX_FPS = 30.0
 
 
 @dataclass
@@ -165,12 +167,15 @@ def frames(job: Job, width: int, height: int) -> Iterator[tuple[float, np.ndarra
         time_base = float(stream.time_base) if stream.time_base else 0.0
         rate = float(stream.average_rate or stream.guessed_rate or 30.0)
         first_pts: int | None = None
+        sampler = decode.FrameSampler(PREVIEW_MAX_FPS)
         for index, frame in enumerate(container.decode(stream)):
             if frame.pts is not None and time_base:
                 first_pts = frame.pts if first_pts is None else first_pts
                 seconds = (frame.pts - first_pts) * time_base
             else:
                 seconds = index / rate
+            if not sampler.take(float(seconds)):  # decoded (later frames need it) but not drawn
+                continue
             turns = decode.frame_rotation(frame, job.video_info.rotation)
             sideways = int(round(turns / 90.0)) % 2 == 1
             stored = (height, width) if sideways else (width, height)
@@ -191,14 +196,15 @@ def write(job: Job, people: list[PersonMotion], folder: Path, name: str) -> Prev
     world = WorldView(people, PREVIEW_HEIGHT)
     result = PreviewResult(width=video_width + PREVIEW_HEIGHT, height=PREVIEW_HEIGHT)
     result.boxes = {person.tid: [] for person in people}
-    frame_time = 1.0 / job.video_info.fps if job.video_info.fps else 1.0 / 30.0
+    rate = min(job.video_info.fps or PREVIEW_MAX_FPS, PREVIEW_MAX_FPS)
+    frame_time = 1.0 / rate
     canvas = np.zeros((PREVIEW_HEIGHT, result.width, 3), dtype=np.uint8)
     thickness = max(2, round(PREVIEW_HEIGHT / 200))
     folder.mkdir(parents=True, exist_ok=True)
-    count = job.video_info.frame_count
+    poster_time = job.video_info.duration / 2.0
     middles = {person.tid: person.start + person.frame_count / person.fps / 2.0 for person in people}
     with PreviewWriter(
-        folder / name, result.width, PREVIEW_HEIGHT, job.video_info.fps or 30.0, frame_time, ENCODER_PRESET
+        folder / name, result.width, PREVIEW_HEIGHT, rate, frame_time, ENCODER_PRESET
     ) as writer:
         for time, image in frames(job, video_width, PREVIEW_HEIGHT):
             for person in people:
@@ -216,7 +222,7 @@ def write(job: Job, people: list[PersonMotion], folder: Path, name: str) -> Prev
             canvas[:, :video_width] = image
             canvas[:, video_width:] = world.draw(people, time)
             writer.write(canvas, time)
-            if result.frames == count // 2:
+            if not (folder / POSTER_NAME).exists() and time >= poster_time - frame_time / 2.0:
                 save_image(canvas, folder / POSTER_NAME)
             result.frames += 1
             result.duration = time + frame_time

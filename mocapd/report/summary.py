@@ -64,9 +64,11 @@ def enrich(document: dict[str, Any], step_data: dict[str, Any]) -> None:
         tid = track["tid"]
         extraction = _extraction_entry(step_data, tid)
         person = people.get(str(tid), {})
+        quality = track.get("quality") or {}
         for key in SPAN_KEYS:
             if key not in track:
-                value = extraction.get(key, person.get(key))
+                sources = (extraction.get(key), quality.get(key), quality.get(f"{key}_s"), person.get(key))
+                value = next((value for value in sources if value is not None), None)
                 if value is not None:
                     track[key] = value
         track["figures"] = person_figures(track, step_data)
