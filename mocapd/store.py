@@ -23,7 +23,7 @@ from peewee import (
     Database,
     DatabaseError,
     DatabaseProxy,
-    FloatField,
+    DoubleField,
     ForeignKeyField,
     IntegerField,
     IntegrityError,
@@ -106,6 +106,8 @@ def explain(error: BaseException, where: str) -> StoreError:
     )
 
 
+# Times are seconds since the epoch in DoubleField (PostgreSQL's REAL, peewee's FloatField, keeps
+# only 24 bits: 128-second steps in 2026).
 class BaseModel(Model):
     class Meta:
         database = database
@@ -125,22 +127,22 @@ class JobRecord(BaseModel):
     error = TextField(null=True)
     attempts = IntegerField(default=0)
     lease_owner = CharField(null=True)  # "host:pid" of the daemon holding the job
-    lease_expires = FloatField(null=True)
+    lease_expires = DoubleField(null=True)
     # The fencing token: raised by every claim, never lowered; a publish must carry the current one.
     fence = IntegerField(default=0)
     # A capability the claiming host must have (a tracking backend); "" lets any host take the job.
     wants = CharField(default="")
     ingest_owner = CharField(null=True)  # "host:pid" of the daemon copying the video in
-    heartbeat = FloatField(null=True)
+    heartbeat = DoubleField(null=True)
     cancel_requested = BooleanField(default=False)
-    created = FloatField()
-    started = FloatField(null=True)
-    finished = FloatField(null=True)
+    created = DoubleField()
+    started = DoubleField(null=True)
+    finished = DoubleField(null=True)
     video_info = TextField(null=True)
     backend = CharField(default="")
     backend_reason = TextField(default="")
     current_step = CharField(null=True)
-    progress = FloatField(default=0.0)
+    progress = DoubleField(default=0.0)
     progress_message = TextField(default="")
     warnings = TextField(default="[]")
     step_data = TextField(default="{}")
@@ -163,9 +165,9 @@ class StepRecord(BaseModel):
     name = CharField()
     position = IntegerField()
     status = CharField(default=states.PENDING)
-    started = FloatField(null=True)
-    finished = FloatField(null=True)
-    duration = FloatField(null=True)
+    started = DoubleField(null=True)
+    finished = DoubleField(null=True)
+    duration = DoubleField(null=True)
     error = TextField(null=True)
     log_file = TextField(null=True)
     runs = IntegerField(default=0)
@@ -182,7 +184,7 @@ class TrackRecord(BaseModel):
     job = ForeignKeyField(JobRecord, backref="tracks", on_delete="CASCADE")
     tid = IntegerField()
     frames = IntegerField(default=0)
-    share = FloatField(default=0.0)
+    share = DoubleField(default=0.0)
     selected = BooleanField(default=False)
     quality = TextField(default="{}")
 
@@ -196,8 +198,8 @@ class DaemonRecord(BaseModel):
 
     pid = IntegerField()
     host = CharField()
-    started = FloatField()
-    heartbeat = FloatField()
+    started = DoubleField()
+    heartbeat = DoubleField()
     state = CharField()  # running, paused, stopping
     detail = TextField(default="{}")  # inbox health, disk, pause reason, current job and step, GPU
     capabilities = TextField(default="[]")  # what the host can run, as claimed with
@@ -211,7 +213,7 @@ class LeaderRecord(BaseModel):
 
     role = CharField(unique=True)
     owner = CharField()
-    expires = FloatField()
+    expires = DoubleField()
 
     class Meta:
         table_name = "leader"

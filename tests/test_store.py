@@ -187,6 +187,19 @@ def test_a_database_on_a_network_filesystem_is_refused(
         store.open_sqlite(tmp_path / "share" / "mocapd.db")
 
 
+def test_clock_times_are_kept_to_the_microsecond(job_store: Store) -> None:
+    import time
+
+    (job_id,) = make_jobs(job_store, 1)
+    now = time.time()
+    claim = job_store.claim("a:1", 20.0, now)
+    assert claim is not None
+    record = job_store.job(job_id)
+    assert record is not None and abs(record.lease_expires - (now + 20.0)) < 1e-5
+    assert job_store.claim("b:2", 20.0, now + 19.0) is None
+    assert job_store.lead("a:1", 15.0, now) and not job_store.lead("b:2", 15.0, now + 1.0)
+
+
 def test_claims_raise_the_fencing_token_and_a_stale_holder_cannot_publish(job_store: Store) -> None:
     (job_id,) = make_jobs(job_store, 1)
     first = job_store.claim("a:1", 10.0, 100.0)
