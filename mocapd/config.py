@@ -175,9 +175,14 @@ class Config:
         return Path(self.store.spool).absolute() if self.store.spool else self.inbox_path.parent / "spool"
 
     @property
+    def work_root(self) -> Path:
+        """The folder holding jobs/: the shared spool in a farm (every host reaches it), else state_dir."""
+        return self.spool_path if self.farm_mode else self.state_path
+
+    @property
     def jobs_path(self) -> Path:
-        """Where job folders live: the shared spool in a farm (every host reaches them), else state_dir."""
-        return self.spool_path if self.farm_mode else self.state_path / "jobs"
+        """Where job folders live: work_root/jobs/<id>/."""
+        return self.work_root / "jobs"
 
     @property
     def host_name(self) -> str:

@@ -11,7 +11,6 @@ import json
 import logging
 import os
 import signal
-import socket
 import threading
 import time
 from dataclasses import asdict
@@ -19,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from mocapd import config as config_module
-from mocapd import health, notify, options
+from mocapd import farm, health, notify, options
 from mocapd.config import Config, ConfigError
 from mocapd.errors import DiskFull, JobError, TransientError
 from mocapd.health import BYTES_PER_MB
@@ -33,11 +32,11 @@ from mocapd.ingest import (
     still_in_inbox,
 )
 from mocapd.names import folder_name, shown
-from mocapd.outbox import Outbox, allocate_name
+from mocapd.outbox import Outbox, allocate_name, write_atomic
 from mocapd.pause import EnvironmentPause
 from mocapd.runner import DEFAULT_STAGE_PACKAGE, Runner, StopControl, work_dir_for
 from mocapd.scheduler import Scheduler
-from mocapd.store import JobRecord, Store, StoreUnavailable, open_store
+from mocapd.store import JobRecord, Store, StoreUnavailable, open_configured
 from mocapd.watcher import Candidate, InboxScanner, InboxWatcher
 
 __all__ = ["Daemon", "candidate_from_record", "candidate_record"]
@@ -46,6 +45,12 @@ log = logging.getLogger(__name__)
 
 PID_NAME = "mocapd.pid"
 LOCK_NAME = "mocapd.lock"
+# The daemon's own view, in state_dir, for `mocapd health` when the job database cannot be reached.
+HOST_STATUS_NAME = "host.json"
+# Seconds between rewrites of a farm's index.html by its leader (other hosts' changes are not signalled).
+FARM_INDEX_SECONDS = 3.0
+# Seconds between looks at the GPUs for the host's row.
+GPU_LOOK_SECONDS = 30.0
 # Seconds between the daemon's heartbeat rows (what `mocapd status` reads).
 HEARTBEAT_SECONDS = 2.0
 # Longest time between two looks at the signals noted by the handlers.
@@ -125,7 +130,12 @@ class Daemon:
         self.config_path = config_path
         self.overrides = overrides or {}
         self.stage_package = stage_package
-        self.owner = f"{socket.gethostname()}:{os.getpid()}"
+        self.host = config.host_name
+        self.owner = f"{self.host}:{os.getpid()}"
+        self.capabilities: list[str] = []
+        self.leading = not config.farm_mode  # one host alone does the once-per-farm work itself
+        self.database_problem: str | None = None
+        self.gpu: dict[str, Any] = {}
         self.control = StopControl()
         self.wake = threading.Event()
         self.work = threading.Event()
@@ -203,33 +213,59 @@ class Daemon:
             return self._run()
         finally:
             if self.store is not None:
-                self.store.clear_daemon(os.getpid())
+                try:
+                    self.store.clear_daemon(os.getpid(), self.host)
+                    if self.config.farm_mode:
+                        self.store.resign(self.owner)
+                except StoreUnavailable as error:
+                    log.warning("cannot remove this host from the farm's list: %s", error)
             self.lock.release()
 
     def _run(self) -> int:
         config = self.config
-        self.store = store = open_store(config.state_path, busy_seconds=config.runner.database_busy_s)
+        self.store = store = open_configured(config)
         self.outbox = Outbox(store, config)
-        # This daemon holds the state dir's lock: any job still marked processing was left by a dead one.
-        resumed = store.expire_leases(time.time(), owners_other_than=self.owner)
+        # This daemon holds the state dir's lock: any job still marked processing by this host was left
+        # by a dead daemon (a farm's other hosts hold their own leases).
+        host = self.host if config.farm_mode else None
+        resumed = store.expire_leases(time.time(), owners_other_than=self.owner, host=host)
         if resumed:
             log.info("%d job(s) left by a stopped daemon will resume at their first unfinished step", resumed)
         self.finish_interrupted_ingests()
+        self.capabilities = farm.capabilities(config)
+        self.gpu = farm.gpu_summary()
         self.watcher.start()
         self.runner = Runner(
-            store, lambda: self.config, self.owner, self.outbox, self.stage_package, self.control, self.pause
+            store,
+            lambda: self.config,
+            self.owner,
+            self.outbox,
+            self.stage_package,
+            self.control,
+            self.pause,
+            host=self.host,
+            capabilities=tuple(self.capabilities) if config.farm_mode else None,
         )
         self.scheduler = Scheduler(self)
         self.scheduler.start()
         worker = threading.Thread(target=self.work_loop, name="mocapd-worker", daemon=True)
         worker.start()
         notify.notify("READY=1")
+        if config.farm_mode:
+            log.info(
+                "farm host %s (%s) on the shared queue, job folders in %s",
+                self.host,
+                ", ".join(self.capabilities),
+                config.jobs_path,
+            )
         log.info("mocapd %d watching %s, results in %s", os.getpid(), config.inbox_path, config.outbox_path)
         watchdog = notify.watchdog_interval()
         next_watchdog = time.monotonic()
         next_heartbeat = 0.0
         stopping_sent = False
         next_scan = 0.0
+        next_gpu = time.monotonic() + GPU_LOOK_SECONDS
+        next_farm_index = 0.0
         while True:
             self.handle_signals()
             now = time.monotonic()
@@ -244,16 +280,24 @@ class Daemon:
                 self.watcher.ensure_watching()
                 if self.pause.poll() is False and self.runner.current_job is None:
                     self.work.set()
-                self.take_in(self.scanner.scan())
+                if self.database_problem is None:
+                    self.take_in(self.scanner.scan())
                 now = time.monotonic()
                 next_scan = now + self.config.watch.poll_interval
             if watchdog is not None and now >= next_watchdog:
                 notify.notify("WATCHDOG=1")
                 next_watchdog = now + watchdog
             if now >= next_heartbeat:
+                if now >= next_gpu:
+                    self.gpu = farm.gpu_summary()
+                    next_gpu = now + GPU_LOOK_SECONDS
                 self.beat()
                 next_heartbeat = now + HEARTBEAT_SECONDS
-            self.outbox.flush_index()
+            if self.leading and self.database_problem is None:
+                if self.config.farm_mode and now >= next_farm_index:
+                    self.outbox.mark_index_dirty()
+                    next_farm_index = now + FARM_INDEX_SECONDS
+                self.flush_index()
             timeout = min(SIGNAL_CHECK_SECONDS, max(0.0, next_scan - time.monotonic()))
             if watchdog is not None:
                 timeout = min(timeout, max(0.0, next_watchdog - time.monotonic()))
@@ -263,35 +307,80 @@ class Daemon:
                 self.wake.wait(timeout)
         self.scheduler.shutdown()
         self.watcher.stop()
-        self.outbox.flush_index(force=True)
+        if self.leading:
+            self.flush_index(force=True)
         log.info("mocapd stopped")
         return 0
 
+    def flush_index(self, force: bool = False) -> None:
+        try:
+            self.outbox.flush_index(force=force)
+        except StoreUnavailable as error:
+            self.note_database(error)
+
+    def note_database(self, error: StoreUnavailable | None) -> None:
+        """Pause claiming and taking in while the job database cannot be reached; resume when it is back."""
+        problem = str(error) if error is not None else None
+        if problem == self.database_problem:
+            return
+        if problem is not None and self.database_problem is None:
+            log.warning("paused: %s (the running step goes on)", problem)
+        elif problem is None:
+            log.info("the job database is back: taking jobs again")
+            self.work.set()
+        self.database_problem = problem
+
     def beat(self) -> None:
+        """This host's heartbeat row (and, in a farm, the leader row); the state file health reads."""
         assert self.store is not None
         detail = {
             "inbox_problem": self.scanner.problem,
-            "paused": self.paused_reason,
-            "database_problem": self.store_problem,
+            "paused": self.paused_reason or self.database_problem,
+            "database_problem": self.database_problem or self.store_problem,
             "current_job": self.runner.current_job,
+            "current_step": self.runner.current_step,
+            "gpu": self.gpu,
         }
         state = (
             "stopping"
             if self.control.stop_requested.is_set()
-            else ("paused" if self.paused_reason else "running")
+            else ("paused" if self.paused_reason or self.database_problem else "running")
         )
+        now = time.time()
         try:
             self.store.daemon_heartbeat(
-                os.getpid(), socket.gethostname(), self.started, state, detail, time.time()
+                os.getpid(), self.host, self.started, state, detail, now, capabilities=self.capabilities
             )
+            if self.config.farm_mode:
+                leading = self.store.lead(self.owner, farm.LEADER_SECONDS, now)
+                if leading != self.leading:
+                    log.info(
+                        "%s the farm's cleanup, lease reaper and index.html",
+                        "leading" if leading else "no longer leading",
+                    )
+                self.leading = leading
+            self.note_database(None)
+        except StoreUnavailable as error:
+            self.note_database(error)
+            detail.update(paused=str(error), database_problem=str(error))
+            state = "paused"
         except Exception as error:  # a busy database must not stop the daemon
             log.debug("cannot write the daemon's heartbeat: %s", error)
+        self.write_host_status(state, detail, now)
+
+    def write_host_status(self, state: str, detail: dict[str, Any], now: float) -> None:
+        """state_dir/host.json: what this daemon knows, readable without the database."""
+        document = {"pid": os.getpid(), "host": self.host, "state": state, "time": now, **detail}
+        try:
+            write_atomic(self.config.state_path / HOST_STATUS_NAME, json.dumps(document).encode("utf-8"))
+        except OSError as error:
+            log.debug("cannot write %s: %s", HOST_STATUS_NAME, error)
 
     def work_loop(self) -> None:
         """The worker thread: claim and run jobs until the daemon stops."""
         while not self.control.stop_requested.is_set():
             job_id = None
-            if self.paused_reason is None:
+            if self.paused_reason is None and self.database_problem is None:
                 try:
                     job_id = self.runner.run_next()
                     self.store_problem = None
@@ -299,6 +388,7 @@ class Daemon:
                     if str(error) != self.store_problem:
                         log.warning("no job claimed: %s", error)
                     self.store_problem = str(error)
+                    self.note_database(error)
                 except Exception:
                     log.exception("the runner failed; trying again shortly")
             if job_id is None:
@@ -326,8 +416,9 @@ class Daemon:
                 if self.store_problem is None:
                     log.warning("paused taking videos in: %s", error)
                 self.store_problem = str(error)
+                self.note_database(error)
                 for waiting in candidates[position:]:
-                    self.scanner.forget(waiting.identity)
+                    self.scanner.forget(waiting.identity)  # offered again once the database answers
                 break
             except Exception as error:  # a bug must not stop the daemon, nor loop on the same file
                 log.exception("cannot take %s in", shown(candidate.relative))
@@ -339,11 +430,16 @@ class Daemon:
         # A new job's row already counts its first try at taking the file in (see count_ingest_try).
         source = candidate_record(candidate) | {INGEST_TRIES: 1}
         job_id, created = self.store.create_job(
-            shown(candidate.identity), shown(candidate.relative), source, time.time()
+            shown(candidate.identity),
+            shown(candidate.relative),
+            source,
+            time.time(),
+            ingest_owner=self.owner,
         )
         if not created:
             record = self.store.job(job_id)
-            if record is None or record.ingested:
+            # Already taken in, or made by another farm host (which copies it in).
+            if record is None or record.ingested or record.ingest_owner not in (None, self.owner):
                 return
         self.ingest_job(job_id, candidate, counted=created)
 
@@ -369,7 +465,8 @@ class Daemon:
         """
         assert self.store is not None
         limit = self.config.runner.max_attempts
-        for record in self.store.not_ingested():
+        host = self.host if self.config.farm_mode else None
+        for record in self.store.not_ingested(host=host):
             source = json.loads(record.source)
             candidate = candidate_from_record(source)
             tries = int(source.get(INGEST_TRIES, 0))
@@ -492,8 +589,13 @@ class Daemon:
         if record is not None and record.name and resolved.output_name is None:
             name = record.name  # named while it waited for space
         else:
-            name = allocate_name(config.outbox_path, base, self.store.names_in_use())
-        self.store.mark_ingested(job_id, name, asdict(resolved))
+            name = None
+        name = self.store.mark_ingested(
+            job_id,
+            name or (lambda taken: allocate_name(config.outbox_path, base, taken)),
+            asdict(resolved),
+            wants=resolved.backend or "",
+        )
         if record is not None and record.error:
             self.store.update_job(job_id, error=None)  # the wait for space is over
         log.info("job %d: %s queued as %s", job_id, shown(candidate.relative), name)
@@ -533,6 +635,12 @@ class Daemon:
             self.work.set()
 
     def reap_leases(self) -> None:
+        """End expired leases (once per farm: the leader); their jobs are claimed again."""
         assert self.store is not None
-        if self.store.expire_leases(time.time()):
-            self.work.set()
+        if not self.leading:
+            return
+        try:
+            if self.store.expire_leases(time.time()):
+                self.work.set()
+        except StoreUnavailable as error:
+            self.note_database(error)

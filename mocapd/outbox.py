@@ -208,9 +208,10 @@ class Outbox(Listener):
 
         The job folder and the outbox folder are opened without following links (safefs).
         """
-        work_parts = job.work_dir.relative_to(job.config.state_path).parts
-        with safefs.folder(job.config.state_path, *work_parts) as work, self.job_folder(job.name) as folder:
-            with safefs.folder(job.config.state_path, *work_parts, job.package_dir.name) as package:
+        root = job.config.work_root
+        work_parts = job.work_dir.relative_to(root).parts
+        with safefs.folder(root, *work_parts) as work, self.job_folder(job.name) as folder:
+            with safefs.folder(root, *work_parts, job.package_dir.name) as package:
                 results = safefs.regular_files(package)
                 if not results:
                     raise OSError(f"the package folder {job.package_dir} is empty")
@@ -286,6 +287,10 @@ class Outbox(Listener):
         os.rename(staging, INTERMEDIATE_NAME, src_dir_fd=folder, dst_dir_fd=folder)
         if old:
             safefs.remove_tree(folder, old)
+
+    def mark_index_dirty(self) -> None:
+        """Rewrite index.html at the next flush (a farm's leader: other hosts' changes are not signalled)."""
+        self._index_dirty = True
 
     def flush_index(self, force: bool = False) -> None:
         """Rewrite index.html when something changed, at most every INDEX_WRITE_SECONDS."""

@@ -7,6 +7,8 @@ failure is a warning (the exporter reads the raw track); any other failure fails
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import json
 import logging
 import multiprocessing
@@ -30,7 +32,7 @@ from mocapd.options import JobOptions
 from mocapd.pause import EnvironmentPause
 from mocapd.safefs import LinkRefused
 from mocapd.settings import build
-from mocapd.store import Claim, JobRecord, Store, StoreError
+from mocapd.store import Claim, JobRecord, LostLease, Store, StoreError, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +43,8 @@ POLL_SECONDS = 0.2
 KILL_GRACE_SECONDS = 3.0
 # Seconds between status.json rewrites for progress alone.
 PROGRESS_WRITE_SECONDS = 2.0
+# Seconds between tries to record a finished step while the job database cannot be reached.
+STORE_RETRY_SECONDS = 1.0
 
 STEP_LABELS = {
     states.VIDEO_UPLOAD: "video check",
@@ -80,7 +84,8 @@ def child_context(stage_package: str = DEFAULT_STAGE_PACKAGE) -> Any:
 
 
 def work_dir_for(config: Config, job_id: int) -> Path:
-    return config.state_path / "jobs" / str(job_id)
+    """The job's folder: under state_dir, or in a farm's shared spool (config.jobs_path)."""
+    return config.jobs_path / str(job_id)
 
 
 def job_options(record: JobRecord) -> JobOptions:
@@ -88,16 +93,19 @@ def job_options(record: JobRecord) -> JobOptions:
 
 
 def job_from_record(record: JobRecord, config: Config) -> Job:
-    """The Job a stage receives, rebuilt from the database."""
+    """The Job a stage receives, rebuilt from the database; a job that asks for a backend gets it."""
     video = record.json("video_info")
     source = record.json("source") or {}
+    options = job_options(record)
+    if options.backend is not None:
+        config = dataclasses.replace(config, backend=options.backend)
     return Job(
         id=record.id,
         name=record.name or Path(record.source_relative).stem,
         work_dir=work_dir_for(config, record.id),
         # The copy's name in input/ (a safe one for undecodable or very long names); older jobs: as dropped.
         source_name=str(source.get("input_name") or Path(record.source_relative).name),
-        options=job_options(record),
+        options=options,
         config=config,
         video_info=VideoInfo(**video) if video else None,
         backend=record.backend,
@@ -157,10 +165,14 @@ class Runner:
         stage_package: str = DEFAULT_STAGE_PACKAGE,
         control: StopControl | None = None,
         pause: EnvironmentPause | None = None,
+        host: str | None = None,
+        capabilities: tuple[str, ...] | None = None,
     ) -> None:
         self.store = store
         self.config = config
         self.owner = owner
+        self.host = host or owner.partition(":")[0]
+        self.capabilities = capabilities  # None: any job
         self.listener = listener or Listener()
         self.stage_package = stage_package
         self.control = control or StopControl()
@@ -168,25 +180,58 @@ class Runner:
         # without a pause (unit tests) they are retried like any transient failure.
         self.pause = pause
         self.current_job: int | None = None
+        self.current_step: str | None = None
+        self.store_problem: str | None = None  # why the last store call failed, while it keeps failing
+
+    def until_stored(self, action: Callable[[], Any]) -> Any:
+        """Run a store call, again and again while the database cannot be reached (the step's work is kept)."""
+        while True:
+            try:
+                value = action()
+            except StoreUnavailable as error:
+                if self.store_problem is None:
+                    log.warning("%s; keeping this job's results until it is back", error)
+                self.store_problem = str(error)
+                if self.control.abort_now.wait(STORE_RETRY_SECONDS):
+                    raise
+                continue
+            if self.store_problem is not None:
+                log.info("the job database is back")
+                self.store_problem = None
+            return value
 
     def run_next(self) -> int | None:
         """Claim the oldest job and run it until it finishes, fails, waits for a retry or is released."""
         config = self.config()
-        claim = self.store.claim(self.owner, config.runner.lease_seconds, time.time())
+        claim = self.store.claim(self.owner, config.runner.lease_seconds, time.time(), self.capabilities)
         if claim is None:
             return None
         self.current_job = claim.job_id
         try:
             self.run_job(claim)
+        except LostLease as error:
+            log.warning("%s: its results are not recorded or published", error)
+        except StoreUnavailable:
+            raise  # only when aborting: the job resumes when its lease runs out
         except Exception as error:  # a bug in the runner: the job is retried, never left claimed
             log.exception("job %d: the runner failed", claim.job_id)
-            self.store.reset_running_steps(claim.job_id)
-            self.retry_or_fail(
-                claim.job_id, claim, config, f"internal error in the daemon: {type(error).__name__}: {error}"
-            )
+            if self.store.holds(claim.job_id, self.owner, claim.fence):
+                self.store.reset_running_steps(claim.job_id)
+                self.retry_or_fail(
+                    claim.job_id,
+                    claim,
+                    config,
+                    f"internal error in the daemon: {type(error).__name__}: {error}",
+                )
         finally:
             self.current_job = None
+            self.current_step = None
         return claim.job_id
+
+    def check_held(self, claim: Claim) -> None:
+        """LostLease when another host has taken the job since this claim (a newer fencing token)."""
+        if not self.until_stored(lambda: self.store.holds(claim.job_id, self.owner, claim.fence)):
+            raise LostLease(f"job {claim.job_id}: attempt {claim.fence} of {self.owner} lost its lease")
 
     def run_job(self, claim: Claim) -> None:
         job_id = claim.job_id
@@ -218,10 +263,11 @@ class Runner:
             record = self.store.job(job_id)
             if record is None:
                 return
+            self.check_held(claim)
             config = self.config()
             job = job_from_record(record, config)
             try:
-                safefs.check_real_folder(job.work_dir, config.state_path)
+                safefs.check_real_folder(job.work_dir, config.work_root)
             except LinkRefused as error:
                 self.fail(
                     job_id,
@@ -230,27 +276,23 @@ class Runner:
                 return
             except FileNotFoundError:
                 pass  # made by the step
-            result = self.run_step(job, step, config)
+            self.current_step = step
+            result = self.run_step(job, step, config, claim)
             while result.kind == stepchild.DISK_FULL and self.pause is not None:
                 reason = f"the state disk is full during {STEP_LABELS.get(step, step)} of job {job_id} ({result.message})"
                 if not self.wait_out(job_id, step, reason, lambda: disk_full_problem(self.config())):
                     return
-                result = self.run_step(job, step, config)
+                result = self.run_step(job, step, config, claim)
             if step == states.VIDEO_UPLOAD:
                 result = self.settle_original(record, result)
-            if not self.handle_result(job, step, result, claim, config):
+            if result.kind != LOST_LEASE:
+                self.check_held(claim)  # a host stopped while another took the job over records nothing
+            handle = functools.partial(self.handle_result, job, step, result, claim, config)
+            if not self.until_stored(handle):
                 return
-        if not self.publish(job_id, claim, record):
+        self.current_step = None
+        if not self.until_stored(lambda: self.publish(job_id, claim, record)):
             return
-        self.store.update_job(
-            job_id,
-            state=states.COMPLETED,
-            finished=time.time(),
-            lease_owner=None,
-            lease_expires=None,
-            current_step=None,
-            progress=1.0,
-        )
         log.info("job %d (%s): completed", job_id, record.name)
         self.listener.job_changed(job_id)
 
@@ -260,7 +302,7 @@ class Runner:
         while True:
             config = self.config()
             try:
-                self.listener.publish(job_from_record(self.store.job(job_id) or record, config))
+                self.publish_fenced(job_from_record(self.store.job(job_id) or record, config), claim)
             except LinkRefused as error:
                 self.fail(job_id, f"cannot write the results to the outbox: {error.strerror}")
                 return False
@@ -342,6 +384,21 @@ class Runner:
         if result.kind in (stepchild.OK, stepchild.JOB_ERROR) and ingest.still_in_inbox(candidate):
             ingest.remove_originals(candidate)
         return result
+
+    def publish_fenced(self, job: Job, claim: Claim) -> None:
+        """Results into the outbox and the job completed, in one transaction that holds the job's row
+        under this claim's fencing token: a host that lost the job cannot publish over a newer attempt."""
+        with self.store.fenced(job.id, self.owner, claim.fence):
+            self.listener.publish(job)
+            self.store.update_job(
+                job.id,
+                state=states.COMPLETED,
+                finished=time.time(),
+                lease_owner=None,
+                lease_expires=None,
+                current_step=None,
+                progress=1.0,
+            )
 
     def handle_result(self, job: Job, step: str, result: StepResult, claim: Claim, config: Config) -> bool:
         """Store a step's result; True when the job goes on to its next step."""
@@ -462,7 +519,7 @@ class Runner:
             fields["selected_tracks"] = json.dumps([int(tid) for tid in selected])
         self.store.update_job(job_id, **fields)
 
-    def run_step(self, job: Job, step: str, config: Config) -> StepResult:
+    def run_step(self, job: Job, step: str, config: Config, claim: Claim | None = None) -> StepResult:
         """Run one step in a child process, watching its progress, timeout, lease and stop requests."""
         job.logs_dir.mkdir(parents=True, exist_ok=True)
         results_dir = job.work_dir / "steps"
@@ -473,7 +530,7 @@ class Runner:
         progress_path.unlink(missing_ok=True)
         log_path = job.log_path(step)
         started = time.time()
-        self.store.start_step(job.id, step, str(log_path), started)
+        self.store.start_step(job.id, step, str(log_path), started, host=self.host)
         self.listener.job_changed(job.id)
         with open(log_path, "a", encoding="utf-8") as header:
             header.write(step_header(step, job.id))
@@ -504,19 +561,7 @@ class Runner:
                 outcome_kind = ABORTED
             elif now >= next_heartbeat:
                 next_heartbeat = now + config.runner.heartbeat_seconds
-                try:
-                    renewed = self.store.renew_lease(
-                        job.id, self.owner, config.runner.lease_seconds, time.time()
-                    )
-                except StoreError as error:  # a lock held elsewhere: the lease still runs, try again
-                    log.warning("job %d: lease not renewed this time: %s", job.id, error)
-                    renewed = None
-                if renewed is False:
-                    outcome_kind = LOST_LEASE
-                elif renewed:
-                    record = self.store.job(job.id)
-                    if record is not None and record.cancel_requested:
-                        outcome_kind = CANCELLED
+                outcome_kind = self.heartbeat(job.id, config, claim)
             if outcome_kind is not None:
                 kill_group(process)
                 break
@@ -550,6 +595,29 @@ class Runner:
             data=dict(result.get("data", {})),
             duration=duration,
         )
+
+    def heartbeat(self, job_id: int, config: Config, claim: Claim | None) -> str | None:
+        """Renew the lease while a step runs: LOST_LEASE, CANCELLED or None (go on).
+
+        A database that cannot be reached keeps the step running; the lease is renewed once it is back.
+        """
+        fence = claim.fence if claim is not None else None
+        try:
+            renewed = self.store.renew_lease(
+                job_id, self.owner, config.runner.lease_seconds, time.time(), fence
+            )
+            record = self.store.job(job_id) if renewed else None
+        except StoreUnavailable as error:
+            if self.store_problem is None:
+                log.warning("%s; the running step goes on", error)
+            self.store_problem = str(error)
+            return None
+        if self.store_problem is not None:
+            log.info("the job database is back")
+            self.store_problem = None
+        if not renewed:
+            return LOST_LEASE
+        return CANCELLED if record is not None and record.cancel_requested else None
 
     def read_progress(self, job_id: int, path: Path, last_mtime: int, since_write: float) -> tuple[int, bool]:
         """Store the step's progress when its file changed; (mtime seen, whether status.json was rewritten)."""

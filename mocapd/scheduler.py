@@ -1,4 +1,7 @@
-"""The daemon's periodic work (APScheduler 3.x): clean-up, the disk-space check and the lease reaper."""
+"""The daemon's periodic work (APScheduler 3.x): clean-up, the disk-space check and the lease reaper.
+
+In a farm, clean-up and the reaper run on every host's scheduler but act only on the leader's.
+"""
 
 from __future__ import annotations
 
@@ -25,6 +28,7 @@ class Host(Protocol):
 
     config: Config
     store: Store | None
+    leading: bool  # this host does the once-per-farm work
 
     def check_disk(self) -> None: ...
 
@@ -64,7 +68,7 @@ class Scheduler:
 
     def run_cleanup(self) -> None:
         store = self.host.store
-        if store is None:
+        if store is None or not self.host.leading:
             return
         try:
             cleanup(store, self.host.config, time.time())

@@ -16,6 +16,7 @@ class Host:
     def __init__(self, config: Config, store: Store) -> None:
         self.config = config
         self.store: Store | None = store
+        self.leading = True
         self.disk_checks = 0
         self.reaped = threading.Event()
 
