@@ -19,6 +19,7 @@ COMMANDS = (
     "start",
     "stop",
     "status",
+    "hosts",
     "jobs",
     "show",
     "logs",

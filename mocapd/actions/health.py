@@ -10,9 +10,10 @@ from peewee import DatabaseError
 from mocapd import health
 from mocapd.actions.common import COMMAND_BUSY_SECONDS, print_json
 from mocapd.config import Config
-from mocapd.daemon import read_pid
+from mocapd.daemon import HOST_STATUS_NAME, read_pid
 from mocapd.health import OK, UNHEALTHY, Check
-from mocapd.store import DATABASE_NAME, StoreError, explain, open_store
+from mocapd.store import DATABASE_NAME, StoreError, explain, open_configured, store_exists
+from mocapd.store_postgres import redacted
 
 PRINTS_JSON = True
 HELP = "check the daemon and its folders: exit 0 healthy, 1 degraded, 2 unhealthy"
@@ -33,13 +34,19 @@ def run(arguments: argparse.Namespace, config: Config) -> int:
     ]
     pid = read_pid(config.state_path)
     heartbeat, detail = None, None
-    if (config.state_path / DATABASE_NAME).exists():
+    if store_exists(config):
+        where = redacted(config.store.url) if config.farm_mode else str(config.state_path / DATABASE_NAME)
         try:
-            store = open_store(config.state_path, busy_seconds=COMMAND_BUSY_SECONDS)
-            record = store.daemon_record() if pid is not None else None
+            store = open_configured(config, busy_seconds=COMMAND_BUSY_SECONDS)
+            record = store.daemon_record(config.host_name) if pid is not None else None
             busy = store.lock_problem()
         except (StoreError, DatabaseError) as error:
-            record, busy = None, str(explain(error, str(config.state_path / DATABASE_NAME)))
+            record, busy = None, str(explain(error, where))
+            if pid is not None:
+                # The daemon's own view, written beside its lock at every heartbeat.
+                detail = local_status(config)
+                stamp = detail.get("time") if detail else None
+                heartbeat = float(stamp) if isinstance(stamp, (int, float)) else None
         checks.append(Check("database", UNHEALTHY, busy) if busy else Check("database", OK, "usable"))
         if record is not None:
             heartbeat, detail = record.heartbeat, json.loads(record.detail)
@@ -52,3 +59,12 @@ def run(arguments: argparse.Namespace, config: Config) -> int:
         for check in checks:
             print(f"  {check.level:<11} {check.name}: {check.message}")
     return health.EXIT_CODES[level]
+
+
+def local_status(config: Config) -> dict[str, object] | None:
+    """state_dir/host.json, what the daemon wrote last without the database; None when unreadable."""
+    try:
+        data = json.loads((config.state_path / HOST_STATUS_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None

@@ -11,6 +11,7 @@ from mocapd.config import Config
 from mocapd.names import shown
 from mocapd.progress import describe
 from mocapd.runner import STEP_LABELS
+from mocapd.store import Store
 
 PRINTS_JSON = True
 HELP = "list jobs, newest first"
@@ -39,6 +40,7 @@ def run(arguments: argparse.Namespace, config: Config) -> int:
                 "progress": progress.to_dict() if progress else None,
                 "created": when(r.created),
                 "error": r.error,
+                "hosts": step_hosts(store, r.id),
             }
         )
         rows[-1]["detail"] = (
@@ -46,6 +48,8 @@ def run(arguments: argparse.Namespace, config: Config) -> int:
             if progress
             else (r.error or "")
         )
+        if rows[-1]["hosts"]:  # which host ran which steps (a farm; one host alone: its name)
+            rows[-1]["detail"] += f"  [{ran_on(rows[-1]['hosts'])}]"
     if arguments.json:
         print_json([{key: value for key, value in row.items() if key != "detail"} for row in rows])
         return 0
@@ -68,3 +72,22 @@ def run(arguments: argparse.Namespace, config: Config) -> int:
             + line[-1]
         )
     return 0
+
+
+def step_hosts(store: Store, job_id: int) -> dict[str, str]:
+    """Step name -> the host that ran it (steps not started are left out)."""
+    return {step.name: step.host for step in store.steps(job_id) if step.host}
+
+
+def ran_on(hosts: dict[str, str]) -> str:
+    """Which host ran which steps, in step order: "a: video_upload, tracking; b: track_extraction"."""
+    groups: list[tuple[str, list[str]]] = []
+    for step in states.STEPS:
+        host = hosts.get(step)
+        if host is None:
+            continue
+        if groups and groups[-1][0] == host:
+            groups[-1][1].append(step)
+        else:
+            groups.append((host, [step]))
+    return "; ".join(f"{host}: {', '.join(steps)}" for host, steps in groups)

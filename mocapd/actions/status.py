@@ -7,13 +7,14 @@ import json
 from typing import Any
 
 from mocapd import gpu, health, states
+from mocapd.actions import hosts
 from mocapd.actions.common import open_existing_store, print_json, running_progress, when
 from mocapd.config import Config
 from mocapd.daemon import read_pid
 from mocapd.names import shown
 from mocapd.progress import Overall, describe
 from mocapd.runner import STEP_LABELS
-from mocapd.store import DATABASE_NAME
+from mocapd.store import store_exists
 
 PRINTS_JSON = True
 HELP = "show the daemon, the queue, the running job, GPU, disk and recent failures (exit 3: not running)"
@@ -44,11 +45,11 @@ def collect(config: Config) -> dict[str, Any]:
     status["queue"] = 0
     status["current"] = None
     status["failures"] = []
-    if not (config.state_path / DATABASE_NAME).exists():
+    if not store_exists(config):
         return status
     store = open_existing_store(config)
     status["database_problem"] = store.lock_problem()
-    daemon = store.daemon_record()
+    daemon = store.daemon_record(config.host_name)
     if daemon is not None and pid is not None:
         status["daemon"] = {
             "state": daemon.state,
@@ -56,9 +57,13 @@ def collect(config: Config) -> dict[str, Any]:
             "since": when(daemon.started),
             **json.loads(daemon.detail),
         }
+    if config.farm_mode:
+        status["hosts"] = hosts.collect(store, config)
     status["counts"] = {state: store.count((state,)) for state in states.JOB_STATES}
     status["queue"] = status["counts"][states.QUEUED]
-    running = store.jobs((states.PROCESSING,), limit=1)
+    running = store.jobs((states.PROCESSING,))
+    if config.farm_mode:  # this host's job; the others' are in status["hosts"]
+        running = [r for r in running if (r.lease_owner or "").startswith(f"{config.host_name}:")]
     if running:
         record = running[0]
         overall = running_progress(store, record)
@@ -106,6 +111,10 @@ def run(arguments: argparse.Namespace, config: Config) -> int:
         if current["overall"]:
             print(f"  {describe(Overall(**current['overall']))}")
     print(f"queue: {status['queue']} job(s)")
+    if "hosts" in status:
+        print("hosts:")
+        for row in status["hosts"]:
+            print(f"  {hosts.describe(row)}")
     disk = status["disk"]
     print(f"disk: {disk['free_mb']} MB free in {disk['state_dir']} (minimum {disk['min_free_mb']:g})")
     if disk.get("problem"):

@@ -63,7 +63,10 @@ def count(counter_dir: str | None, step: str, event: str, job: Job) -> int:
 
 def fake_result(job: Job) -> bytes:
     """The stand-in animation file: a header naming what was asked, padding, and an end marker."""
-    header = f"FAKE-FBX job={job.id} tracks={job.selected_tracks} preset={job.options.skeleton_preset}\n"
+    header = (
+        f"FAKE-FBX job={job.id} tracks={job.selected_tracks} preset={job.options.skeleton_preset}"
+        f" host={job.config.host_name}\n"
+    )
     return header.encode() + b"x" * 4096 + b"\nEND\n"
 
 

@@ -28,7 +28,7 @@ stable_polls = 2
 sidecar_grace = {settle}
 [runner]
 max_attempts = 2
-lease_seconds = 30.0
+lease_seconds = {lease}
 heartbeat_seconds = 0.5
 stop_grace_seconds = {grace}
 [limits]
@@ -40,12 +40,26 @@ min_free_disk_mb = 0.0
 class Setup:
     """A daemon's folders and config file under a test's tmp_path."""
 
-    def __init__(self, root: Path, settle: float = 0.3, grace: float = 60.0, extra: str = "") -> None:
+    def __init__(
+        self,
+        root: Path,
+        settle: float = 0.3,
+        grace: float = 60.0,
+        extra: str = "",
+        inbox: Path | None = None,
+        outbox: Path | None = None,
+        counters: Path | None = None,
+        lease: float = 30.0,
+        tail: str = "",
+    ) -> None:
+        """`inbox`, `outbox`, `counters`: shared with other daemons (a farm); `tail`: more config tables."""
         self.root = root
-        self.inbox = root / "inbox"
-        self.outbox = root / "outbox"
+        self.inbox = inbox or root / "inbox"
+        self.outbox = outbox or root / "outbox"
         self.state = root / "state"
-        self.counters = root / "counters"
+        self.counters = counters or root / "counters"
+        self.lease = lease
+        self.tail = tail
         for folder in (self.inbox, self.outbox, self.state, self.counters):
             folder.mkdir(parents=True, exist_ok=True)
         self.config = root / "mocapd.toml"
@@ -53,8 +67,15 @@ class Setup:
 
     def write_config(self, settle: float = 0.3, grace: float = 60.0, extra: str = "") -> None:
         text = FAST_CONFIG.format(
-            inbox=self.inbox, outbox=self.outbox, state=self.state, settle=settle, grace=grace, extra=extra
+            inbox=self.inbox,
+            outbox=self.outbox,
+            state=self.state,
+            settle=settle,
+            grace=grace,
+            extra=extra,
+            lease=self.lease,
         )
+        text += self.tail
         self.config.write_text(text, encoding="utf-8")
 
     def command(self, *arguments: str) -> list[str]:
