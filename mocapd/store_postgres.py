@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from peewee import InterfaceError, OperationalError, PostgresqlDatabase
+from peewee import DatabaseError, InterfaceError, OperationalError, PostgresqlDatabase
 
 from mocapd.store import MODELS, Store, StoreError, StoreUnavailable, add_missing_columns, database
 
@@ -119,10 +119,10 @@ def open_postgres(url: str, schema: str = "", create: bool = True) -> PostgresSt
         db.connect(reuse_if_open=True)
         if create:
             with db.atomic():
+                # One host at a time makes the schema and tables (IF NOT EXISTS alone races).
+                db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (NAMES_LOCK + 1,))
                 if schema:
                     db.execute_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-                # One host at a time makes or migrates the tables.
-                db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (NAMES_LOCK + 1,))
                 db.create_tables(MODELS, safe=True)
                 add_missing_columns(db)
     except StoreUnavailable:
@@ -131,6 +131,12 @@ def open_postgres(url: str, schema: str = "", create: bool = True) -> PostgresSt
         db.drop_connection()
         raise StoreUnavailable(
             f"cannot reach the job database at {redacted(url)}: {first_line(error)}"
+        ) from error
+    except DatabaseError as error:
+        db.drop_connection()
+        raise StoreError(
+            f"the job database at {redacted(url)} refused mocapd's tables: {first_line(error)} "
+            "(the user needs CREATE on the database or schema)"
         ) from error
     return PostgresStore(db)
 
