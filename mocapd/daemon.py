@@ -34,7 +34,7 @@ from mocapd.ingest import (
 from mocapd.names import folder_name, shown
 from mocapd.outbox import Outbox, allocate_name, write_atomic
 from mocapd.pause import EnvironmentPause
-from mocapd.runner import DEFAULT_STAGE_PACKAGE, Runner, StopControl, work_dir_for
+from mocapd.runner import DEFAULT_STAGE_PACKAGE, Runner, StopControl, warm_up, work_dir_for
 from mocapd.scheduler import Scheduler
 from mocapd.store import JobRecord, Store, StoreUnavailable, open_configured
 from mocapd.watcher import Candidate, InboxScanner, InboxWatcher
@@ -378,6 +378,10 @@ class Daemon:
 
     def work_loop(self) -> None:
         """The worker thread: claim and run jobs until the daemon stops."""
+        try:
+            warm_up(self.stage_package)
+        except Exception:  # the first step starts it then
+            log.exception("cannot start the step processes' forkserver ahead of the first job")
         while not self.control.stop_requested.is_set():
             job_id = None
             if self.paused_reason is None and self.database_problem is None:

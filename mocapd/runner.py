@@ -83,6 +83,15 @@ def child_context(stage_package: str = DEFAULT_STAGE_PACKAGE) -> Any:
         return _context
 
 
+def warm_up(stage_package: str = DEFAULT_STAGE_PACKAGE) -> None:
+    """Start the forkserver (its imports take seconds on a loaded host) before the first job is claimed,
+    so that time is not spent inside a job's lease."""
+    child_context(stage_package)
+    from multiprocessing import forkserver
+
+    forkserver.ensure_running()
+
+
 def work_dir_for(config: Config, job_id: int) -> Path:
     """The job's folder: under state_dir, or in a farm's shared spool (config.jobs_path)."""
     return config.jobs_path / str(job_id)
@@ -542,7 +551,7 @@ class Runner:
         )
         process.start()
         begin = time.monotonic()
-        next_heartbeat = begin + config.runner.heartbeat_seconds
+        next_heartbeat = begin  # at once: starting the child may have taken long on a loaded host
         last_progress_mtime = 0
         last_status_write = begin
         outcome_kind: str | None = None
@@ -607,9 +616,11 @@ class Runner:
                 job_id, self.owner, config.runner.lease_seconds, time.time(), fence
             )
             record = self.store.job(job_id) if renewed else None
-        except StoreUnavailable as error:
+        except StoreUnavailable as error:  # locked elsewhere, or a farm's server down: the lease still runs
             if self.store_problem is None:
-                log.warning("%s; the running step goes on", error)
+                log.warning(
+                    "job %d: lease not renewed this time: %s; the running step goes on", job_id, error
+                )
             self.store_problem = str(error)
             return None
         if self.store_problem is not None:

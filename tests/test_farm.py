@@ -141,7 +141,7 @@ def test_three_hosts_sixty_videos_make_sixty_jobs_each_run_and_published_once(fa
         (staging / name).write_bytes(name.encode() * 50)
     for name in names:  # dropped at once: every host sees every file
         os.rename(staging / name, farm.inbox / name)
-    wait_for(lambda: len(farm.completed()) == 60, 90, "60 completed jobs", interval=0.2)
+    wait_for(lambda: len(farm.completed()) == 60, 240, "60 completed jobs", interval=0.5)
     jobs = farm.jobs()
     assert len(jobs) == 60 and sorted(job["name"] for job in jobs) == [Path(n).stem for n in names]
     ids = [job["id"] for job in jobs]
