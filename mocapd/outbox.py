@@ -223,7 +223,7 @@ class Outbox(Listener):
             ):  # a re-export may change animation.fbx into animations.zip
                 if stale.startswith(RESULT_NAMES) and stale not in names:
                     os.unlink(stale, dir_fd=folder)
-            with safefs.folder(job.config.state_path, *work_parts, job.package_dir.name) as package:
+            with safefs.folder(root, *work_parts, job.package_dir.name) as package:
                 for name in PACKAGE_FOLDERS:
                     self.publish_folder(package, folder, name)
             if job.options.keep_intermediate:
