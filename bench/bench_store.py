@@ -139,7 +139,8 @@ def main() -> None:
     arguments = parser.parse_args()
     reason = postgres.unreachable_reason()
     if reason is not None:
-        sys.exit(f"bench_store needs PostgreSQL: {reason}")
+        print(f"bench_store compares SQLite with PostgreSQL and measured nothing: {reason}")
+        return
     root = Path(tempfile.mkdtemp(prefix="bench-store-"))
     try:
         results = {backend: claims(backend, arguments.jobs, root) for backend in ("sqlite", "postgresql")}
