@@ -231,6 +231,7 @@ def write_raw_track(job: Job, tid: int, motion: trackfile.TrackMotion) -> None:
     """Write a track file without the checks trackfile.save makes, as a buggy producer might."""
     job.tracks_dir.mkdir(parents=True, exist_ok=True)
     fields = {key: getattr(motion, key) for key in trackfile.TrackMotion.__dataclass_fields__}
+    fields = {key: value for key, value in fields.items() if value is not None}  # optional keys left out
     np.savez(job.track_path(tid), version=np.int64(trackfile.FORMAT_VERSION), **fields)
 
 
