@@ -164,6 +164,8 @@ def frames(job: Job, width: int, height: int) -> Iterator[tuple[float, np.ndarra
     with decode.open_video(job.video_path) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
+        # No deblocking: a third less decoding, and its blocks vanish in the downscaled picture.
+        stream.codec_context.options = {"skip_loop_filter": "all"}
         time_base = float(stream.time_base) if stream.time_base else 0.0
         rate = float(stream.average_rate or stream.guessed_rate or 30.0)
         first_pts: int | None = None
