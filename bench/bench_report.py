@@ -111,6 +111,10 @@ def show(label: str, timings: dict[str, float]) -> None:
         f"{timings['report files'] / without:.1%} (target <= 10 %)"
     )
     print(
+        f"  report files CPU / job CPU: {timings['report files cpu']:.2f} / {job_cpu:.2f} s = "
+        f"{timings['report files cpu'] / job_cpu:.1%} (the ratio to read on a shared machine)"
+    )
+    print(
         f"  preview: {timings['preview MB']:.2f} MB, {timings['preview MB'] * 8 / timings['clip s']:.2f} Mbit/s"
     )
 
