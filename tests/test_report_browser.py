@@ -183,6 +183,8 @@ def test_the_overlay_skeleton_is_drawn_on_the_person(outbox: dict[str, Any]) -> 
     video_width = width - height  # the 3D view on the right is square
     index = 50  # a frame the tracker posed (it takes every other frame of this 60 fps clip)
     time = index / status["video"]["fps"]
+    data = (folder / status["preview"]["video"]).read_bytes()
+    assert data.find(b"moov") < data.find(b"mdat")  # faststart: plays while it streams from a share
     preview = frame_at(folder / status["preview"]["video"], time)[:, :video_width].astype(int)
     source = frame_at(videofiles.SAMPLE_CLIP, time, (video_width, height)).astype(int)
     drawn = (np.abs(preview - source).max(axis=2) > 80).astype(np.uint8)

@@ -86,7 +86,8 @@ class PreviewWriter:
     ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self.container = av.open(str(path), mode="w")
+        # moov before the data (faststart): a browser starts playing from a share before the whole file arrives.
+        self.container = av.open(str(path), mode="w", options={"movflags": "+faststart"})
         self.stream = self.container.add_stream("libx264", rate=Fraction(rate).limit_denominator(1001))
         self.stream.width = width - width % 2
         self.stream.height = height - height % 2
