@@ -42,7 +42,7 @@ class PersonMotion:
 
 
 def load(job: Job, tid: int) -> PersonMotion:
-    """The person's motion prepared as the export step writes it (rate, foot locking, preset).
+    """The person's motion prepared as the export step writes it (foot locking, preset), at the track's rate.
 
     Root motion is kept even where the job turns it off, so the skeleton stands where the person stood;
     the rest (T) pose frame is left out, so rows follow the video."""
@@ -50,7 +50,8 @@ def load(job: Job, tid: int) -> PersonMotion:
     smoothed = trackfile.load(job.motion_path(tid))
     options = job.options
     settings = PrepareSettings(
-        fps=options.fps,
+        # At the track's own rate (the preview shows at most 30 fps): no resampling to the file's rate.
+        fps=min(options.fps or smoothed.fps, smoothed.fps),
         preset=options.skeleton_preset,
         with_root_motion=True,
         foot_locking=options.foot_locking,
