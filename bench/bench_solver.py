@@ -59,11 +59,14 @@ CONTACT_SPEED_M_S = 0.5
 FAST_TURN_DEG = 30.0
 BACKWARDS_DEG = 5.0
 MAX_LAG = 6
+# The first and last posed frames of a track, whose PA-MPJPE is printed beside the whole track's.
+ENDS = 5
 
 
 @dataclass
 class Figures:
     pa_mpjpe: float
+    ends_pa_mpjpe: float  # over the track's first and last ENDS frames
     knee: float
     elbow: float
     mirrored: int
@@ -230,6 +233,9 @@ def figures(
         return float(np.mean(errors)) if errors else float("inf")
 
     lags = {shift: pa(shift) for shift in range(-MAX_LAG, MAX_LAG + 1)}
+    both = np.flatnonzero(usable)
+    ends = np.concatenate([both[:ENDS], both[-ENDS:]])
+    ends_pa = float(np.mean([accuracy.procrustes_error(compared[frame], truth[frame]) for frame in ends]))
     swap = [6, 7, 8, 9, 10, 11, 0, 1, 2, 3, 4, 5]
     mirrored = sum(
         accuracy.procrustes_error(compared[frame][swap], truth[frame])
@@ -275,6 +281,7 @@ def figures(
     return (
         Figures(
             pa_mpjpe=lags[0] * 1000.0,
+            ends_pa_mpjpe=ends_pa * 1000.0,
             knee=rmse(("left knee", "right knee")),
             elbow=rmse(("left elbow", "right elbow")),
             mirrored=int(mirrored),
@@ -448,6 +455,7 @@ def rest_ankle_height(offsets: np.ndarray) -> float:
 def print_table(rows: list[tuple[str, Figures, Figures, dict[str, float]]]) -> None:
     columns = (
         ("PA-MPJPE mm", "pa_mpjpe", "{:.1f}"),
+        ("ends PA mm", "ends_pa_mpjpe", "{:.1f}"),
         ("knee deg", "knee", "{:.1f}"),
         ("elbow deg", "elbow", "{:.1f}"),
         ("mirrored", "mirrored", "{:d}"),
