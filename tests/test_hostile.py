@@ -135,11 +135,13 @@ def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shared]:
 
 def test_a_job_that_crashed_the_daemon_during_ingest_is_failed_with_the_reason(shared: Shared) -> None:
     setup = shared.setup
+    before = outside(setup)
     job = finished(setup, "crasher.mp4")
     assert job["id"] == shared.crashed_job and job["state"] == states.FAILED
     assert "the daemon stopped 2 times while taking crasher.mp4 in" in job["status"]["error"]
     assert "stopped 2 times" in report(setup, job)
     assert (setup.inbox / "crasher.mp4").read_bytes() == shared.clip  # not lost, not taken again
+    assert outside(setup) == before
     shared.alive()
 
 
@@ -182,6 +184,7 @@ def test_undecodable_bytes_in_a_name_are_stored_and_shown_escaped(shared: Shared
 
 def test_control_characters_in_a_name_are_escaped_in_jobs_the_log_and_the_pages(shared: Shared) -> None:
     setup = shared.setup
+    before = outside(setup)
     put(setup, "esc\x1b[31mred\nline.mp4", shared.clip)
     job = finished(setup, "esc\\x1b[31mred\\nline.mp4")
     assert job["state"] == states.COMPLETED
@@ -197,6 +200,7 @@ def test_control_characters_in_a_name_are_escaped_in_jobs_the_log_and_the_pages(
         lambda: job["name"] in (setup.outbox / "index.html").read_text(encoding="utf-8"), 10, "the index"
     )
     assert "\x1b" not in (setup.outbox / "index.html").read_text(encoding="utf-8")
+    assert outside(setup) == before
     shared.alive()
 
 
@@ -228,12 +232,17 @@ def test_a_deep_or_huge_sidecar_fails_its_job_with_the_reason(
 def test_a_one_frame_video_gets_a_clear_reason(shared: Shared) -> None:
     setup = shared.setup
     one = videofiles.write_synthetic_clip(setup.root / "clips" / "one.mp4", frames=1)
+    before = outside(setup)
     drop(setup.inbox / "one.mp4", one.read_bytes())
     job = finished(setup, "one.mp4")
     assert job["state"] == states.FAILED
     assert "the video holds 1 frame(s): a motion needs at least 2" in job["status"]["error"]
     assert "nobody" not in job["status"]["error"]
     assert "holds 1 frame(s)" in report(setup, job)
+    assert [path.read_bytes() for path in (setup.state / "jobs" / str(job["id"]) / "input").iterdir()] == [
+        one.read_bytes()
+    ]  # the input is kept with the failed job
+    assert outside(setup) == before
     shared.alive()
 
 
@@ -243,6 +252,7 @@ def test_a_stalled_copy_fails_as_incomplete_keeps_the_inbox_file_and_is_taken_wh
     setup = shared.setup
     data = videofiles.SAMPLE_CLIP.read_bytes()
     target = setup.inbox / "stalled.mp4"
+    before = outside(setup)
     with open(target, "wb") as handle:  # the copy stalls halfway for longer than the settle time
         handle.write(data[: len(data) // 2])
     job = finished(setup, "stalled.mp4")
@@ -268,6 +278,7 @@ def test_a_stalled_copy_fails_as_incomplete_keeps_the_inbox_file_and_is_taken_wh
     wait_for(lambda: not target.exists(), 30, "the complete copy to leave the inbox")
     copy = setup.state / "jobs" / str(complete["id"]) / "input" / "stalled.mp4"
     assert copy.read_bytes() == data
+    assert outside(setup) == before
     shared.alive()
 
 
