@@ -64,6 +64,12 @@ def test_figures_the_solver_may_add_are_judged_and_shown_with_units() -> None:
     }
 
 
+def test_the_solvers_sliding_is_judged_in_cm_per_frame() -> None:
+    result = verdict.person("person 1", {"planted_sliding_cm": 4.0})
+    assert result.level == verdict.POOR and "slide 4 cm per frame" in result.reasons[0]
+    assert figures.figures({"planted_sliding_cm": 4.0})[0].text == "4 cm/frame"
+
+
 def test_bad_values_are_ignored_not_judged() -> None:
     result = verdict.person(
         "person 1", {"detected_share": "n/a", "jitter_after": float("nan"), "bone_length_cv": None}

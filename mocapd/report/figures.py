@@ -32,6 +32,7 @@ KNOWN: dict[str, tuple[str, str, str]] = {
     "floor_found": ("floor found", "", "bool"),
     "floor_penetration_cm": ("feet through the floor", "cm", "number"),
     "sliding_mm_per_frame": ("foot sliding in the solve", "mm/frame", "number"),
+    "planted_sliding_cm": ("planted foot sliding in the solve", "cm/frame", "number"),
     "level_method": ("camera levelled by", "", "text"),
     "level_reason": ("levelling note", "", "text"),
 }

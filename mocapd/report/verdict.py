@@ -81,7 +81,9 @@ def person(label: str, values: dict[str, Any], frames: int | None = None) -> Ver
         level = _grade(airborne, AIRBORNE_CHECK, AIRBORNE_POOR, higher_is_worse=True)
         if level != GOOD:
             verdict.add(level, f"{label}'s feet are off the floor in {airborne:.0%} of frames")
-    sliding = number(values.get("sliding_after_cm", values.get("sliding_cm")))
+    sliding = number(
+        values.get("sliding_after_cm", values.get("planted_sliding_cm", values.get("sliding_cm")))
+    )
     if sliding is not None:
         level = _grade(sliding, SLIDING_CHECK, SLIDING_POOR, higher_is_worse=True)
         if level != GOOD:
