@@ -154,9 +154,9 @@ def test_two_hundred_files_at_once_make_two_hundred_jobs_in_order_with_flat_memo
         os.utime(path, ns=(mtimes[name], mtimes[name]))
     for name in names:
         os.rename(staging / name, setup.inbox / name)
-    wait_for(lambda: len(finished_jobs(setup)) >= 50, 60, "50 finished jobs")
+    wait_for(lambda: len(finished_jobs(setup)) >= 50, 300, "50 finished jobs")
     rss_50 = daemon.rss_kb()
-    wait_for(lambda: len(finished_jobs(setup)) == 200, 180, "200 finished jobs", interval=0.2)
+    wait_for(lambda: len(finished_jobs(setup)) == 200, 600, "200 finished jobs", interval=0.2)
     rss_200 = daemon.rss_kb()
     jobs = setup.jobs()
     assert len(jobs) == 200 and all(job["state"] == states.COMPLETED for job in jobs)
