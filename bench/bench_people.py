@@ -230,8 +230,11 @@ def evaluate(
     # Per exported person and frame: the actor their detection lay on (measured frames only).
     on: dict[int, dict[int, int | None]] = {pid: {} for pid in exported}
     relabelled = {}
+    strays = {tuple(stray) for stray in view.data.get("strays", [])}
     for frame in frames:
         for found in view.detections.get(frame, []):
+            if (frame, found.tid) in strays:  # read as not measured by the step
+                continue
             pid = resolve(view.data, found.tid, frame, person_of)
             relabelled.setdefault(frame, []).append(pid)
             if pid in on:

@@ -198,3 +198,20 @@ def test_two_people_at_once_are_never_joined() -> None:
             builder.add(frame, Person(tid=2, bbox=(150, 200, 300, 700), extra={"appearance": look(1)}))
     result = association.associate(tracklets.from_dict(builder.build()), 30.0)
     assert sorted(person.fragments for person in result.people) == [[1], [2]]
+
+
+def test_a_false_detection_inside_a_track_is_read_as_not_measured(tmp_path: Path) -> None:
+    """The tracker gives one frame of a person to a false detection (half the size, far off): the
+    person keeps their track, and that frame is filled, not measured."""
+    builder = LayoutBuilder(30)
+    for frame in range(30):
+        box = (900.0, 300.0, 200.0, 300.0) if frame == 12 else (200.0 + 5 * frame, 200.0, 300.0, 700.0)
+        builder.add(frame, Person(tid=1, bbox=box))
+    result = association.associate(tracklets.from_dict(builder.build()), 30.0)
+    assert result.strays == [(12, 1)]
+    job = make_job(tmp_path, 30, track_mode="all")
+    joblib.dump(builder.build(), job.tracklets_path)
+    outcome = track_extraction.run(job)
+    (person,) = outcome.data["tracks"]
+    assert person["frames"] == 29 and person["quality"]["gaps"] == [[12, 12]]
+    assert outcome.data["strays"] == [[12, 1]]

@@ -26,6 +26,7 @@ from tests.videofiles import write_frames
 VIDEOS = Path(__file__).parent / "data" / "pose2sim"
 SINGLE = VIDEOS / "SinglePerson" / "videos" / "cam01.mp4"
 MULTI = VIDEOS / "MultiPerson" / "videos" / "cam01.mp4"
+MULTI_CAM03 = VIDEOS / "MultiPerson" / "videos" / "cam03.mp4"
 # Inference at this size keeps the module fast; the model resizes to 256 px anyway.
 MAX_RESOLUTION = 640
 # The clips are 60 fps; the module's single-person run poses every second frame.
@@ -173,7 +174,8 @@ def test_two_people_are_two_tracks_without_a_swap(multi: tuple[Job, list[dict]])
     for entry in frames:
         for tid in entry["tid"]:
             counts[tid] = counts.get(tid, 0) + 1
-    long_tracks = [tid for tid, count in counts.items() if count >= 10]
+    # The two actors; the painted-out look also finds, in a few frames, the bystander far behind them.
+    long_tracks = [tid for tid, count in counts.items() if count >= 30]
     assert len(long_tracks) == 2, counts
     assert sum(1 for entry in frames if len(entry["tid"]) >= 2) >= 86  # before the scout: 86; now: 100
     for tid in long_tracks:
@@ -220,6 +222,25 @@ def test_a_person_entering_mid_clip_is_found_by_the_scout(tmp_path: Path) -> Non
     assert both >= 0.8 * (len(entries) - entering - 40)
 
 
+def test_a_person_beside_a_nearer_one_is_found_by_the_painted_out_look(tmp_path: Path) -> None:
+    """MultiPerson cam03: the detector finds only the man in front; with him painted out it finds the
+    woman behind him (left of the frame): before the painted-out look she was never tracked."""
+    frames = [frame.image.copy() for frame in iter_frames(MULTI_CAM03, MAX_RESOLUTION, limit=40)]
+    job = make_job(
+        tmp_path, write_frames(tmp_path / "cam03.mp4", frames, rate=60), max_inference_fps=CAPPED_FPS
+    )
+    track_video(job)
+    entries = frames_of(joblib.load(job.tracklets_path))
+    width = frames[0].shape[1]  # the clip is written at the inference size
+    centres: dict[int, list[float]] = {}
+    for entry in entries:
+        for tid, box in zip(entry["tid"], entry["bbox"], strict=True):
+            centres.setdefault(tid, []).append(float(box[0] + box[2] / 2))
+    long_tracks = {tid: np.median(xs) for tid, xs in centres.items() if len(xs) >= 10}
+    assert len(long_tracks) == 2, {tid: len(xs) for tid, xs in centres.items()}
+    assert min(long_tracks.values()) < 0.35 * width < max(long_tracks.values()), long_tracks
+
+
 def test_a_clip_with_nobody_is_a_job_error(tmp_path: Path) -> None:
     generator = np.random.default_rng(0)
     frames = [
@@ -239,7 +260,12 @@ def test_a_person_cut_at_the_waist_has_unseen_legs(tmp_path: Path) -> None:
     job = make_job(tmp_path, video)
     track_video(job)
     frames = frames_of(joblib.load(job.tracklets_path))
-    confidence = np.concatenate([np.array(entry["joint_confidence"]) for entry in frames if entry["tid"]])
+    # The actor's track (the painted-out look may also find the bystander behind, legs and all).
+    counts: dict[int, int] = {}
+    for entry in frames:
+        for tid in entry["tid"]:
+            counts[tid] = counts.get(tid, 0) + 1
+    confidence = track_rows(frames, max(counts, key=counts.__getitem__), "joint_confidence")
     assert confidence[:, LEGS].mean() < 0.3
     assert confidence[:, ARMS].mean() > 0.6
 

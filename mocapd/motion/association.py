@@ -7,6 +7,8 @@ one could have got to in the gap (image position, box size) and looks the same (
 mocapd.motion.appearance, where the backend records them). Joins are made cheapest first; each person
 keeps the id of their first fragment. A fragment whose colours change for good part-way is a swap
 between two people: it is split there first, and the halves are joined like any other fragments.
+Before that, single detections that do not fit their own fragment (a box of another size, or a jump
+no body makes) are taken out as not measured: a false detection the tracker took for the person.
 """
 
 from __future__ import annotations
@@ -34,6 +36,13 @@ APPEARANCE_FRAMES = 8
 # A swap is split only where both sides have this many frames and differ by this much.
 SPLIT_MIN_FRAMES = 6
 SPLIT_APPEARANCE_DISTANCE = 0.5
+# A detection is a stray when its box height differs from its neighbours' by more than this factor,
+# or its centre lies farther from theirs than STRAY_MARGIN_HEIGHTS + STRAY_SPEED_HEIGHTS_PER_SECOND x
+# the time to them (in box heights); neighbours: up to STRAY_NEIGHBOURS detections on each side.
+STRAY_HEIGHT_RATIO = 1.35
+STRAY_MARGIN_HEIGHTS = 0.08
+STRAY_SPEED_HEIGHTS_PER_SECOND = 2.0
+STRAY_NEIGHBOURS = 2
 
 
 @dataclass
@@ -84,9 +93,9 @@ class Association:
     """The clip's people, the swaps split, and the map from a (possibly split) detection to its person."""
 
     people: list[Person]
-    splits: list[dict[str, Any]] = field(
-        default_factory=list
-    )  # {tid, at_frame, new_tid, appearance_distance}
+    # {tid, at_frame, new_tid, appearance_distance}
+    splits: list[dict[str, Any]] = field(default_factory=list)
+    strays: list[tuple[int, int]] = field(default_factory=list)  # (frame, tid) taken out as not measured
 
     def person_of(self) -> dict[int, int]:
         return {tid: person.pid for person in self.people for tid in person.fragments}
@@ -129,6 +138,60 @@ def fragments(tracklets: Tracklets, fps: float) -> list[Fragment]:
             )
         )
     return sorted(result, key=lambda fragment: (fragment.frames[0], fragment.tid))
+
+
+def stray_rows(piece: Fragment) -> np.ndarray:
+    """(M,) bool: the fragment's detections that fit neither their neighbours before nor those after
+    (one side alone fitting keeps a detection: the first one after a swap fits what follows)."""
+    count = piece.frames.shape[0]
+    strays = np.zeros(count, dtype=bool)
+    if count < 3:
+        return strays
+    for _ in range(3):  # a stray next to a stray fits it: look again without the first ones
+        kept = np.flatnonzero(~strays)
+        found = False
+        for place, row in enumerate(kept):
+            sides = [
+                kept[max(0, place - STRAY_NEIGHBOURS) : place],
+                kept[place + 1 : place + 1 + STRAY_NEIGHBOURS],
+            ]
+            if all(not fits(piece, row, side) for side in sides if side.size):
+                strays[row] = found = True
+        if not found or np.count_nonzero(~strays) < 3:
+            break
+    return strays
+
+
+def fits(piece: Fragment, row: int, others: np.ndarray) -> bool:
+    """Whether detection `row` continues detections `others` of the same fragment (size and place)."""
+    height = float(np.median(piece.heights[others]))
+    ratio = max(piece.heights[row], height) / max(min(piece.heights[row], height), 1.0)
+    elapsed = float(np.mean(np.abs(piece.times[others] - piece.times[row])))
+    distance = float(np.linalg.norm(piece.centres[row] - np.median(piece.centres[others], axis=0))) / height
+    return (
+        ratio <= STRAY_HEIGHT_RATIO
+        and distance <= STRAY_MARGIN_HEIGHTS + STRAY_SPEED_HEIGHTS_PER_SECOND * elapsed
+    )
+
+
+def drop_strays(pieces: list[Fragment]) -> tuple[list[Fragment], list[tuple[int, int]]]:
+    """The fragments without their stray detections, and those (frame, tid)."""
+    kept, strays = [], []
+    for piece in pieces:
+        stray = stray_rows(piece)
+        strays += [(int(frame), piece.tid) for frame in piece.frames[stray]]
+        if (~stray).any():
+            kept.append(
+                Fragment(
+                    piece.tid,
+                    piece.frames[~stray],
+                    piece.times[~stray],
+                    piece.centres[~stray],
+                    piece.heights[~stray],
+                    None if piece.looks is None else piece.looks[~stray],
+                )
+            )
+    return sorted(kept, key=lambda fragment: (fragment.frames[0], fragment.tid)), strays
 
 
 def split_swaps(pieces: list[Fragment], next_tid: int) -> tuple[list[Fragment], list[dict[str, Any]]]:
@@ -215,7 +278,8 @@ def _score(join: Join) -> float:
 def associate(tracklets: Tracklets, fps: float) -> Association:
     """The clip's people from its tracks: swaps split, then fragments joined cheapest first."""
     known = tracklets.track_ids()
-    pieces, splits = split_swaps(fragments(tracklets, fps), (max(known) + 1) if known else 1)
+    pieces, strays = drop_strays(fragments(tracklets, fps))
+    pieces, splits = split_swaps(pieces, (max(known) + 1) if known else 1)
     candidates = [
         join
         for earlier in pieces
@@ -241,7 +305,7 @@ def associate(tracklets: Tracklets, fps: float) -> Association:
             person.fragments.append(join.later)
             tid = join.later
         people.append(person)
-    return Association(people, splits)
+    return Association(people, splits, strays)
 
 
 def relabel(tracklets: Tracklets, association: Association) -> Tracklets:
@@ -250,13 +314,17 @@ def relabel(tracklets: Tracklets, association: Association) -> Tracklets:
     cuts: dict[int, list[tuple[int, int]]] = {}
     for split in association.splits:
         cuts.setdefault(split["tid"], []).append((split["at_frame"], split["new_tid"]))
+    strays = set(association.strays)
     frames = []
     for frame in tracklets.frames:
         tids = []
-        for tid in frame.tids:
+        tracked_time = list(frame.data.get("tracked_time", [0] * len(frame.tids)))
+        for position, tid in enumerate(frame.tids):
+            if (frame.index, tid) in strays and position < len(tracked_time):
+                tracked_time[position] = 1  # kept in its place, read as no measurement (a ghost)
             # A split track's later half carries the new tid (splits can chain: follow them).
             while passed := [cut for cut in cuts.get(tid, []) if cut[0] <= frame.index]:
                 tid = max(passed)[1]
             tids.append(person_of.get(tid, tid))
-        frames.append(Frame(frame.index, frame.key, frame.data | {"tid": tids}))
+        frames.append(Frame(frame.index, frame.key, frame.data | {"tid": tids, "tracked_time": tracked_time}))
     return Tracklets(frames, tracklets.embedded)

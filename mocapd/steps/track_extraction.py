@@ -144,6 +144,8 @@ def run(job: Job) -> StepOutcome:
             "selected": selected,
             "world": {"anchor_track": main} | world.to_dict(),
             "swaps_split": people.splits,
+            # Detections that did not fit their track, read as not measured: [frame, tracker's tid].
+            "strays": [list(stray) for stray in people.strays],
         },
     )
 

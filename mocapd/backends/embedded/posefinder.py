@@ -4,7 +4,10 @@ The landmarker runs its person detector on every frame where it follows fewer pe
 num_poses, so the main one is sized to the people being followed (landmarks only, about half the
 cost); a scout with num_poses MAX_PEOPLE looks every SCOUT_INTERVAL_SECONDS (and whenever the main
 one loses someone) for people who entered, and the main one is rebuilt larger when the scout sees
-more, smaller when people left. Each landmarker keeps to one core and releases the GIL, so the scout
+more, smaller when people left. The detector sees one of two people who overlap (the one behind is
+hidden by the one in front) and misses people small in a portrait frame: a third landmarker looks
+at the frame with the people already found painted out (hidden_look), every frame while it keeps
+finding someone, else every SCOUT_INTERVAL_SECONDS. Each landmarker keeps to one core and releases the GIL, so the scout
 works in a thread of its own, on a frame the main landmarker is done with, while the main one poses
 the next frame.
 """
@@ -16,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+import cv2
 import mediapipe
 import numpy as np
 
@@ -36,6 +40,10 @@ SCOUT_SETTLED_FRAMES = 3
 # grew it, and shrinking it back later lost a partly hidden person it was following and the detector
 # could not find again (MultiPerson cam01 at 30 fps: both people in 36 of 50 frames; with this, 49-50).
 GROW_AFTER_LOOKS = 2
+# The painted-out look runs on every frame for this long after it last found someone.
+HIDDEN_FOLLOW_SECONDS = 0.5
+# Grey paint over a found person: their landmarks' outline, widened by this share of their height.
+PAINT_MARGIN = 0.03
 
 
 Item = TypeVar("Item")
@@ -49,6 +57,44 @@ class Posed(Generic[Item]):
     main: Any
     scout: Any
     pending: Future[Any] | None = None
+    hidden: Any = None  # the look at the frame with the people found painted out
+    hidden_pending: Future[Any] | None = None
+    painted: list[np.ndarray] | None = None  # the outlines painted out, (K, 2) pixels of the posed image
+
+
+def outlines(people: list[np.ndarray]) -> list[np.ndarray]:
+    """Each person's landmarks' (33, 2) outline, widened a little: what paint_out covers."""
+    result = []
+    for points in people:
+        height = float(np.ptp(points[:, 1]))
+        hull = cv2.convexHull(points.astype(np.float32)).reshape(-1, 2)
+        centre = hull.mean(axis=0)
+        result.append(
+            centre + (hull - centre) * (1.0 + PAINT_MARGIN * height / max(float(np.ptp(hull)), 1.0))
+        )
+    return result
+
+
+def paint_out(image: np.ndarray, shapes: list[np.ndarray]) -> np.ndarray:
+    """A copy of the RGB image with each outline (K, 2) filled grey."""
+    painted = image.copy()
+    for shape in shapes:
+        cv2.fillConvexPoly(painted, shape.astype(np.int32), (128, 128, 128))
+    return painted
+
+
+def share_inside(points: np.ndarray, shapes: list[np.ndarray]) -> float:
+    """The share of points (N, 2) inside any of the outlines."""
+    if points.shape[0] == 0 or not shapes:
+        return 0.0
+    inside = [
+        any(
+            cv2.pointPolygonTest(shape.astype(np.float32), (float(x), float(y)), False) >= 0
+            for shape in shapes
+        )
+        for x, y in points
+    ]
+    return float(np.mean(inside))
 
 
 class PoseFinder(Generic[Item]):
@@ -57,6 +103,9 @@ class PoseFinder(Generic[Item]):
     def __init__(self, cache_dir: Path, max_people: int = MAX_PEOPLE) -> None:
         self.cache_dir = cache_dir
         self.scout = posemodel.create_landmarker(max_people, cache_dir=cache_dir)
+        self.hidden = posemodel.create_landmarker(max_people, cache_dir=cache_dir)
+        self.last_hidden_time = -np.inf
+        self.last_hidden_found = -np.inf
         self.helper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pose-scout")
         self.waiting: Posed[Item] | None = None
         self.main: Any = None
@@ -113,14 +162,40 @@ class PoseFinder(Generic[Item]):
         elif self.main_size > 1 and time - self.last_full_time > MAX_GAP_SECONDS:
             # Someone left a while ago (the tracker has ended their track): stop looking for them each frame.
             self.resize_main(max(1, self.most_found_since_full), time)
-        self.waiting = Posed(item, main_result, None, pending)
+        hidden_pending = None
+        if main_result is not None and main_result.pose_landmarks and self.hidden_due(time):
+            frame = image.numpy_view()
+            height, width = frame.shape[:2]
+            people = [
+                np.array([[mark.x * width, mark.y * height] for mark in marks])
+                for marks in main_result.pose_landmarks
+            ]
+            shapes = outlines(people)
+            painted = mediapipe.Image(
+                image_format=mediapipe.ImageFormat.SRGB, data=paint_out(frame[..., :3], shapes)
+            )
+            hidden_pending = self.helper.submit(self.hidden.detect_for_video, painted, stamp)
+            self.last_hidden_time = time
+        self.waiting = Posed(item, main_result, None, pending, hidden_pending=hidden_pending)
+        if hidden_pending is not None:
+            self.waiting.painted = shapes
         return done
+
+    def hidden_due(self, time: float) -> bool:
+        """Whether the painted-out look runs on this frame."""
+        following = time - self.last_hidden_found <= HIDDEN_FOLLOW_SECONDS
+        return following or time - self.last_hidden_time >= SCOUT_INTERVAL_SECONDS
 
     def finish(self) -> list[Posed[Item]]:
         """The frame still waiting for its scout, completed: the scout's count steers the main landmarker."""
         posed, self.waiting = self.waiting, None
         if posed is None:
             return []
+        if posed.hidden_pending is not None:
+            posed.hidden = posed.hidden_pending.result()
+            posed.hidden_pending = None
+            if posed.hidden.pose_landmarks:
+                self.last_hidden_found = self.last_hidden_time
         if posed.pending is not None:
             posed.scout = posed.pending.result()
             posed.pending = None
@@ -138,5 +213,6 @@ class PoseFinder(Generic[Item]):
         """Release both landmarkers and the scout's thread."""
         self.helper.shutdown(wait=True)
         self.scout.close()
+        self.hidden.close()
         if self.main is not None:
             self.main.close()

@@ -13,18 +13,30 @@ from typing import Any
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from mocapd.motion import appearance
+
 # Weight of the landmark distance (in box diagonals) against 1 - IoU in the matching cost.
 LANDMARK_WEIGHT = 1.0
 # Pairs costlier than this never match: a different person, or a jump no body makes in one frame.
 MAX_COST = 1.2
 # Seconds a track may go unseen (occlusion, a missed detection) before it ends.
 MAX_GAP_SECONDS = 1.0
-# Two detections overlapping this much are one person found twice: the weaker is dropped.
+# Two detections overlapping this much, with landmarks this close (share of the box height), are one
+# person found twice: the weaker is dropped. Boxes alone are not enough: one person behind another
+# overlaps them as much.
 DUPLICATE_IOU = 0.6
+DUPLICATE_LANDMARK_SHARE = 0.25
 # Longest extrapolation of a track's motion (seconds); past it the track waits where it was last going.
 MAX_PREDICTION_SECONDS = 0.1
 # How much of a new velocity measurement enters the track's velocity (the rest is kept): damps noise.
 VELOCITY_GAIN = 0.5
+# Colours: a detection whose clothes differ from the track's by more than APPEARANCE_FREE (the
+# spread of one person's frames, mocapd.motion.appearance.distance) costs APPEARANCE_WEIGHT per unit
+# more; two people cross without the tracker swapping them when their clothes differ.
+APPEARANCE_FREE = 0.35
+APPEARANCE_WEIGHT = 3.0
+# How much of a new detection's colours enters the track's.
+LOOK_GAIN = 0.2
 
 
 @dataclass
@@ -36,6 +48,7 @@ class Detection:
     box: np.ndarray  # (4,) x0, y0, x1, y1 pixels
     score: float  # 0..1 for the whole detection
     payload: Any = None  # whatever the caller attaches (world landmarks, ...)
+    look: np.ndarray | None = None  # colour histograms (mocapd.motion.appearance), where measured
 
 
 @dataclass
@@ -50,6 +63,7 @@ class Track:
     box_velocity: np.ndarray = field(default_factory=lambda: np.zeros(4))
     point_velocity: np.ndarray | None = None
     hits: int = 1
+    look: np.ndarray | None = None  # running mean of its detections' colour histograms
 
     def predicted(self, time: float) -> tuple[np.ndarray, np.ndarray]:
         """Box and landmarks extrapolated to `time`."""
@@ -89,11 +103,23 @@ def iou(first: np.ndarray, second: np.ndarray) -> float:
     return float(intersection / max(area - intersection, 1e-9))
 
 
+def same_person(first: Detection, second: Detection, share: float) -> bool:
+    """Whether two detections' confident landmarks lie within `share` of the taller box's height."""
+    height = max(float(first.box[3] - first.box[1]), float(second.box[3] - second.box[1]), 1.0)
+    weights = np.minimum(first.confidence, second.confidence) + 1e-3
+    distances = np.linalg.norm(first.image_points - second.image_points, axis=1)
+    return float(np.average(distances, weights=weights)) < share * height
+
+
 def drop_duplicates(detections: list[Detection]) -> list[Detection]:
     """Detections with the same person found twice reduced to the stronger one."""
     kept: list[Detection] = []
     for detection in sorted(detections, key=lambda item: -item.score):
-        if all(iou(detection.box, other.box) < DUPLICATE_IOU for other in kept):
+        if all(
+            iou(detection.box, other.box) < DUPLICATE_IOU
+            or not same_person(detection, other, DUPLICATE_LANDMARK_SHARE)
+            for other in kept
+        ):
             kept.append(detection)
     return kept
 
@@ -113,7 +139,12 @@ class Tracker:
         # Only landmarks seen in both count: a person half out of frame has guessed limbs.
         weights = np.minimum(np.minimum(detection.confidence, track.confidence), 1.0) + 1e-3
         distance = float(np.average(np.linalg.norm(points - detection.image_points, axis=1), weights=weights))
-        return (1.0 - iou(box, detection.box)) + LANDMARK_WEIGHT * distance / diagonal
+        cost = (1.0 - iou(box, detection.box)) + LANDMARK_WEIGHT * distance / diagonal
+        if track.look is not None and detection.look is not None:
+            colours = appearance.distance(track.look, detection.look)
+            if colours is not None:
+                cost += APPEARANCE_WEIGHT * max(0.0, colours - APPEARANCE_FREE)
+        return cost
 
     def update(self, detections: list[Detection], time: float) -> list[tuple[int, Detection]]:
         """Match this frame's detections to tracks; returns (tid, detection) pairs, new tracks included."""
@@ -140,6 +171,7 @@ class Tracker:
                 detection.image_points.copy(),
                 detection.confidence.copy(),
                 time,
+                look=None if detection.look is None else detection.look.copy(),
             )
             self.next_tid += 1
             self.tracks.append(track)
@@ -163,3 +195,8 @@ class Tracker:
         track.confidence = detection.confidence.copy()
         track.last_time = time
         track.hits += 1
+        if detection.look is not None and np.isfinite(detection.look).all():
+            if track.look is None or not np.isfinite(track.look).all():
+                track.look = detection.look.copy()
+            else:
+                track.look = (1 - LOOK_GAIN) * track.look + LOOK_GAIN * detection.look

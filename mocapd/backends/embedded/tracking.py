@@ -17,8 +17,8 @@ import mediapipe
 import numpy as np
 
 from mocapd import decode
-from mocapd.backends.embedded.posefinder import Posed, PoseFinder
-from mocapd.backends.embedded.tracker import Detection, Tracker, box_from_points, iou
+from mocapd.backends.embedded.posefinder import Posed, PoseFinder, share_inside
+from mocapd.backends.embedded.tracker import Detection, Tracker, box_from_points, iou, same_person
 from mocapd.errors import JobError
 from mocapd.job import Job, StepOutcome
 from mocapd.motion import appearance, ik, landmarks, rootmotion
@@ -34,6 +34,12 @@ MIN_TRACK_DETECTIONS = 3
 PROGRESS_EVERY = 10
 # A scout detection overlapping a main one this much (box IoU) is the same person.
 SCOUT_SAME_PERSON_IOU = 0.3
+# A painted-out look's detection whose landmarks lie this close to a found person's (share of the box
+# height) is that person again.
+SAME_PERSON_SHARE = 0.1
+# A painted-out look's detection with more of its confident landmarks on the paint than this is not
+# a person behind the one painted out: someone behind shows their visible parts beside the paint.
+MAX_SHARE_ON_PAINT = 0.4
 
 
 @dataclass
@@ -78,6 +84,24 @@ def merge_detections(main: list[Detection], scout: list[Detection]) -> list[Dete
     return main + [
         found for found in scout if all(iou(found.box, kept.box) < SCOUT_SAME_PERSON_IOU for kept in main)
     ]
+
+
+def merge_hidden(
+    found: list[Detection], hidden: list[Detection], painted: list[np.ndarray], scale: float
+) -> list[Detection]:
+    """The people found plus those the painted-out look found (`painted`: the outlines painted out,
+    in pixels of the posed image). One with the same landmarks as a found person is that person
+    (paint that missed them); one whose confident landmarks lie mostly on the paint is the model
+    seeing a person in the paint itself."""
+    kept = []
+    for person in hidden:
+        if any(same_person(person, other, SAME_PERSON_SHARE) for other in found):
+            continue
+        confident = person.image_points[person.confidence >= 0.5] * scale
+        if share_inside(confident, painted) > MAX_SHARE_ON_PAINT:
+            continue
+        kept.append(person)
+    return found + kept
 
 
 def fill_gaps(values: np.ndarray) -> np.ndarray:
@@ -129,12 +153,16 @@ class TrackingState:
         frame = posed.item
         height, width = frame.image.shape[:2]
         self.size = (int(round(height / frame.scale)), int(round(width / frame.scale)))
-        main, scout = (
+        main, scout, hidden = (
             [] if result is None else detections_from_result(result, width, height, frame.scale, self.size)
-            for result in (posed.main, posed.scout)
+            for result in (posed.main, posed.scout, posed.hidden)
         )
         self.frame_times.append((frame.frame_index, frame.time))
-        assigned = self.tracker.update(merge_detections(main, scout), frame.time)
+        for detection in main + scout + hidden:
+            # Before anything is drawn on the frame.
+            detection.look = appearance.describe(frame.image, detection.image_points * frame.scale)
+        found = merge_hidden(merge_detections(main, scout), hidden, posed.painted or [], frame.scale)
+        assigned = self.tracker.update(found, frame.time)
         for tid, detection in assigned:
             record = self.records.setdefault(tid, TrackRecord())
             world, visibility = cast(tuple[np.ndarray, np.ndarray], detection.payload)
@@ -145,8 +173,9 @@ class TrackingState:
             record.confidence.append(detection.confidence.astype(np.float32))
             record.boxes.append(detection.box)
             record.scores.append(detection.score)
-            # Before anything is drawn on the frame.
-            record.appearance.append(appearance.describe(frame.image, detection.image_points * frame.scale))
+            record.appearance.append(
+                detection.look if detection.look is not None else np.full(appearance.SIZE, np.nan, np.float32)
+            )
         for tid, detection in assigned if self.preview is not None else []:
             draw_person(
                 frame.image,
