@@ -132,35 +132,12 @@ PRESETS: dict[str, tuple[str, ...]] = {
         "middle_01_l",
         "middle_01_r",
     ),
-    # UE5's mannequin: five spine and two neck bones; SMPL's three spine joints carry spine_01, 03 and 05
-    # (mocapd.export.rig adds spine_02, spine_04 and neck_02 between them, static).
-    "unreal5": (
-        "pelvis",
-        "thigh_l",
-        "thigh_r",
-        "spine_01",
-        "calf_l",
-        "calf_r",
-        "spine_03",
-        "foot_l",
-        "foot_r",
-        "spine_05",
-        "ball_l",
-        "ball_r",
-        "neck_01",
-        "clavicle_l",
-        "clavicle_r",
-        "head",
-        "upperarm_l",
-        "upperarm_r",
-        "lowerarm_l",
-        "lowerarm_r",
-        "hand_l",
-        "hand_r",
-        "middle_01_l",
-        "middle_01_r",
-    ),
 }
+# UE5's mannequin: five spine and two neck bones; SMPL's three spine joints carry spine_01, 03 and 05
+# (mocapd.export.rig adds spine_02, spine_04 and neck_02 between them, static).
+# Same names as UE4 but for the spine, so it is derived from "unreal" rather than listed twice.
+_UE5_SPINE = {"spine_02": "spine_03", "spine_03": "spine_05"}
+PRESETS["unreal5"] = tuple(_UE5_SPINE.get(name, name) for name in PRESETS["unreal"])
 
 
 def children(joint: int) -> list[int]:
