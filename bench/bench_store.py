@@ -3,7 +3,7 @@ SQLite against PostgreSQL (a farm's shared queue), printed as ratios.
 
 Claimers are separate processes, as farm hosts are; each claims until the queue is empty. The daemon
 figure runs `mocapd run` on the test stages (tests/stages: stand-ins that do no work) so only the
-daemon and its database are measured. PostgreSQL: MOCAPD_TEST_POSTGRES_URL or 127.0.0.1:5432/test, in
+daemon and its database are measured. PostgreSQL: TESTS_POSTGRES_URL or 127.0.0.1:5432/test, in
 a schema of its own, dropped afterwards.
 Usage: .venv/bin/python bench/bench_store.py [--jobs 400] [--daemon-jobs 20]
 """

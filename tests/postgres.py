@@ -1,8 +1,8 @@
 """The PostgreSQL server the farm tests use: a schema of its own per test, skipped when unreachable.
 
 The server is the development machines' (127.0.0.1:5432, trust auth, database `test`), or
-MOCAPD_TEST_POSTGRES_URL. With MOCAPD_REQUIRE_POSTGRES=1 (set by .ci/run) an unreachable server fails
-the tests instead of skipping them.
+TESTS_POSTGRES_URL. With TESTS_REQUIRE_POSTGRES=1 (set by .ci/run) an unreachable server fails
+the tests instead of skipping them. Not MOCAPD_*: the daemon reads those as configuration keys.
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ SCHEMA_PREFIX = "mocapd_test_"
 
 
 def url() -> str:
-    return os.environ.get("MOCAPD_TEST_POSTGRES_URL", DEFAULT_URL)
+    return os.environ.get("TESTS_POSTGRES_URL", DEFAULT_URL)
 
 
 def required() -> bool:
-    return os.environ.get("MOCAPD_REQUIRE_POSTGRES", "") not in ("", "0")
+    return os.environ.get("TESTS_REQUIRE_POSTGRES", "") not in ("", "0")
 
 
 def unreachable_reason() -> str | None:
@@ -48,7 +48,7 @@ def require() -> None:
     if reason is None:
         return
     if required():
-        pytest.fail(f"MOCAPD_REQUIRE_POSTGRES is set but {reason}")
+        pytest.fail(f"TESTS_REQUIRE_POSTGRES is set but {reason}")
     pytest.skip(reason)
 
 

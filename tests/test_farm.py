@@ -1,7 +1,7 @@
 """A farm on one machine: real `mocapd run` processes, each with its own state dir, sharing one inbox,
 one outbox, one spool and one queue on the real PostgreSQL server (a schema of the test's own).
 
-Skipped with the reason when the server cannot be reached (failed instead under MOCAPD_REQUIRE_POSTGRES=1).
+Skipped with the reason when the server cannot be reached (failed instead under TESTS_REQUIRE_POSTGRES=1).
 """
 
 from __future__ import annotations
@@ -291,7 +291,7 @@ def test_postgres_stopped_for_20_s_under_load_the_hosts_pause_and_resume(farm: F
     if not postgres.required():
         # It stops the server every other user of this machine shares: only CI (.ci/run) runs it.
         pytest.skip(
-            "stops the shared PostgreSQL server for 20 s: run with MOCAPD_REQUIRE_POSTGRES=1 (.ci/run)"
+            "stops the shared PostgreSQL server for 20 s: run with TESTS_REQUIRE_POSTGRES=1 (.ci/run)"
         )
     if shutil.which("pg_ctlcluster") is None or not PG_CLUSTER_VERSION_DIR.is_dir():
         pytest.skip("pg_ctlcluster is not installed: this test stops a local Debian cluster")
