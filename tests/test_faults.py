@@ -223,7 +223,14 @@ def test_a_read_only_outbox_pauses_publishing_which_is_retried_alone(
     subprocess.run(["mount", "-o", "remount,ro", str(setup.outbox)], check=True)
     release.touch()
     wait_for(lambda: "paused: cannot write the results to the outbox" in daemon.log_text(), 30, "the pause")
-    status = setup.cli("status")
+    # The daemon's log says it first; `status` reads the pause once the daemon has recorded it.
+    status = wait_for(
+        lambda: (
+            (answer := setup.cli("status")) and "paused: cannot write the results" in answer.stdout and answer
+        ),
+        30,
+        "the pause in mocapd status",
+    )
     assert "paused: cannot write the results to the outbox" in status.stdout, status.stdout
     health = setup.cli("health")
     assert health.returncode >= 1 and "Read-only file system" in health.stdout
