@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from mocapd.errors import JobError
+from mocapd.joints import PRESETS
 from mocapd.names import MAX_FOLDER_BYTES, is_clean, shown
 from mocapd.settings import SettingsError, build
-from mocapd.skeleton import PRESETS
 
 FOLDER_OPTIONS_NAME = "mocapd.json"
 # An options file is a few hundred bytes; anything far larger is not one (and is not read into memory).
