@@ -15,12 +15,13 @@ from mocapd.backends.embedded.tracking import track_video
 from mocapd.config import Config
 from mocapd.decode import iter_frames
 from mocapd.errors import JobError
-from mocapd.job import Job, StepOutcome, VideoInfo
+from mocapd.job import Job, StepOutcome
 from mocapd.motion import appearance, association, extraction, tracklets
 from mocapd.options import JobOptions
 from mocapd.probe import probe
 from mocapd.steps import track_extraction
 from tests.fake_4dhumans.layout import LayoutBuilder, Person
+from tests.jobs import folder_job
 from tests.videofiles import write_frames
 
 MULTI = Path(__file__).parent / "data" / "pose2sim" / "MultiPerson" / "videos" / "cam01.mp4"
@@ -117,22 +118,6 @@ def angle_about_y(rotation: np.ndarray) -> float:
     return float(np.arctan2(forward[0], forward[2]))
 
 
-def make_job(tmp_path: Path, frames: int, **options: object) -> Job:
-    job = Job(
-        id=3,
-        name="clip",
-        work_dir=tmp_path / "job",
-        source_name="clip.mp4",
-        options=JobOptions(**options),  # type: ignore[arg-type]
-        config=Config(),
-        video_info=VideoInfo(
-            width=1920, height=1080, fps=30.0, duration=frames / 30, frame_count=frames, codec="h264"
-        ),
-    )
-    job.work_dir.mkdir(parents=True)
-    return job
-
-
 def look(colour: int) -> np.ndarray:
     """An appearance descriptor of a person dressed in one hue bin."""
     histogram = np.zeros(appearance.SIZE, dtype=np.float32)
@@ -148,7 +133,7 @@ def test_only_short_fragments_fail_with_the_reason(tmp_path: Path) -> None:
         if frame % 10 < 4:
             builder.add(frame, Person(tid=1 + frame // 10, bbox=(100.0 + 700 * (frame // 10), 200, 300, 700)))
     for mode in ("auto", "all"):
-        job = make_job(tmp_path / mode, 40, track_mode=mode)
+        job = folder_job(tmp_path / mode, 40, track_mode=mode)
         joblib.dump(builder.build(), job.tracklets_path)
         with pytest.raises(JobError, match=r"min_track_frames \(15\)|fewer than 15|at least 15"):
             track_extraction.run(job)
@@ -170,7 +155,7 @@ def test_a_swap_is_split_and_each_half_joins_its_own_person(tmp_path: Path) -> N
                 ),
             )
         builder.add(frame, Person(tid=on_a, bbox=(x_a, 200, 300, 700), extra={"appearance": look(1)}))
-    job = make_job(tmp_path, 60, track_mode="all")
+    job = folder_job(tmp_path, 60, track_mode="all")
     joblib.dump(builder.build(), job.tracklets_path)
     outcome = track_extraction.run(job)
     assert len(outcome.data["swaps_split"]) == 2
@@ -209,7 +194,7 @@ def test_a_false_detection_inside_a_track_is_read_as_not_measured(tmp_path: Path
         builder.add(frame, Person(tid=1, bbox=box))
     result = association.associate(tracklets.from_dict(builder.build()), 30.0)
     assert result.strays == [(12, 1)]
-    job = make_job(tmp_path, 30, track_mode="all")
+    job = folder_job(tmp_path, 30, track_mode="all")
     joblib.dump(builder.build(), job.tracklets_path)
     outcome = track_extraction.run(job)
     (person,) = outcome.data["tracks"]

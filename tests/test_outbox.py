@@ -9,32 +9,21 @@ from pathlib import Path
 import pytest
 
 from mocapd import states
-from mocapd.config import Config, load
+from mocapd.config import Config
 from mocapd.outbox import Outbox, allocate_name, write_atomic
 from mocapd.runner import job_from_record
 from mocapd.store import Store, open_store
+from tests.jobs import folders_config, ingested_job
 
 
 @pytest.fixture
 def config(tmp_path: Path) -> Config:
-    return load(
-        overrides={
-            "state_dir": str(tmp_path / "state"),
-            "outbox": str(tmp_path / "outbox"),
-            "inbox": str(tmp_path / "inbox"),
-        }
-    )
+    return folders_config(tmp_path)
 
 
 @pytest.fixture
 def store(config: Config) -> Store:
     return open_store(config.state_path)
-
-
-def make_job(store: Store, name: str, options: dict | None = None) -> int:
-    job_id, _ = store.create_job(f"{name}|1", f"in/{name}.mp4", {}, time.time())
-    store.mark_ingested(job_id, name, options or {})
-    return job_id
 
 
 def test_names_are_unique_in_the_outbox(tmp_path: Path) -> None:
@@ -53,7 +42,7 @@ def test_write_atomic_leaves_no_staging_file(tmp_path: Path) -> None:
 
 
 def test_status_follows_the_job_and_names_are_escaped(store: Store, config: Config) -> None:
-    job_id = make_job(store, '<b>"take"</b>')
+    job_id = ingested_job(store, '<b>"take"</b>')
     outbox = Outbox(store, config)
     outbox.job_changed(job_id)
     folder = config.outbox_path / '<b>"take"</b>'
@@ -92,7 +81,7 @@ def test_status_follows_the_job_and_names_are_escaped(store: Store, config: Conf
 
 
 def test_publish_copies_the_package_and_intermediate_files(store: Store, config: Config) -> None:
-    job_id = make_job(store, "take", {"keep_intermediate": True})
+    job_id = ingested_job(store, "take", {"keep_intermediate": True})
     record = store.job(job_id)
     assert record is not None
     job = job_from_record(record, config)
@@ -123,7 +112,7 @@ def test_publish_copies_the_package_and_intermediate_files(store: Store, config:
 
 
 def test_an_empty_package_is_an_error(store: Store, config: Config) -> None:
-    record = store.job(make_job(store, "empty"))
+    record = store.job(ingested_job(store, "empty"))
     assert record is not None
     job = job_from_record(record, config)
     job.package_dir.mkdir(parents=True)

@@ -10,16 +10,17 @@ from pathlib import Path
 import pytest
 
 from mocapd import progress, states
-from mocapd.config import Config, load
+from mocapd.config import Config
 from mocapd.outbox import Outbox
 from mocapd.report import pages
 from mocapd.stats import average_step_seconds
 from mocapd.store import Store, open_store
+from tests.jobs import folders_config, ingested_job
 
 
 @pytest.fixture
 def config(tmp_path: Path) -> Config:
-    return load(overrides={"state_dir": str(tmp_path / "state"), "outbox": str(tmp_path / "outbox")})
+    return folders_config(tmp_path)
 
 
 @pytest.fixture
@@ -27,14 +28,8 @@ def store(config: Config) -> Store:
     return open_store(config.state_path)
 
 
-def make_job(store: Store, name: str, options: dict | None = None) -> int:
-    job_id, _ = store.create_job(f"{name}|1", f"in/{name}.mp4", {}, time.time())
-    store.mark_ingested(job_id, name, options or {})
-    return job_id
-
-
 def test_a_failed_report_names_every_bad_option_and_the_retry_command(store: Store, config: Config) -> None:
-    job_id = make_job(store, "take")
+    job_id = ingested_job(store, "take")
     error = (
         "options: take.json: unknown key 'fsp' (known: fps, formats); 'smoothing_strength' must be at "
         "most 1, got 3; 'formats' must be one of fbx, bvh, glb, got 'obj'"
@@ -54,10 +49,10 @@ def test_a_failed_report_names_every_bad_option_and_the_retry_command(store: Sto
 def test_a_failed_step_points_at_its_log_and_a_cancelled_job_is_told_apart(
     store: Store, config: Config
 ) -> None:
-    failed = make_job(store, "broken")
+    failed = ingested_job(store, "broken")
     store.update_step(failed, states.FBX_EXPORT, status=states.STEP_FAILED, error="Blender crashed")
     store.fail_job(failed, "export: Blender crashed", time.time())
-    cancelled = make_job(store, "stopped")
+    cancelled = ingested_job(store, "stopped")
     store.update_job(cancelled, state=states.CANCELLED, finished=time.time(), error="cancelled")
     outbox = Outbox(store, config)
     for job_id in (failed, cancelled):
@@ -80,7 +75,7 @@ def test_results_are_listed_newest_finished_first_with_verdict_and_links(
     now = time.time()
     finish_times = {"early": now - 300, "late": now - 10, "middle": now - 100}
     for name, finished in finish_times.items():
-        job_id = make_job(store, name)
+        job_id = ingested_job(store, name)
         store.set_tracks(
             job_id,
             [{"tid": 1, "frames": 50, "share": 1.0, "selected": True, "quality": {"detected_share": 0.6}}],
@@ -99,7 +94,7 @@ def test_results_are_listed_newest_finished_first_with_verdict_and_links(
 
 def test_a_running_job_shows_its_overall_progress_and_time_left(store: Store, config: Config) -> None:
     now = time.time()
-    job_id = make_job(store, "busy")
+    job_id = ingested_job(store, "busy")
     store.update_job(
         job_id, state=states.PROCESSING, current_step=states.TRACKING, progress=0.5, started=now - 60
     )
@@ -117,7 +112,7 @@ def test_a_running_job_shows_its_overall_progress_and_time_left(store: Store, co
 
 def test_hostile_option_values_and_names_stay_escaped(store: Store, config: Config) -> None:
     hostile = '<script>alert("x")</script>\n\u202etxt.exe\'"'
-    job_id = make_job(store, "take", {"output_name": hostile, "smoothing_window": hostile})
+    job_id = ingested_job(store, "take", {"output_name": hostile, "smoothing_window": hostile})
     store.fail_job(
         job_id, f"options: take.json: 'smoothing_window' must be an integer, got {hostile!r}", time.time()
     )

@@ -9,30 +9,14 @@ import numpy as np
 import pytest
 
 from mocapd import trackfile
-from mocapd.config import Config
 from mocapd.errors import JobError
-from mocapd.job import Job, VideoInfo
+from mocapd.job import Job
 from mocapd.options import JobOptions
 from mocapd.steps import track_extraction
 from tests.fake_4dhumans.layout import LayoutBuilder, Person, camera_from_world
+from tests.jobs import folder_job
 
 FRAMES = 60
-
-
-def make_job(tmp_path: Path, frames: int = FRAMES, **options: object) -> Job:
-    job = Job(
-        id=7,
-        name="clip",
-        work_dir=tmp_path / "job",
-        source_name="clip.mp4",
-        options=JobOptions(**options),  # type: ignore[arg-type]
-        config=Config(),
-        video_info=VideoInfo(
-            width=1920, height=1080, fps=30.0, duration=frames / 30, frame_count=frames, codec="h264"
-        ),
-    )
-    job.work_dir.mkdir(parents=True)
-    return job
 
 
 def write_two_people(job: Job) -> None:
@@ -49,7 +33,7 @@ def write_two_people(job: Job) -> None:
 
 
 def test_auto_extracts_the_longest_track_and_reports_every_track(tmp_path: Path) -> None:
-    job = make_job(tmp_path)
+    job = folder_job(tmp_path, FRAMES)
     write_two_people(job)
     outcome = track_extraction.run(job)
     tracks = {entry["tid"]: entry for entry in outcome.data["tracks"]}
@@ -69,7 +53,7 @@ def test_auto_extracts_the_longest_track_and_reports_every_track(tmp_path: Path)
 
 
 def test_all_mode_keeps_tracks_above_the_minimum_and_clears_stale_files(tmp_path: Path) -> None:
-    job = make_job(tmp_path, track_mode="all", min_track_frames=10)
+    job = folder_job(tmp_path, FRAMES, track_mode="all", min_track_frames=10)
     write_two_people(job)
     job.tracks_dir.mkdir()
     job.track_path(9).write_bytes(b"from an earlier attempt")
@@ -80,7 +64,7 @@ def test_all_mode_keeps_tracks_above_the_minimum_and_clears_stale_files(tmp_path
 
 
 def test_a_chosen_track_id_and_an_unknown_one(tmp_path: Path) -> None:
-    job = make_job(tmp_path, track_id=2)
+    job = folder_job(tmp_path, FRAMES, track_id=2)
     write_two_people(job)
     assert track_extraction.run(job).data["selected"] == [2]
     job.options = JobOptions(track_id=5)
@@ -89,7 +73,7 @@ def test_a_chosen_track_id_and_an_unknown_one(tmp_path: Path) -> None:
 
 
 def test_no_person_and_an_unreadable_smpl_model(tmp_path: Path) -> None:
-    job = make_job(tmp_path)
+    job = folder_job(tmp_path, FRAMES)
     joblib.dump(LayoutBuilder(10).build(), job.tracklets_path)
     with pytest.raises(JobError, match="no person found"):
         track_extraction.run(job)
