@@ -530,9 +530,8 @@ class Daemon:
         record = self.store.job(job_id)
         name = record.name if record is not None and record.name else None
         if name is None:
-            name = allocate_name(
-                self.config.outbox_path, folder_name(Path(candidate.relative).stem), self.store.names_in_use()
-            )
+            base = folder_name(Path(candidate.relative).stem)
+            name = allocate_name(self.config.outbox_path, base, self.store.names_in_use(base))
         self.store.update_job(job_id, name=name, error=reason)
         self.outbox.job_changed(job_id)
 
@@ -599,6 +598,7 @@ class Daemon:
             name or (lambda taken: allocate_name(config.outbox_path, base, taken)),
             asdict(resolved),
             wants=resolved.backend or "",
+            name_base=base,
         )
         if record is not None and record.error:
             self.store.update_job(job_id, error=None)  # the wait for space is over
@@ -614,9 +614,8 @@ class Daemon:
         record: JobRecord | None = self.store.job(job_id)
         name = record.name if record is not None and record.name else None
         if name is None:
-            name = allocate_name(
-                self.config.outbox_path, folder_name(Path(candidate.relative).stem), self.store.names_in_use()
-            )
+            base = folder_name(Path(candidate.relative).stem)
+            name = allocate_name(self.config.outbox_path, base, self.store.names_in_use(base))
         log.error("job %d (%s) failed: %s", job_id, shown(candidate.relative), reason)
         self.store.fail_job(job_id, reason, time.time(), name=name)
         self.outbox.job_changed(job_id)

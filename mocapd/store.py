@@ -416,12 +416,17 @@ class Store:
             condition &= JobRecord.ingest_owner.startswith(f"{host}:") | JobRecord.ingest_owner.is_null()
         return list(JobRecord.select().where(condition).order_by(JobRecord.id))
 
-    def names_in_use(self) -> set[str]:
-        """Output names of jobs that may still write to the outbox."""
-        query = JobRecord.select(JobRecord.name).where(
-            JobRecord.name.is_null(False) & JobRecord.state.not_in(states.FINISHED_JOB_STATES)
-        )
-        return {record.name for record in query if record.name}
+    def names_in_use(self, base: str | None = None) -> set[str]:
+        """Output names of jobs that may still write to the outbox; with `base`, only `base` and `base-N`.
+
+        `base` keeps a burst of drops linear: each new job reads the few names it could clash with, not
+        every queued job's.
+        """
+        condition = JobRecord.name.is_null(False) & JobRecord.state.not_in(states.FINISHED_JOB_STATES)
+        if base is not None:
+            # LIKE treats % and _ as wildcards and ignores case: a superset, which allocate_name only skips.
+            condition &= (JobRecord.name == base) | JobRecord.name.startswith(f"{base}-")
+        return {record.name for record in JobRecord.select(JobRecord.name).where(condition) if record.name}
 
     def update_job(self, job_id: int, **fields: Any) -> None:
         with self.write():
@@ -433,6 +438,7 @@ class Store:
         choose_name: str | Callable[[set[str]], str],
         options: dict[str, Any],
         wants: str = "",
+        name_base: str | None = None,
     ) -> str:
         """The verified copy is in the job folder and the options are known: the job may be claimed.
 
@@ -441,7 +447,7 @@ class Store:
         """
         with self.write():
             self.lock_names()
-            name = choose_name if isinstance(choose_name, str) else choose_name(self.names_in_use())
+            name = choose_name if isinstance(choose_name, str) else choose_name(self.names_in_use(name_base))
             JobRecord.update(ingested=True, name=name, options=json.dumps(options), wants=wants).where(
                 JobRecord.id == job_id
             ).execute()

@@ -69,6 +69,16 @@ def test_the_same_file_makes_one_job(job_store: Store) -> None:
     assert created_new and redropped != first
 
 
+def test_names_in_use_of_a_base_are_that_base_and_its_numbered_names(job_store: Store) -> None:
+    for index, name in enumerate(("take", "take-2", "take-x", "takeover", "other", "done")):
+        job_id, _ = job_store.create_job(f"{name}|{index}", f"{name}.mp4", {}, 0.0)
+        job_store.mark_ingested(job_id, name, {})
+    job_store.fail_job(job_store.jobs(newest_first=True)[0].id, "finished", 1.0)  # "done" frees its name
+    assert job_store.names_in_use() == {"take", "take-2", "take-x", "takeover", "other"}
+    assert job_store.names_in_use("take") == {"take", "take-2", "take-x"}
+    assert job_store.names_in_use("done") == set()
+
+
 def test_claims_oldest_first_and_only_ingested_jobs(job_store: Store) -> None:
     job_store.create_job("pending|1", "pending.mp4", {}, 0.0)  # its copy is not finished: never claimed
     ids = make_jobs(job_store, 3)

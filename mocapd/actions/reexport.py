@@ -113,7 +113,7 @@ def new_name(store: Store, record: JobRecord, config: Config) -> str:
     """A new outbox folder for the re-export, numbered from the job's base name; reserved at once."""
     options = job_options(record)
     base = options.output_name or Path(record.source_relative).stem
-    name = allocate_name(config.outbox_path, base, store.names_in_use())
+    name = allocate_name(config.outbox_path, base, store.names_in_use(base))
     (config.outbox_path / name).mkdir(parents=True, exist_ok=True)
     return name
 

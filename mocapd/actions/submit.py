@@ -51,7 +51,7 @@ def expected_name(config: Config, video: Path, sidecar: Path | None) -> str:
         base = video.stem  # the daemon fails such a job under the video's name
     taken: set[str] = set()
     if store_exists(config):
-        taken = open_configured(config).names_in_use()
+        taken = open_configured(config).names_in_use(base)
     return allocate_name(config.outbox_path, base, taken)
 
 
