@@ -20,9 +20,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from mocapd.config import Config, LimitSettings, WatchSettings  # noqa: E402
-from mocapd.ingest import ingest  # noqa: E402
-from mocapd.probe import probe  # noqa: E402
-from mocapd.watcher import Candidate, InboxScanner, refusal_for  # noqa: E402
+from mocapd.inbox.ingest import ingest  # noqa: E402
+from mocapd.inbox.probe import probe  # noqa: E402
+from mocapd.inbox.watcher import Candidate, InboxScanner, refusal_for  # noqa: E402
 from tests.videofiles import MULTI_PERSON_CLIPS, SAMPLE_CLIP  # noqa: E402
 
 

@@ -48,11 +48,11 @@ from bench_accuracy import (  # noqa: E402
 from mocapd import trackfile  # noqa: E402
 from mocapd.backends.embedded.tracking import track_video  # noqa: E402
 from mocapd.config import Config  # noqa: E402
+from mocapd.inbox.probe import probe  # noqa: E402
 from mocapd.job import Job  # noqa: E402
 from mocapd.motion import tracklets  # noqa: E402
 from mocapd.motion.landmarks import MEDIAPIPE_INDEX  # noqa: E402
 from mocapd.options import JobOptions  # noqa: E402
-from mocapd.probe import probe  # noqa: E402
 from mocapd.steps import track_extraction  # noqa: E402
 
 DEMO = REPO / "tests" / "data" / "pose2sim" / "MultiPerson"

@@ -41,11 +41,11 @@ import bench_accuracy as accuracy  # noqa: E402
 from mocapd import skeleton, trackfile  # noqa: E402
 from mocapd.backends.embedded.tracking import track_video  # noqa: E402
 from mocapd.config import Config  # noqa: E402
+from mocapd.inbox.probe import probe  # noqa: E402
 from mocapd.job import Job  # noqa: E402
 from mocapd.motion import extraction, tracklets  # noqa: E402
 from mocapd.motion.landmarks import MEDIAPIPE_INDEX  # noqa: E402
 from mocapd.options import JobOptions  # noqa: E402
-from mocapd.probe import probe  # noqa: E402
 from mocapd.steps import fbx_export, smoothing, track_extraction  # noqa: E402
 
 DATA = REPO / "tests" / "data" / "pose2sim"

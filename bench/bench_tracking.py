@@ -45,7 +45,7 @@ from mocapd.config import Config, LimitSettings  # noqa: E402
 from mocapd.decode import iter_frames  # noqa: E402
 from mocapd.job import Job, VideoInfo  # noqa: E402
 from mocapd.options import JobOptions  # noqa: E402
-from mocapd.stepchild import limit_malloc_arenas  # noqa: E402
+from mocapd.service.stepchild import limit_malloc_arenas  # noqa: E402
 from tests.videofiles import write_frames  # noqa: E402
 
 SAMPLE = REPO / "examples" / "sample.mp4"

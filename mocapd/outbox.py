@@ -23,7 +23,7 @@ from mocapd.config import Config
 from mocapd.job import Job
 from mocapd.report import layout, summary
 from mocapd.report.pages import iso, render_index, render_report
-from mocapd.runner import STEP_LABELS, Listener
+from mocapd.service.runner import STEP_LABELS, Listener
 from mocapd.store import JobRecord, Store
 
 log = logging.getLogger(__name__)

@@ -15,10 +15,10 @@ from mocapd.backends.embedded.tracking import track_video
 from mocapd.config import Config
 from mocapd.decode import iter_frames
 from mocapd.errors import JobError
+from mocapd.inbox.probe import probe
 from mocapd.job import Job, StepOutcome
 from mocapd.motion import appearance, association, extraction, tracklets
 from mocapd.options import JobOptions
-from mocapd.probe import probe
 from mocapd.steps import track_extraction
 from tests.fake_4dhumans.layout import LayoutBuilder, Person
 from tests.jobs import folder_job

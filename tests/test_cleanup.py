@@ -6,8 +6,8 @@ import time
 from pathlib import Path
 
 from mocapd import states
-from mocapd.cleanup import cleanup
 from mocapd.config import load
+from mocapd.service.cleanup import cleanup
 from mocapd.store import open_store
 
 

@@ -168,7 +168,7 @@ def test_start_status_reexport_and_stop_against_a_real_daemon(tmp_path: Path) ->
     assert b"tracks=[1] preset=smpl" in (setup.outbox / "take" / "animation.fbx").read_bytes()[:100]
     assert len(counted(setup.counters, "tracking", "start")) == 1  # tracking was not run again
     assert len(counted(setup.counters, "track_extraction", "start")) == 2
-    assert "mocapd.daemon" in (setup.state / "mocapd.log").read_text()
+    assert "mocapd.service.daemon" in (setup.state / "mocapd.log").read_text()
     stopped = setup.cli("stop")
     assert stopped.returncode == 0, stopped.stderr
     assert setup.cli("status").returncode == 3

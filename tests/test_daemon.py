@@ -354,9 +354,9 @@ def test_the_real_pipeline_turns_the_sample_into_an_fbx(tmp_path: Path) -> None:
 
 
 def test_an_interrupted_ingest_is_finished_at_start_and_makes_one_job(tmp_path: Path) -> None:
-    from mocapd.daemon import candidate_record
+    from mocapd.inbox.watcher import Candidate
+    from mocapd.service.daemon import candidate_record
     from mocapd.store import open_store
-    from mocapd.watcher import Candidate
 
     setup = Setup(tmp_path)
     write_script(setup.state, {}, setup.counters)

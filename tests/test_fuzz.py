@@ -20,11 +20,11 @@ from hypothesis import strategies as st
 
 from mocapd.config import Config, WatchSettings
 from mocapd.errors import JobError
-from mocapd.ingest import candidate_record, ingest, ingested_sidecar
+from mocapd.inbox.ingest import candidate_record, ingest, ingested_sidecar
+from mocapd.inbox.watcher import InboxScanner
 from mocapd.names import NAME_MAX, folder_name, input_name, is_clean, shown
 from mocapd.options import JobOptions, resolve
 from mocapd.store import open_sqlite
-from mocapd.watcher import InboxScanner
 
 # A file name of the filesystem: any bytes but "/" and NUL, 1 to 251 bytes before ".mp4".
 NAME_BYTES = st.binary(min_size=1, max_size=251).filter(lambda b: b"/" not in b and b"\0" not in b)

@@ -9,7 +9,7 @@ import pytest
 
 from mocapd.config import GpuSettings
 from mocapd.errors import JobError, TransientError
-from mocapd.gpu import GpuDevice, GpuStatus, query_gpus, wait_for_free_memory
+from mocapd.service.gpu import GpuDevice, GpuStatus, query_gpus, wait_for_free_memory
 
 
 def test_query_gpus_never_raises_and_is_consistent() -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mocapd import health
 from mocapd.config import Config, load
+from mocapd.service import health
 
 
 def config_in(tmp_path: Path, **overrides: object) -> Config:

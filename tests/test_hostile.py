@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 
 from mocapd import states
-from mocapd.daemon import INGEST_TRIES
-from mocapd.ingest import candidate_record
+from mocapd.inbox.ingest import candidate_record
+from mocapd.inbox.watcher import Candidate
+from mocapd.service.daemon import INGEST_TRIES
 from mocapd.store import open_store
-from mocapd.watcher import Candidate
 from tests import videofiles
 from tests.stages import counted, write_script
 from tests.stages.harness import Daemon, Setup, drop, wait_for

@@ -9,16 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from mocapd import ingest as ingest_module
 from mocapd.errors import TransientError
-from mocapd.ingest import (
+from mocapd.inbox import ingest as ingest_module
+from mocapd.inbox.ingest import (
     ingest,
     ingested_sidecar,
     move_without_following,
     remove_originals,
     still_in_inbox,
 )
-from mocapd.watcher import Candidate, refusal_for
+from mocapd.inbox.watcher import Candidate, refusal_for
 
 
 def candidate_for(inbox: Path, name: str, sidecar: Path | None = None) -> Candidate:

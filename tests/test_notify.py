@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from mocapd.notify import notify, watchdog_interval
+from mocapd.service.notify import notify, watchdog_interval
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import pytest
 from mocapd import states
 from mocapd.config import Config
 from mocapd.outbox import Outbox, allocate_name, write_atomic
-from mocapd.runner import job_from_record
+from mocapd.service.runner import job_from_record
 from mocapd.store import Store, open_store
 from tests.jobs import folders_config, ingested_job
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from mocapd.pause import MAX_WAIT_SECONDS, EnvironmentPause
+from mocapd.service.pause import MAX_WAIT_SECONDS, EnvironmentPause
 
 
 def test_the_probe_is_tried_after_a_wait_that_doubles_and_the_pause_ends_when_it_passes() -> None:

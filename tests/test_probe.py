@@ -8,7 +8,7 @@ import pytest
 
 from mocapd.config import LimitSettings
 from mocapd.errors import JobError
-from mocapd.probe import legacy_rotation, probe
+from mocapd.inbox.probe import legacy_rotation, probe
 from tests.videofiles import (
     BAD_VIDEOS,
     MULTI_PERSON_CLIPS,

@@ -14,7 +14,7 @@ import pytest
 from mocapd import states
 from mocapd.config import Config, load
 from mocapd.job import Job
-from mocapd.runner import Listener, Runner, StopControl, job_from_record
+from mocapd.service.runner import Listener, Runner, StopControl, job_from_record
 from mocapd.store import Store, open_store
 from tests.stages import counted, write_script
 

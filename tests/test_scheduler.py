@@ -8,7 +8,7 @@ from pathlib import Path
 
 from mocapd import states
 from mocapd.config import Config, load
-from mocapd.scheduler import CLEANUP_ID, DISK_ID, REAPER_ID, Scheduler
+from mocapd.service.scheduler import CLEANUP_ID, DISK_ID, REAPER_ID, Scheduler
 from mocapd.store import Store, open_store
 
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from mocapd import gpu
 from mocapd.backends.selection import EMBEDDED, FOURDHUMANS, choose_backend, current_choice
 from mocapd.config import Config, FourDHumansSettings
-from mocapd.gpu import GpuDevice, GpuStatus, query_gpus
+from mocapd.service import gpu
+from mocapd.service.gpu import GpuDevice, GpuStatus, query_gpus
 
 FAKE_CHECKOUT = Path(__file__).resolve().parent / "fake_4dhumans"
 

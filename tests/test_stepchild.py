@@ -8,12 +8,12 @@ import sys
 
 import pytest
 
-from mocapd import stepchild
+from mocapd.service import stepchild
 
 # Eight threads each holding small blocks at once: glibc gives each its own arena unless capped.
 THREADS_ALLOCATING = """
 import ctypes, sys, threading
-from mocapd import stepchild
+from mocapd.service import stepchild
 if sys.argv[1] == "capped":
     stepchild.limit_malloc_arenas()
 libc = ctypes.CDLL(None)

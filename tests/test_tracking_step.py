@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from mocapd import gpu
 from mocapd.config import Config, FourDHumansSettings
 from mocapd.errors import JobError, TransientError
 from mocapd.job import Job, VideoInfo
 from mocapd.motion import tracklets
 from mocapd.options import JobOptions
+from mocapd.service import gpu
 from mocapd.steps import tracking
 
 REPOSITORY = Path(__file__).resolve().parents[1]

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from mocapd.config import Config, WatchSettings
-from mocapd.watcher import Candidate, InboxScanner, InboxWatcher, is_ignored_name
+from mocapd.inbox.watcher import Candidate, InboxScanner, InboxWatcher, is_ignored_name
 
 
 class FakeClock:
@@ -274,7 +274,7 @@ def test_a_missing_inbox_is_unhealthy_then_healthy_when_it_comes_back(
     scanner = InboxScanner(config, FakeClock())
     assert scanner.scan() == [] and scanner.healthy and scanner.problem is None
     shutil.rmtree(inbox)
-    with caplog.at_level(logging.INFO, logger="mocapd.watcher"):
+    with caplog.at_level(logging.INFO, logger="mocapd.inbox.watcher"):
         assert scanner.scan() == [] and scanner.scan() == []
         assert not scanner.healthy
         assert scanner.problem == f"inbox {inbox} is missing"

@@ -6,8 +6,8 @@ import argparse
 import time
 
 from mocapd.actions.common import open_existing_store
-from mocapd.cleanup import cleanup
 from mocapd.config import Config
+from mocapd.service.cleanup import cleanup
 
 HELP = "remove finished jobs' work files and inputs after cleanup.retention_hours (outbox results stay)"
 

@@ -7,11 +7,11 @@ import json
 
 from peewee import DatabaseError
 
-from mocapd import health
 from mocapd.actions.common import COMMAND_BUSY_SECONDS, print_json
 from mocapd.config import Config
-from mocapd.daemon import HOST_STATUS_NAME, read_pid
-from mocapd.health import OK, UNHEALTHY, Check
+from mocapd.service import health
+from mocapd.service.daemon import HOST_STATUS_NAME, read_pid
+from mocapd.service.health import OK, UNHEALTHY, Check
 from mocapd.store import DATABASE_NAME, StoreError, explain, open_configured, store_exists
 from mocapd.store_postgres import redacted
 

@@ -7,10 +7,10 @@ import json
 import time
 from typing import Any
 
-from mocapd import farm
 from mocapd.actions.common import open_existing_store, print_json, when
 from mocapd.config import Config
-from mocapd.runner import STEP_LABELS
+from mocapd.service import farm
+from mocapd.service.runner import STEP_LABELS
 from mocapd.store import Store
 
 PRINTS_JSON = True

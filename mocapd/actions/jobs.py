@@ -10,7 +10,7 @@ from mocapd.actions.common import open_existing_store, print_json, running_progr
 from mocapd.config import Config
 from mocapd.names import shown
 from mocapd.progress import describe
-from mocapd.runner import STEP_LABELS
+from mocapd.service.runner import STEP_LABELS
 from mocapd.store import Store
 
 PRINTS_JSON = True

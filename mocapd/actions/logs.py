@@ -8,7 +8,7 @@ from mocapd import states
 from mocapd.actions.common import CommandError, add_job_argument, find_job, open_existing_store
 from mocapd.config import Config
 from mocapd.logs import tail
-from mocapd.runner import job_from_record
+from mocapd.service.runner import job_from_record
 
 HELP = "print a job's step logs"
 

@@ -25,7 +25,7 @@ from mocapd.errors import JobError
 from mocapd.job import Job
 from mocapd.options import FORMATS, SKELETON_PRESETS, merge
 from mocapd.outbox import Outbox, allocate_name
-from mocapd.runner import job_from_record, job_options
+from mocapd.service.runner import job_from_record, job_options
 from mocapd.store import JobRecord, Store
 
 HELP = "export a finished job again: other tracks (re-runs track extraction) or other export options"

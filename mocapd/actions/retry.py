@@ -22,7 +22,7 @@ from mocapd.config import Config
 from mocapd.errors import JobError
 from mocapd.options import FOLDER_OPTIONS_NAME, read_json, resolve, sidecar_path
 from mocapd.outbox import Outbox
-from mocapd.runner import job_from_record
+from mocapd.service.runner import job_from_record
 from mocapd.store import JobRecord, Store
 
 HELP = "queue a failed job again, from the step that failed (options refused at ingest are read again)"

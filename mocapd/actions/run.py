@@ -6,9 +6,9 @@ import argparse
 
 from mocapd.actions.common import CommandError, config_path, overrides
 from mocapd.config import Config
-from mocapd.daemon import AlreadyRunning, Daemon
 from mocapd.logs import log_to_stderr
-from mocapd.runner import DEFAULT_STAGE_PACKAGE
+from mocapd.service.daemon import AlreadyRunning, Daemon
+from mocapd.service.runner import DEFAULT_STAGE_PACKAGE
 from mocapd.store import StoreError
 
 HELP = "run the daemon in the foreground (systemd: Type=notify)"

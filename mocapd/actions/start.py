@@ -11,9 +11,9 @@ import daemon as python_daemon
 
 from mocapd.actions.common import CommandError, config_path, overrides
 from mocapd.config import Config
-from mocapd.daemon import AlreadyRunning, Daemon, read_pid
 from mocapd.logs import LOG_NAME, log_to_file
-from mocapd.runner import DEFAULT_STAGE_PACKAGE
+from mocapd.service.daemon import AlreadyRunning, Daemon, read_pid
+from mocapd.service.runner import DEFAULT_STAGE_PACKAGE
 
 HELP = "start the daemon in the background (without systemd)"
 START_WAIT_SECONDS = 15.0

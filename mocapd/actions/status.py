@@ -6,14 +6,15 @@ import argparse
 import json
 from typing import Any
 
-from mocapd import gpu, health, states
+from mocapd import states
 from mocapd.actions import hosts
 from mocapd.actions.common import open_existing_store, print_json, running_progress, when
 from mocapd.config import Config
-from mocapd.daemon import read_pid
 from mocapd.names import shown
 from mocapd.progress import Overall, describe
-from mocapd.runner import STEP_LABELS
+from mocapd.service import gpu, health
+from mocapd.service.daemon import read_pid
+from mocapd.service.runner import STEP_LABELS
 from mocapd.store import store_exists
 
 PRINTS_JSON = True

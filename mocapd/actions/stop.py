@@ -9,7 +9,7 @@ import time
 
 from mocapd.actions.common import CommandError
 from mocapd.config import Config
-from mocapd.daemon import read_pid
+from mocapd.service.daemon import read_pid
 
 HELP = "stop the daemon (a running step may finish first; --now aborts it)"
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mocapd import gpu
 from mocapd.backends import fourdhumans
 from mocapd.config import Config, GpuSettings
-from mocapd.gpu import GpuStatus
+from mocapd.service import gpu
+from mocapd.service.gpu import GpuStatus
 
 FOURDHUMANS = "4dhumans"
 EMBEDDED = "mediapipe"

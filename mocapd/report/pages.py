@@ -18,7 +18,7 @@ import jinja2
 from mocapd import progress, states
 from mocapd.report import figures, summary, verdict
 from mocapd.report.layout import FILES_DIR, PREVIEW_DIR
-from mocapd.runner import STEP_LABELS
+from mocapd.service.runner import STEP_LABELS
 from mocapd.stats import average_step_seconds
 from mocapd.store import JobRecord, Store
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 
-from mocapd import gpu
 from mocapd.backends import fourdhumans, selection
 from mocapd.job import Job, StepOutcome
+from mocapd.service import gpu
 
 log = logging.getLogger(__name__)
 

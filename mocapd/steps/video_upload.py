@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from mocapd.inbox.probe import probe
 from mocapd.job import Job, StepOutcome
-from mocapd.probe import probe
 
 
 def run(job: Job) -> StepOutcome:

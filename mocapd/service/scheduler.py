@@ -11,8 +11,8 @@ from typing import Protocol
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from mocapd.cleanup import cleanup
 from mocapd.config import Config
+from mocapd.service.cleanup import cleanup
 from mocapd.store import Store
 
 log = logging.getLogger(__name__)

@@ -18,11 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from mocapd import config as config_module
-from mocapd import farm, health, notify, options
+from mocapd import options
 from mocapd.config import Config, ConfigError
 from mocapd.errors import DiskFull, JobError, TransientError
-from mocapd.health import BYTES_PER_MB
-from mocapd.ingest import (
+from mocapd.inbox.ingest import (
     candidate_from_record,
     candidate_record,
     ingest,
@@ -31,13 +30,15 @@ from mocapd.ingest import (
     remove_originals,
     still_in_inbox,
 )
+from mocapd.inbox.watcher import Candidate, InboxScanner, InboxWatcher
 from mocapd.names import folder_name, shown
 from mocapd.outbox import Outbox, allocate_name, write_atomic
-from mocapd.pause import EnvironmentPause
-from mocapd.runner import DEFAULT_STAGE_PACKAGE, Runner, StopControl, warm_up, work_dir_for
-from mocapd.scheduler import Scheduler
+from mocapd.service import farm, health, notify
+from mocapd.service.health import BYTES_PER_MB
+from mocapd.service.pause import EnvironmentPause
+from mocapd.service.runner import DEFAULT_STAGE_PACKAGE, Runner, StopControl, warm_up, work_dir_for
+from mocapd.service.scheduler import Scheduler
 from mocapd.store import JobRecord, Store, StoreUnavailable, open_configured
-from mocapd.watcher import Candidate, InboxScanner, InboxWatcher
 
 __all__ = ["Daemon", "candidate_from_record", "candidate_record"]
 

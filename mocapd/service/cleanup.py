@@ -9,7 +9,7 @@ from pathlib import Path
 
 from mocapd import states
 from mocapd.config import Config
-from mocapd.runner import work_dir_for
+from mocapd.service.runner import work_dir_for
 from mocapd.store import Store
 
 log = logging.getLogger(__name__)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from mocapd import gpu
 from mocapd.config import Config
+from mocapd.service import gpu
 
 # Seconds the farm's leader row lasts; the leader renews it with every heartbeat.
 LEADER_SECONDS = 15.0

@@ -18,7 +18,7 @@ from typing import Any
 
 from mocapd.errors import DiskFull, JobError, TransientError
 from mocapd.names import input_name, shown
-from mocapd.watcher import Candidate
+from mocapd.inbox.watcher import Candidate
 
 log = logging.getLogger(__name__)
 

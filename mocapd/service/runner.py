@@ -24,13 +24,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mocapd import health, ingest, safefs, states, stepchild
+from mocapd import safefs, states
 from mocapd.config import Config
+from mocapd.inbox import ingest
 from mocapd.job import Job, VideoInfo
 from mocapd.logs import step_header
 from mocapd.options import JobOptions
-from mocapd.pause import EnvironmentPause
 from mocapd.safefs import LinkRefused
+from mocapd.service import health, stepchild
+from mocapd.service.pause import EnvironmentPause
 from mocapd.settings import build
 from mocapd.store import Claim, JobRecord, LostLease, Store, StoreError, StoreUnavailable
 
@@ -79,7 +81,7 @@ def child_context(stage_package: str = DEFAULT_STAGE_PACKAGE) -> Any:
     with _context_lock:
         if _context is None:
             _context = multiprocessing.get_context("forkserver")
-            _context.set_forkserver_preload(["mocapd.stepchild", "mocapd.cli", stage_package])
+            _context.set_forkserver_preload(["mocapd.service.stepchild", "mocapd.cli", stage_package])
         return _context
 
 
