@@ -157,3 +157,21 @@ def test_upright_actor_in_camera_axes_has_the_phalp_orientation() -> None:
     camera_rotations = ik.solve(camera_keypoints, offsets).global_rotations
     up = camera_rotations[:, 0] @ np.array([0.0, 1.0, 0.0])
     assert np.all(up[:, 1] < -0.9)
+
+
+def test_a_bent_limb_whose_bend_turns_across_its_reference_keeps_its_twist() -> None:
+    # An upper arm hanging down, the forearm bent 60 degrees, its bend swinging from forward round
+    # to the side and a little behind: the bending plane's normal turns across the straight-arm
+    # reference (the arm's side axis). The hinge axis must follow it, never turn over in one frame.
+    frames = 40
+    upper = np.tile([0.0, -0.3, 0.0], (frames, 1))
+    swing = np.radians(np.linspace(0.0, 120.0, frames))
+    bend = np.stack([np.sin(swing), np.zeros(frames), np.cos(swing)], axis=1)
+    lower = 0.25 * (np.cos(np.radians(60.0)) * np.array([0.0, -1.0, 0.0]) + np.sin(np.radians(60.0)) * bend)
+    fallback = np.cross(ik.unit(upper), [0.0, 0.0, 1.0])
+    reference = ik.unit(ik.bend_reference(upper, lower, fallback))
+    turns = np.degrees(np.arccos(np.clip(np.sum(reference[1:] * reference[:-1], axis=-1), -1.0, 1.0)))
+    assert turns.max() < 10.0
+    # Where the bend agrees with the reference it is the bending plane's normal with that sign.
+    normal = ik.unit(np.cross(ik.unit(upper), ik.unit(lower)))
+    assert np.sum(reference[0] * normal[0]) > 0.99

@@ -32,6 +32,9 @@ HEAD_CENTRE_FRACTION = 0.4
 BEND_BLEND = (0.15, 0.5)
 # Cosine between the bending-plane normal and the straight-limb reference over which its sign fades in.
 SIGN_BLEND = 0.3
+# Cost of turning a fully bent limb's hinge axis over between two frames, in frames of full disagreement
+# with the straight-limb reference (bend_reference): it turns over only for long, clear disagreement.
+HINGE_SWITCH_COST = 20.0
 # Where the landmarks the skeleton has no joint for lie in the rest pose, from a nearby joint (metres).
 REST_EXTRAS: dict[str, tuple[str, tuple[float, float, float]]] = {
     "left_heel": ("left_ankle", (0.0, -0.06, -0.05)),
@@ -168,10 +171,38 @@ def bend_reference(upper: np.ndarray, lower: np.ndarray, fallback: np.ndarray) -
     low, high = BEND_BLEND
     weight = np.clip((sine - low) / (high - low), 0.0, 1.0)
     # Elbows and knees bend one way: a normal against the fallback is an overstretched joint (or
-    # noise), read as a small bend about the same axis. Near-perpendicular normals fade out smoothly.
+    # noise), read as a bend about the same axis. Over a clip the side is chosen per bent stretch
+    # (hinge_signs), so that a bent limb whose normal turns across the fallback keeps its twist.
     agreement = np.sum(unit(normal) * unit(fallback), axis=-1, keepdims=True)
-    signed = unit(normal) * np.clip(agreement / SIGN_BLEND, -1.0, 1.0)
+    if normal.ndim == 2 and normal.shape[0] > 1:
+        signed = unit(normal) * hinge_signs(agreement[:, 0], weight[:, 0])[:, None]
+    else:
+        signed = unit(normal) * np.clip(agreement / SIGN_BLEND, -1.0, 1.0)
     return weight * signed + (1.0 - weight) * unit(fallback)
+
+
+def hinge_signs(agreement: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """(N,) +1 or -1 per frame: which side of its bending plane a limb's hinge axis lies on.
+
+    Each frame prefers the side agreeing with the straight-limb reference (cost (1 - s a) / 2);
+    changing side costs HINGE_SWITCH_COST times the bend weight, so the axis turns over only where
+    the limb is (nearly) straight. Turning it while bent spun the upper arm or thigh half a turn in
+    one frame (SinglePerson cam02/cam04: 170-180 degrees, which the smoother spread into the wrists)."""
+    frames = agreement.shape[0]
+    signs = np.array([1.0, -1.0])
+    unary = (1.0 - np.nan_to_num(agreement)[:, None] * signs) / 2.0  # (N, 2)
+    switch = HINGE_SWITCH_COST * np.nan_to_num(np.maximum(weight[1:], weight[:-1]))  # (N-1,)
+    total = unary[0].copy()
+    back = np.zeros((frames, 2), dtype=np.int64)
+    for index in range(1, frames):
+        stay, change = total, total[::-1] + switch[index - 1]
+        back[index] = np.where(stay <= change, [0, 1], [1, 0])
+        total = np.minimum(stay, change) + unary[index]
+    chosen = np.zeros(frames, dtype=np.int64)
+    chosen[-1] = int(np.argmin(total))
+    for index in range(frames - 1, 0, -1):
+        chosen[index - 1] = back[index, chosen[index]]
+    return signs[chosen]
 
 
 def pose(keypoints: np.ndarray, offsets: np.ndarray, present: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
