@@ -87,3 +87,25 @@ def global_to_local(global_rotations: np.ndarray) -> np.ndarray:
         parent = global_rotations[..., PARENTS[joint], :, :]
         result[..., joint, :, :] = np.swapaxes(parent, -1, -2) @ global_rotations[..., joint, :, :]
     return result
+
+
+# Each foot rests on its heel end (ankle joint) and toe end (foot joint): (left, right) x (heel, toe).
+SOLE_JOINTS = np.array(
+    [[JOINT_INDEX[f"{side}_{name}"] for name in ("ankle", "foot")] for side in ("left", "right")]
+)
+
+
+def sole_rest_heights(offsets: np.ndarray) -> np.ndarray:
+    """(2,) height of the ankle and foot joints above the sole (the lower of the two) in the rest pose."""
+    identity = np.broadcast_to(np.eye(3), (NUM_JOINTS, 3, 3))
+    rest = forward_kinematics(identity, offsets, np.zeros(3))
+    heights = rest[SOLE_JOINTS[0], 1]
+    return heights - heights.min()
+
+
+def sole_points(positions: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """(N, 2, 2, 3) under each foot's heel and toe end, on its sole: the joints (Y up) lowered by their
+    rest height above it. What the floor, the foot locking and the solver's contacts all measure."""
+    points = positions[:, SOLE_JOINTS].copy()
+    points[..., 1] -= sole_rest_heights(offsets)
+    return points

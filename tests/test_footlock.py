@@ -19,7 +19,7 @@ def lock(
     rotations = track.local_rotations()
     result = footlock.lock_feet(rotations, track.offsets, track.trans, track.fps)
     points = footlock.foot_points(
-        skeleton.positions_from_local(rotations, track.offsets, result.root_positions)
+        skeleton.positions_from_local(rotations, track.offsets, result.root_positions), track.offsets
     )
     return result, points, track.trans
 
@@ -76,6 +76,23 @@ def test_lift_above_floor_raises_only_frames_below_it() -> None:
     sunk = track.trans.copy()
     sunk[::2, 1] -= 0.1
     lifted = footlock.lift_above_floor(rotations, track.offsets, sunk)
-    points = footlock.foot_points(skeleton.positions_from_local(rotations, track.offsets, lifted))
+    points = footlock.foot_points(
+        skeleton.positions_from_local(rotations, track.offsets, lifted), track.offsets
+    )
     assert points[..., 1].min() == pytest.approx(0.0, abs=1e-9)
-    np.testing.assert_allclose(lifted[1::2], sunk[1::2])
+    # Soles, not joints: the heel end is its rest height below the ankle joint.
+    before = footlock.foot_points(
+        skeleton.positions_from_local(rotations, track.offsets, sunk), track.offsets
+    )
+    above = before[..., 1].min(axis=(1, 2)) >= 0.0
+    assert above[1::2].mean() > 0.6
+    np.testing.assert_allclose(lifted[above], sunk[above])
+
+
+def test_a_lift_for_one_frame_rises_and_falls_over_its_neighbours() -> None:
+    deficit = np.zeros(21)
+    deficit[10] = 0.03
+    lift = footlock.smooth_lift(deficit, 2)
+    assert np.all(lift >= deficit) and lift[10] == pytest.approx(0.03)
+    assert np.abs(np.diff(lift, 2)).max() < 0.5 * 0.03 * 2  # a one-frame spike's is 2 x 3 cm
+    assert lift[:6].max() == 0.0 and lift[15:].max() == 0.0

@@ -61,3 +61,20 @@ def test_the_per_frame_fit_is_kept_when_the_solver_is_off() -> None:
     track = extraction.observe(data, 1, FPS, solve=False)
     assert track.solver == {}
     assert not any(key in quality.track_quality(extraction.level(track)) for key in SOLVER_FIGURES)
+
+
+def test_the_world_floor_is_the_floor_the_solver_held_the_feet_on() -> None:
+    from mocapd.export.prepare import PrepareSettings, prepare
+
+    data = tracklets.from_dict(embedded_file(60))
+    track = extraction.observe(data, 1, FPS)
+    assert track.floor_point is not None
+    extracted = extraction.level(track)
+    motion = extracted.motion
+    # The solver's floor is the world's y = 0 (not a percentile of the lowest feet).
+    world = extraction.clip_world(track, extracted.camera_tilt)
+    assert abs(float((world.axes @ track.floor_point)[1] - world.origin[1])) < 1e-9
+    # The export holds the feet on that floor, without estimating another, and lets none through it.
+    prepared = prepare(motion, PrepareSettings())
+    locking = prepared.report["foot_locking"]
+    assert locking["floor_offset_m"] == 0.0 and locking["below_floor_after"] == 0.0

@@ -1,5 +1,8 @@
 """Foot contacts and foot locking: the root is moved so a planted foot stays put and no foot goes below y = 0.
 
+Heights are the soles' (skeleton.sole_points: the heel end and toe end lowered by their rest height
+above the sole), as the world's floor and the solver's contacts measure them, so that one floor holds.
+
 Plain numpy over the skeleton's forward kinematics, run in the export step before any file is written.
 """
 
@@ -40,8 +43,11 @@ class FootLockResult:
     below_floor_after: float
 
 
-def foot_points(positions: np.ndarray) -> np.ndarray:
-    """(N, 2 sides, 2 points, 3) heel and toe positions of each foot."""
+def foot_points(positions: np.ndarray, offsets: np.ndarray | None = None) -> np.ndarray:
+    """(N, 2 sides, 2 points, 3) heel and toe positions of each foot: the joints, or with `offsets`
+    the points of the sole under them (skeleton.sole_points)."""
+    if offsets is not None:
+        return skeleton.sole_points(positions, offsets)
     return np.stack([positions[:, list(FOOT_POINTS[side])] for side in SIDES], axis=1)
 
 
@@ -119,21 +125,42 @@ def below_floor_share(points: np.ndarray, tolerance_m: float = 1e-6) -> float:
 def lift_above_floor(
     local_rotations: np.ndarray, offsets: np.ndarray, root_positions: np.ndarray
 ) -> np.ndarray:
-    """Root positions raised, frame by frame, just enough that no foot point is below y = 0."""
-    points = foot_points(skeleton.positions_from_local(local_rotations, offsets, root_positions))
+    """Root positions raised, frame by frame, just enough that no sole is below y = 0."""
+    points = foot_points(skeleton.positions_from_local(local_rotations, offsets, root_positions), offsets)
     lowest = points[..., 1].min(axis=(1, 2))
     result = root_positions.copy()
     result[:, 1] += np.maximum(0.0, -lowest)
     return result
 
 
+def smooth_lift(deficit: np.ndarray, half: int) -> np.ndarray:
+    """(N,) a lift at least `deficit` in every frame that rises and falls over 2 * half + 1 frames.
+
+    The running mean of the running maximum (both 2 * half + 1 wide) is never below the deficit, and
+    a lift of a few centimetres for one frame no longer jerks the whole body (SinglePerson cam02)."""
+    if half < 1 or deficit.shape[0] < 2 or not deficit.any():
+        return deficit
+    window = 2 * half + 1
+    padded = np.pad(deficit, half, mode="edge")
+    highest = np.lib.stride_tricks.sliding_window_view(padded, window).max(axis=-1)
+    padded = np.pad(highest, half, mode="edge")
+    return np.maximum(np.convolve(padded, np.ones(window) / window, mode="valid"), deficit)
+
+
 def lock_feet(
-    local_rotations: np.ndarray, offsets: np.ndarray, root_positions: np.ndarray, fps: float
+    local_rotations: np.ndarray,
+    offsets: np.ndarray,
+    root_positions: np.ndarray,
+    fps: float,
+    floor: float | None = None,
 ) -> FootLockResult:
-    """Ground the motion on y = 0 and move the root so that feet in contact neither slide nor float."""
-    points = foot_points(skeleton.positions_from_local(local_rotations, offsets, root_positions))
+    """Ground the motion on y = 0 and move the root so that feet in contact neither slide nor float.
+
+    floor: where the floor is (a track's world has it at y = 0); None: estimated from the soles."""
+    points = foot_points(skeleton.positions_from_local(local_rotations, offsets, root_positions), offsets)
     below_before = below_floor_share(points)
-    floor = float(np.percentile(points[..., 1].min(axis=(1, 2)), FLOOR_PERCENTILE))
+    if floor is None:
+        floor = float(np.percentile(points[..., 1].min(axis=(1, 2)), FLOOR_PERCENTILE))
     points = points - np.array([0.0, floor, 0.0])
     contacts = detect_contacts(points, fps)
     weights = blend_weights(contacts, fps)
@@ -156,9 +183,11 @@ def lock_feet(
     padded = np.pad(vertical, half, mode="edge")
     vertical = np.convolve(padded, np.ones(2 * half + 1) / (2 * half + 1), mode="valid")
     result[:, 1] = root_positions[:, 1] - floor + vertical
-    result = lift_above_floor(local_rotations, offsets, result)
+    # No sole below the floor: lifted where needed, smoothly.
+    lowest = foot_points(skeleton.positions_from_local(local_rotations, offsets, result), offsets)[..., 1]
+    result[:, 1] += smooth_lift(np.maximum(0.0, -lowest.min(axis=(1, 2))), half)
 
-    after = foot_points(skeleton.positions_from_local(local_rotations, offsets, result))
+    after = foot_points(skeleton.positions_from_local(local_rotations, offsets, result), offsets)
     return FootLockResult(
         root_positions=result,
         contacts=contacts,

@@ -133,7 +133,9 @@ def prepare(track: TrackMotion, settings: PrepareSettings) -> Prepared:
         rotations, positions = resample(track.time, rotations, positions, fps, hold, start_frame / fps)
         report["resampled"] = True
     if settings.foot_locking:
-        locked = footlock.lock_feet(rotations, track.offsets, positions, fps)
+        # The track's world has its floor at y = 0 (mocapd.motion.worldframe, the solver's floor
+        # where it ran): locking holds feet on that one floor instead of estimating another.
+        locked = footlock.lock_feet(rotations, track.offsets, positions, fps, floor=0.0)
         positions = locked.root_positions
         report["foot_locking"] = {
             "contact_share": [float(share) for share in locked.contacts.mean(axis=0)],

@@ -92,6 +92,8 @@ class CameraTrack:
     solver: dict[str, Any] = field(default_factory=dict)
     # What the camera's up is estimated from when it is not this motion (the solver's tracks).
     tilt_person: gravity.Person | None = None
+    # A camera-frame point on the floor the solver held the feet on (None: the world finds one).
+    floor_point: np.ndarray | None = None
 
     def person(self) -> gravity.Person:
         """The joints in the camera frame, as the camera's up is estimated from."""
@@ -108,7 +110,9 @@ def clip_up(tracks: list[CameraTrack]) -> gravity.GravityEstimate:
 
 def clip_world(main: CameraTrack, up: gravity.GravityEstimate) -> worldframe.World:
     """The clip's one world, anchored on its main actor (docs/export.md)."""
-    return worldframe.clip_world(main.camera_rotations, main.body, main.pelvis_camera, main.offsets, up.up)
+    return worldframe.clip_world(
+        main.camera_rotations, main.body, main.pelvis_camera, main.offsets, up.up, main.floor_point
+    )
 
 
 def camera_positions(
@@ -437,6 +441,7 @@ def solved_track(
         offsets=solved.offsets,
         solver=solved.figures,
         tilt_person=tilt_person,
+        floor_point=solved.floor_point,
     )
 
 
@@ -460,6 +465,8 @@ def level(
     placed in `world` (the clip's, clip_world), else in one anchored on this track."""
     if up is None:
         up = gravity.estimate_from_people([track.person()])
+    if world is None:
+        world = clip_world(track, up)
     root, trans = worldframe.to_world(
         track.camera_rotations, track.body, track.pelvis_camera, track.offsets, up.up, world
     )

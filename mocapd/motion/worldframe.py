@@ -19,7 +19,7 @@ import numpy as np
 
 from mocapd.motion.gravity import leveling_rotation
 from mocapd.rotations import rotation_y
-from mocapd.skeleton import JOINT_INDEX, positions_from_local
+from mocapd.skeleton import positions_from_local, sole_points
 
 # OpenCV camera axes -> Y-up axes: y and z flip. Applied on the left of global rotations and to positions.
 OPENCV_TO_WORLD = np.diag([1.0, -1.0, -1.0])
@@ -27,9 +27,8 @@ OPENCV_TO_WORLD = np.diag([1.0, -1.0, -1.0])
 PELVIS_IN_SMPL_MODEL = np.array([0.0018, -0.2233, 0.0282])
 # PHALP renders with a focal length of 5000 px for a 256 px crop, scaled to the full image's longest side.
 PHALP_FOCAL_PER_PIXEL = 5000.0 / 256.0
-FOOT_JOINTS = tuple(JOINT_INDEX[name] for name in ("left_ankle", "right_ankle", "left_foot", "right_foot"))
-# The floor is the lowest foot position over the clip, taken at a low percentile so that a few
-# frames with a foot pushed through the floor by noise do not lift the whole clip.
+# Without a solved floor, the floor is the lowest sole over the clip, taken at a low percentile so
+# that a few frames with a foot pushed through the floor by noise do not lift the whole clip.
 FLOOR_PERCENTILE = 2.0
 FORWARD = np.array([0.0, 0.0, 1.0])
 
@@ -81,10 +80,10 @@ def heading_rotation(root_rotation: np.ndarray) -> np.ndarray:
 def floor_height(
     root_rotations: np.ndarray, body_rotations: np.ndarray, offsets: np.ndarray, trans: np.ndarray
 ) -> float:
-    """The height of the floor under the actor: the clip's lowest foot joint, robustly."""
+    """The height of the floor under the actor: the clip's lowest sole (skeleton.sole_points), robustly."""
     local = np.concatenate([root_rotations[:, None], body_rotations], axis=1)
     positions = positions_from_local(local, offsets, trans)
-    lowest_per_frame = positions[:, FOOT_JOINTS, 1].min(axis=1)
+    lowest_per_frame = sole_points(positions, offsets)[..., 1].min(axis=(1, 2))
     return float(np.percentile(lowest_per_frame, FLOOR_PERCENTILE))
 
 
@@ -115,13 +114,18 @@ def clip_world(
     pelvis_camera: np.ndarray,
     offsets: np.ndarray,
     up_camera: np.ndarray | None = None,
+    floor_point: np.ndarray | None = None,
 ) -> World:
     """The world anchored on one person (the clip's main actor): facing +Z at their first row, the
-    origin on the floor under their first pelvis position, the floor under their feet over the clip."""
+    origin on the floor under their first pelvis position, the floor under their feet over the clip:
+    through `floor_point` (camera frame) where the solver found it, else their lowest soles."""
     axes = OPENCV_TO_WORLD if up_camera is None else OPENCV_TO_WORLD @ leveling_rotation(up_camera)
     axes = heading_rotation(axes @ camera_rotations[0]) @ axes
     rotations, positions = axes @ camera_rotations, pelvis_camera @ axes.T
-    floor = floor_height(rotations, body_rotations, offsets, positions)
+    if floor_point is not None:
+        floor = float((axes @ floor_point)[1])
+    else:
+        floor = floor_height(rotations, body_rotations, offsets, positions)
     return World(axes, np.array([positions[0, 0], floor, positions[0, 2]]))
 
 

@@ -50,6 +50,8 @@ class Solved:
     offsets: np.ndarray  # (24, 3)
     resting: np.ndarray  # (M, 2) left/right foot resting
     figures: dict[str, Any] = field(default_factory=dict)
+    # A point on the floor under the person (camera frame), where one was found: the world's floor.
+    floor_point: np.ndarray | None = None
 
 
 def _fill(values: np.ndarray) -> np.ndarray:
@@ -135,6 +137,7 @@ def solve_clip(
     rest = contacts.rest_heights(offsets)
     found = contacts.detect(joints, image, confidence, up, offsets, camera, fps)
     shift = np.zeros((frames, 3))
+    floor_point = None
     if frames >= MIN_FRAMES and found.floor is not None:
         below = contacts.sole_heights(joints, up, offsets) < found.floor
         shift = rootpath.solve(
@@ -149,6 +152,9 @@ def solve_clip(
             fps,
             below,
         )
+        # The world's floor: the plane the resting feet were held on, under the person's mean position.
+        centre = (joints[:, 0] + shift).mean(axis=0)
+        floor_point = centre - (centre @ up - found.floor) * up
     joints = joints + shift[:, None]
     fitted = fitted + shift[:, None]
     figures = {
@@ -163,6 +169,7 @@ def solve_clip(
         offsets=offsets,
         resting=found.resting,
         figures=figures,
+        floor_point=floor_point,
     )
 
 

@@ -18,9 +18,7 @@ from mocapd.motion.solver.camera import Pinhole
 
 SIDES = ("left", "right")
 # The skeleton joints a foot rests on (heel side, toe side) and the landmarks that show them in the image.
-SOLE_JOINTS = np.array(
-    [[skeleton.JOINT_INDEX[f"{side}_{name}"] for name in ("ankle", "foot")] for side in SIDES]
-)
+SOLE_JOINTS = skeleton.SOLE_JOINTS
 SOLE_LANDMARKS = np.array(
     [[MEDIAPIPE_INDEX[f"{side}_{name}"] for name in ("heel", "foot_index")] for side in SIDES]
 )
@@ -56,10 +54,7 @@ class Contacts:
 
 def rest_heights(offsets: np.ndarray) -> np.ndarray:
     """(2,) height of the ankle and foot joints above the sole in the rest pose."""
-    identity = np.broadcast_to(np.eye(3), (skeleton.NUM_JOINTS, 3, 3))
-    rest = skeleton.forward_kinematics(identity, offsets, np.zeros(3))
-    heights = rest[SOLE_JOINTS[0], 1]
-    return heights - heights.min()
+    return skeleton.sole_rest_heights(offsets)
 
 
 def sole_heights(joints: np.ndarray, up: np.ndarray, offsets: np.ndarray) -> np.ndarray:
