@@ -78,6 +78,7 @@ class Figures:
     lag: int
     fast_turns: int
     knee_backwards: int
+    elbow_backwards: int  # elbows bent backwards > 5 deg where the reference's are not
     frames: int
 
 
@@ -129,8 +130,14 @@ def export(video: Path, tracklets_path: Path, work: Path, solve: bool) -> tuple[
         start = time.process_time()
         outcome = track_extraction.run(job)
         seconds = time.process_time() - start
+    start = time.perf_counter()
     smoothing.run(job)
+    middle = time.perf_counter()
     fbx_export.run(job)
+    outcome.data["bench_seconds"] = {
+        "smoothing": middle - start,
+        "export": time.perf_counter() - middle,
+    }
     return job, seconds, outcome.data
 
 
@@ -272,6 +279,13 @@ def figures(
             )
         )
     )
+    # Elbows about the shoulder line: flexion is negative there (the forearm comes forward of a hanging
+    # arm); the convention fails for some poses (an arm raised forward, forearm down), so only frames
+    # where the reference's elbow is not bent that way count.
+    arms = [(0, 1, 2), (6, 7, 8)]
+    elbow_back = np.stack([signed_knee(compared, (0, 6), arm) > BACKWARDS_DEG for arm in arms], axis=1)
+    truth_back = np.stack([signed_knee(truth, (0, 6), arm) > BACKWARDS_DEG for arm in arms], axis=1)
+    elbow_backwards = int(np.count_nonzero((elbow_back & ~truth_back)[usable].any(axis=1)))
     reference_figures = {
         "near_floor": ref_near,
         "worst_lowest_cm": ref_worst,
@@ -293,6 +307,7 @@ def figures(
             lag=min(lags, key=lambda shift: lags[shift]),
             fast_turns=fast,
             knee_backwards=backwards,
+            elbow_backwards=elbow_backwards,
             frames=int(usable.sum()),
         ),
         reference_figures,
@@ -400,6 +415,21 @@ def run_demo(
             f"{results[False][1]:.2f} s, after {results[True][1]:.2f} s: the solver's share "
             f"{(results[True][1] - results[False][1]) / duration:.3f}x of the clip's duration"
         )
+        if demo == "SinglePerson":
+            # The whole job for one person: tracking (wall, 0 when cached) + extraction with the solver
+            # (CPU) + smoothing + FBX export (wall, Blender included).
+            steps = results[True][2]["bench_seconds"]
+            whole = tracking_s[video.stem] + results[True][1] + steps["smoothing"] + steps["export"]
+            print(
+                f"  {demo} {video.stem} whole job: tracking {tracking_s[video.stem]:.2f} + extraction "
+                f"{results[True][1]:.2f} + smoothing {steps['smoothing']:.2f} + export {steps['export']:.2f} "
+                f"= {whole:.2f} s, {whole / duration:.2f}x the clip's {duration:.2f} s"
+                + (
+                    " (tracking cached: run without --cache to time it)"
+                    if tracking_s[video.stem] == 0
+                    else ""
+                )
+            )
         for person, (reference, person_tids) in enumerate(references, start=1):
             pair = []
             if video.stem not in person_tids:
@@ -467,6 +497,7 @@ def print_table(rows: list[tuple[str, Figures, Figures, dict[str, float]]]) -> N
         ("lag", "lag", "{:d}"),
         (">30deg/f", "fast_turns", "{:d}"),
         ("knee back", "knee_backwards", "{:d}"),
+        ("elbow back", "elbow_backwards", "{:d}"),
     )
     print()
     print(f"{'view':32s} {'':6s} " + " ".join(f"{title:>12s}" for title, _, _ in columns))

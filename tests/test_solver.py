@@ -79,3 +79,45 @@ def test_a_person_half_out_of_frame_is_solved_without_contacts_for_unseen_feet()
     relative = (joints_of(solved) - solved.pelvis[:, None]) - (clip.true_joints - clip.true_joints[:, :1])
     arms = [skeleton.JOINT_INDEX[f"{side}_elbow"] for side in ("left", "right")]
     assert np.linalg.norm(relative[:, arms], axis=-1).mean() < 0.06
+
+
+def elbow_bend(points: np.ndarray, side: str) -> np.ndarray:
+    """(N,) sine of the elbow's bend about the shoulder line, > 0 bent forwards (posefit's convention)."""
+    from mocapd.motion.landmarks import MEDIAPIPE_INDEX as INDEX
+
+    lateral = points[:, INDEX["left_shoulder"]] - points[:, INDEX["right_shoulder"]]
+    lateral /= np.linalg.norm(lateral, axis=-1, keepdims=True)
+    shoulder, elbow, wrist = (points[:, INDEX[f"{side}_{name}"]] for name in ("shoulder", "elbow", "wrist"))
+    upper, lower = elbow - shoulder, wrist - elbow
+    normal = (
+        np.cross(upper, lower) / (np.linalg.norm(upper, axis=-1) * np.linalg.norm(lower, axis=-1))[:, None]
+    )
+    return -np.sum(normal * lateral, axis=-1)
+
+
+def test_an_elbow_the_model_bends_backwards_in_depth_is_fitted_as_a_hinge() -> None:
+    from mocapd.motion.landmarks import MEDIAPIPE_INDEX as INDEX
+    from mocapd.motion.solver import bones, posefit
+    from tests.solver_clips import CAMERA
+
+    clip = make_clip(frames=40)
+    wrist, elbow = INDEX["left_wrist"], INDEX["left_elbow"]
+    # The model's world landmarks put the wrist 20 cm behind the elbow's hinge; the 2D landmarks stay
+    # where they are, but tell nothing along the ray.
+    hips = clip.truth[:, [INDEX["left_hip"], INDEX["right_hip"]]].mean(axis=1, keepdims=True)
+    world = clip.truth - hips
+    # Backwards: against the direction a forearm bends, from the elbow (perpendicular to the upper arm).
+    lateral = world[:, INDEX["left_shoulder"]] - world[:, INDEX["right_shoulder"]]
+    upper = world[:, elbow] - world[:, INDEX["left_shoulder"]]
+    backwards = np.cross(lateral, upper)
+    backwards /= np.linalg.norm(backwards, axis=-1, keepdims=True)
+    moved = world.copy()
+    moved[:, wrist] += 0.2 * backwards
+    assert elbow_bend(moved, "left").mean() < -0.15
+    confidence = np.full(clip.visibility.shape, 0.95)
+    lengths = bones.segment_lengths(world, confidence)
+    start = moved + hips
+    fitted = posefit.fit(clip.image, moved, confidence, CAMERA, 30.0, lengths, start)
+    # Held at straight at worst (the hinge's inequality), no longer bent backwards by the prior.
+    assert np.degrees(np.arcsin(np.clip(elbow_bend(fitted, "left"), -1, 1))).min() > -5.0
+    assert np.linalg.norm(fitted[:, elbow] - clip.truth[:, elbow], axis=-1).mean() < 0.05

@@ -42,12 +42,23 @@ SEGMENT_SIGMA_M = 0.01
 # reach more; the 2D evidence carries them there.
 ACCELERATION_M_S2 = 5.0
 # Knees are hinges: the shank turns backwards from the thigh, about the hip line (left - right hip).
-# A knee bent the other way is pushed back to straight with this scale (the sine of its angle).
+# A knee (or elbow, ARMS) bent the other way is pushed back to straight with this scale (the sine of
+# its angle).
 HINGE_SIGMA = 0.02
 LEGS = tuple(
     tuple(FIT_POSITION[MEDIAPIPE_INDEX[f"{side}_{name}"]] for name in ("hip", "knee", "ankle"))
     for side in ("left", "right")
 )
+# Elbows too, about the shoulder line: a forearm bends forwards of a hanging upper arm, the other way
+# round from a shank (flexion is the negative sine about left - right shoulder).
+SHOULDERS = [FIT_POSITION[MEDIAPIPE_INDEX["left_shoulder"]], FIT_POSITION[MEDIAPIPE_INDEX["right_shoulder"]]]
+ARMS = tuple(
+    tuple(FIT_POSITION[MEDIAPIPE_INDEX[f"{side}_{name}"]] for name in ("shoulder", "elbow", "wrist"))
+    for side in ("left", "right")
+)
+# (the joints' first, middle and last landmark, the pair whose difference is the hinge's side axis,
+# the sign of a forward bend about it)
+HINGES = tuple((leg, HIPS, 1.0) for leg in LEGS) + tuple((arm, SHOULDERS, -1.0) for arm in ARMS)
 # A resting foot's heel or toe stays on the floor and does not slide along it (metres).
 FLOOR_SIGMA_M = 0.01
 SLIDE_SIGMA_M = 0.003
@@ -171,12 +182,13 @@ class Problem:
         if self.ground is not None:
             start = ground_rows(self, positions, unknown, start, rows, cols, vals, residuals)
 
-        # Knee hinges: a residual only where a knee is bent backwards (an inequality, active set).
-        lateral = positions[:, HIPS[0]] - positions[:, HIPS[1]]
-        lateral /= np.maximum(np.linalg.norm(lateral, axis=-1, keepdims=True), 1e-6)
-        for hip, knee, ankle in LEGS:
-            thigh = positions[:, knee] - positions[:, hip]
-            shank = positions[:, ankle] - positions[:, knee]
+        # Knee and elbow hinges: a residual only where one is bent backwards (an inequality, active set).
+        for (first_end, middle, last_end), (left, right), sign in HINGES:
+            lateral = positions[:, left] - positions[:, right]
+            lateral /= np.maximum(np.linalg.norm(lateral, axis=-1, keepdims=True), 1e-6)
+            lateral *= sign
+            thigh = positions[:, middle] - positions[:, first_end]
+            shank = positions[:, last_end] - positions[:, middle]
             scale = 1.0 / np.maximum(np.linalg.norm(thigh, axis=-1) * np.linalg.norm(shank, axis=-1), 1e-6)
             bend = np.sum(np.cross(thigh, shank) * lateral, axis=-1) * scale  # sine, > 0 bent forwards
             active = np.flatnonzero(bend < 0.0)
@@ -185,7 +197,11 @@ class Problem:
             by_thigh = np.cross(shank[active], lateral[active]) * (scale[active] / HINGE_SIGMA)[:, None]
             by_shank = np.cross(lateral[active], thigh[active]) * (scale[active] / HINGE_SIGMA)[:, None]
             block = start + np.arange(active.size)
-            for landmark, derivative in ((hip, -by_thigh), (knee, by_thigh - by_shank), (ankle, by_shank)):
+            for landmark, derivative in (
+                (first_end, -by_thigh),
+                (middle, by_thigh - by_shank),
+                (last_end, by_shank),
+            ):
                 rows.append(np.broadcast_to(block[:, None], (active.size, 3)))
                 cols.append(unknown[active, landmark])
                 vals.append(derivative)
