@@ -26,6 +26,12 @@ CONTACT_SPEED_M_S = 0.5
 MIN_RUN_S = 0.1
 # The lock fades in and out over this long on each side of a contact, so the root does not pop.
 BLEND_S = 0.067
+# The corrected root's steps are averaged over this long on each side of a frame: a planted foot's
+# sudden slide, cancelled in one frame, jerked the whole body. The root's own jitter is cancelled
+# before the average (a foot's step carries it), so it still goes. SinglePerson cam02 (FBX): accel
+# 12.0 -> 10.0 mm/frame^2, sliding 3.9 -> 4.7 mm/frame (0.05 s: 9.2 and 5.3; the reference's own
+# sliding by that measure is 7.6).
+CORRECTION_SMOOTH_S = 0.04
 # The floor is this percentile of the lowest foot point over the clip (robust to a few bad frames).
 FLOOR_PERCENTILE = 5.0
 
@@ -133,6 +139,16 @@ def lift_above_floor(
     return result
 
 
+def running_mean(values: np.ndarray, half: int) -> np.ndarray:
+    """(N, ...) values averaged over 2 * half + 1 frames along the first axis (the ends repeated)."""
+    if half < 1 or values.shape[0] < 2:
+        return values
+    window = 2 * half + 1
+    padded = np.pad(values, [(half, half)] + [(0, 0)] * (values.ndim - 1), mode="edge")
+    cumulative = np.cumsum(np.concatenate([np.zeros((1,) + values.shape[1:]), padded]), axis=0)
+    return (cumulative[window:] - cumulative[:-window]) / window
+
+
 def smooth_lift(deficit: np.ndarray, half: int) -> np.ndarray:
     """(N,) a lift at least `deficit` in every frame that rises and falls over 2 * half + 1 frames.
 
@@ -173,7 +189,8 @@ def lock_feet(
     correction = (weights[..., None] * steps).sum(axis=1) / np.maximum(1.0, total)
     root_steps = np.diff(root_positions[:, [0, 2]], axis=0, prepend=root_positions[:1, [0, 2]])
     result = root_positions.copy()
-    result[:, [0, 2]] = root_positions[0, [0, 2]] + np.cumsum(root_steps - correction, axis=0)
+    corrected = running_mean(root_steps - correction, max(0, round(CORRECTION_SMOOTH_S * fps)))
+    result[:, [0, 2]] = root_positions[0, [0, 2]] + np.cumsum(corrected, axis=0)
 
     # Vertical: a planted foot's lower point goes onto the floor; smoothed so height noise does not
     # become root jitter.
