@@ -145,6 +145,64 @@ def triangulate(cameras: list[Camera], points: list[np.ndarray], weights: list[n
     return result
 
 
+def mirrored_order() -> np.ndarray:
+    """(33,) MediaPipe landmark order with every left landmark exchanged for its right one."""
+    order = np.arange(len(landmarks.MEDIAPIPE_NAMES))
+    for name in landmarks.MEDIAPIPE_NAMES:
+        if name.startswith("left_"):
+            left, right = landmarks.MEDIAPIPE_INDEX[name], landmarks.MEDIAPIPE_INDEX["right_" + name[5:]]
+            order[left], order[right] = right, left
+    return order
+
+
+# A view's labels are exchanged in a frame where that cuts the frame's reprojection error by this factor.
+RELABEL_GAIN = 0.8
+
+
+def triangulate_consistent(
+    cameras: list[Camera], points: list[np.ndarray], weights: list[np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """(F, 33, 3) as triangulate, with each frame's views labelled alike first, and (F, V) which views'
+    left and right were exchanged. A pose model mirrors a person in one view now and then; its left
+    landmarks then triangulate with the others' right ones into a body a few centimetres wide."""
+    frames, views = points[0].shape[0], len(points)
+    order = mirrored_order()
+    result = np.full((frames, points[0].shape[1], 3), np.nan)
+    swapped = np.zeros((frames, views), dtype=bool)
+    for frame in range(frames):
+
+        def error(flags: list[bool], frame: int = frame) -> tuple[float, np.ndarray]:
+            chosen = [
+                view[frame : frame + 1][:, order] if flag else view[frame : frame + 1]
+                for view, flag in zip(points, flags, strict=True)
+            ]
+            weight = [
+                view[frame : frame + 1][:, order] if flag else view[frame : frame + 1]
+                for view, flag in zip(weights, flags, strict=True)
+            ]
+            tri = triangulate(cameras, chosen, weight)
+            if not np.isfinite(tri).any():
+                return float("inf"), tri
+            return reprojection_error(cameras, tri, chosen, weight), tri
+
+        flags = [False] * views
+        best, tri = error(flags)
+        improved = True
+        while improved:
+            improved = False
+            for view in range(views):
+                trial = list(flags)
+                trial[view] = not trial[view]
+                if sum(trial) > views // 2:
+                    continue  # the majority's labels say which side is left
+                score, candidate = error(trial)
+                if score < best * RELABEL_GAIN:
+                    flags, best, tri, improved = trial, score, candidate, True
+        result[frame] = tri[0]
+        swapped[frame] = flags
+    return result, swapped
+
+
 def reprojection_error(
     cameras: list[Camera], reference: np.ndarray, points: list[np.ndarray], weights: list[np.ndarray]
 ) -> float:
