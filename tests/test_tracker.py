@@ -62,3 +62,21 @@ def test_boxes_stay_inside_the_image() -> None:
     detection = person(5, y=700)
     x0, y0, x1, y1 = detection.box
     assert 0 <= x0 < x1 <= SIZE[1] and 0 <= y0 < y1 <= SIZE[0]
+
+
+def test_overlapping_people_are_told_apart_by_their_landmarks() -> None:
+    # The nearer person reaches out (their box widens over the person behind), then lowers the arm:
+    # their box now overlaps the other's more than their own wide one, their landmarks do not.
+    tracker = Tracker()
+    near = person(400)
+    reaching = near.image_points.copy()
+    reaching[16, 0] = 250.0  # a wrist
+    behind = person(430, y=290)
+    first = tracker.update(
+        [Detection(reaching, near.confidence, box_from_points(reaching, near.confidence, SIZE), 0.9), behind],
+        0.0,
+    )
+    near_id = next(tid for tid, detection in first if detection is not behind)
+    crowding = tracker.crowding(1 / 30)
+    assert crowding[0] == crowding[1] > 0.3
+    assert tracker.update([person(400)], 1 / 30)[0][0] == near_id
