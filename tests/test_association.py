@@ -17,7 +17,7 @@ from mocapd.decode import iter_frames
 from mocapd.errors import JobError
 from mocapd.inbox.probe import probe
 from mocapd.job import Job, StepOutcome
-from mocapd.motion import appearance, association, extraction, tracklets
+from mocapd.motion import appearance, association, extraction, sharedfloor, tracklets
 from mocapd.options import JobOptions
 from mocapd.steps import track_extraction
 from tests.fake_4dhumans.layout import LayoutBuilder, Person
@@ -94,12 +94,17 @@ def test_both_people_share_one_world_at_their_real_distance(hidden: tuple[Job, S
     # The camera frame is one rigid turn away from the world: distances between people are kept.
     raw = tracklets.read(job.tracklets_path)
     data = association.relabel(raw, association.associate(raw, job.video_info.fps))
+    # Each person scaled about the camera onto the one floor (mocapd.motion.sharedfloor), as the step did.
+    scales = outcome.data["world"]["floor"]["depth_scales"]
     in_camera = [
-        extraction.observe(data, motion.tid, job.video_info.fps, None, job.video_info.focal_length_px)
+        sharedfloor.scaled(
+            extraction.observe(data, motion.tid, job.video_info.fps, None, job.video_info.focal_length_px),
+            scales[str(motion.tid)],
+        )
         for motion in (first, second)
     ]
     camera = np.linalg.norm(in_camera[0].pelvis_camera[rows_a] - in_camera[1].pelvis_camera[rows_b], axis=1)
-    assert np.allclose(world, camera, atol=1e-6)
+    assert np.allclose(world, camera, atol=1e-3)  # the scales are reported to 4 digits
     assert TRUE_DISTANCE_M[0] * 0.85 <= np.median(world) <= TRUE_DISTANCE_M[1] * 1.15, np.median(world)
     # Headings: the turn between the two people is the same in the world as in the camera (about up).
     world_turn = [

@@ -11,7 +11,7 @@ import numpy as np
 from mocapd import trackfile
 from mocapd.errors import JobError
 from mocapd.job import Job, StepOutcome
-from mocapd.motion import association, extraction, quality, smplmodel, tracklets
+from mocapd.motion import association, extraction, quality, sharedfloor, smplmodel, tracklets
 
 log = logging.getLogger(__name__)
 # A chosen track detected in fewer of its frames than this gets a warning in the report.
@@ -89,6 +89,9 @@ def run(job: Job) -> StepOutcome:
     main = next(summary.tid for summary in summaries if summary.tid in selected)
     if up is None:
         up = extraction.level(observed[main]).camera_tilt
+    # One floor under everyone: each chosen person's monocular size (and so depth) set by it.
+    floor = sharedfloor.estimate([observed[tid] for tid in selected if tid in observed], up.up)
+    observed = {tid: sharedfloor.scaled(track, floor.scales.get(tid, 1.0)) for tid, track in observed.items()}
     world = extraction.clip_world(observed[main], up)
     extracted = {tid: extraction.level(track, up, world) for tid, track in observed.items()}
     fragments_of = {person.pid: person for person in people.people}
@@ -142,7 +145,7 @@ def run(job: Job) -> StepOutcome:
         data={
             "tracks": tracks,
             "selected": selected,
-            "world": {"anchor_track": main} | world.to_dict(),
+            "world": {"anchor_track": main} | world.to_dict() | {"floor": floor.to_dict()},
             "swaps_split": people.splits,
             # Detections that did not fit their track, read as not measured: [frame, tracker's tid].
             "strays": [list(stray) for stray in people.strays],
