@@ -11,7 +11,8 @@ hip centres. Printed per view:
   against the reference (want within 15 %) and the change of their relative heading; each person's
   PA-MPJPE (mm, 12 limb joints, frames where the person was measured).
 
-Run: .venv/bin/python bench/bench_people.py [--views cam01 cam02 cam03 cam04] [--keep DIR]
+Run: .venv/bin/python bench/bench_people.py [--views cam01 cam02 cam03 cam04] [--keep DIR [--reuse]]
+     [--write-actors tests/data/pose2sim/MultiPerson/actors_2d.npz]
 """
 
 from __future__ import annotations
@@ -325,11 +326,34 @@ def pa_mpjpe(
     return 1000 * float(np.mean(errors)) if errors else float("nan")
 
 
+def write_actors(
+    path: Path, cameras: list[Camera], names: list[str], frames: list[int], actors: dict[int, np.ndarray]
+) -> None:
+    """Per view, (F, 2, len(CORE), 2) float32 pixels of the actors' core landmarks (NaN where untriangulated)."""
+    stacked = np.stack([actors[frame][:, CORE] for frame in frames])  # (F, 2, C, 3)
+    np.savez_compressed(
+        path,
+        frames=np.asarray(frames, dtype=np.int32),
+        core=np.asarray(CORE, dtype=np.int32),
+        **{
+            name: camera.project(stacked).astype(np.float32)
+            for camera, name in zip(cameras, names, strict=True)
+        },
+    )
+    print(f"actors written to {path}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--views", nargs="+", default=["cam01", "cam02", "cam03", "cam04"])
     parser.add_argument("--keep", type=Path, help="keep the job folders here")
     parser.add_argument("--reuse", action="store_true", help="with --keep: reuse the tracklets found there")
+    parser.add_argument(
+        "--write-actors",
+        type=Path,
+        help="write the two actors' triangulated core landmarks projected into each view (npz): "
+        "the reference tests/test_association.py holds a monocular run against",
+    )
     arguments = parser.parse_args()
     started = time.perf_counter()
     tracemalloc.start()
@@ -381,6 +405,8 @@ def main() -> None:
             f"actors: both triangulated in {len(both)} frames, hip centres {np.linalg.norm(centres[:, 0] - centres[:, 1], axis=-1).min():.2f}-"
             f"{np.linalg.norm(centres[:, 0] - centres[:, 1], axis=-1).max():.2f} m apart (up axis {'xyz'[up_axis]})"
         )
+        if arguments.write_actors:
+            write_actors(arguments.write_actors, cameras, names, frames, actors)
         chosen = [view for view in views if view.name in arguments.views]
         for view in chosen:
             evaluate(view, cameras[names.index(view.name)], frames, actors, up_axis)

@@ -25,6 +25,9 @@ from tests.jobs import folder_job
 from tests.videofiles import write_frames
 
 MULTI = Path(__file__).parent / "data" / "pose2sim" / "MultiPerson" / "videos" / "cam01.mp4"
+MULTI_CAM03 = MULTI.with_name("cam03.mp4")
+# The actors' landmarks from the 4-view triangulation, projected into each view (bench_people.py).
+ACTORS = MULTI.parent.parent / "actors_2d.npz"
 # Written at 15 fps, 20 hidden frames are 1.3 s: longer than the tracker waits (1 s), so the
 # tracker ends the hidden person's track and only the association can join the two fragments.
 RATE = 15
@@ -116,6 +119,50 @@ def test_both_people_share_one_world_at_their_real_distance(hidden: tuple[Job, S
     assert np.allclose(anchored.trans[0, [0, 2]], 0.0, atol=1e-6)  # the origin is under the main actor
     facing = anchored.R_root[0] @ np.array([0.0, 0.0, 1.0])
     assert abs(np.arctan2(facing[0], facing[2])) < 1e-6  # who faces +Z at their first frame
+
+
+def test_two_actors_passing_each_other_keep_their_ids(tmp_path: Path) -> None:
+    """MultiPerson cam03, as filmed: the man walks over to the woman and past her, their outlines
+    overlapping for the second half (the detector finds one of them, or a mix of both, in most of
+    those frames). Held against where the 4-view triangulation puts each actor in this view
+    (actors_2d.npz, written by bench/bench_people.py --write-actors): each exported person stays on
+    one actor, and each actor is followed by their own person."""
+    work = tmp_path / "job"
+    (work / "input").mkdir(parents=True)
+    shutil.copy(MULTI_CAM03, work / "input" / MULTI_CAM03.name)
+    config = Config(state_dir=str(tmp_path / "state"))
+    job = Job(1, "passing", work, MULTI_CAM03.name, JobOptions(track_mode="all"), config)
+    job.video_info = probe(job.video_path, config.limits)
+    track_video(job)
+    outcome = track_extraction.run(job)
+    assert len(outcome.data["selected"]) == 2, outcome.data["tracks"]
+    reference = np.load(ACTORS)
+    actors = dict(zip(reference["frames"].tolist(), reference["cam03"], strict=True))  # (2, C, 2) px
+    raw = tracklets.read(job.tracklets_path)
+    data = association.relabel(raw, association.associate(raw, job.video_info.fps))
+    on: dict[int, list[int]] = {tid: [] for tid in outcome.data["selected"]}
+    for frame in data.frames:
+        for position, pid in enumerate(frame.tids):
+            if pid in on and frame.is_measured(position) and frame.index in actors:
+                points = np.asarray(frame.data["landmarks_image"][position])[reference["core"]]
+                actor = actor_under(actors[frame.index], points)
+                if actor is not None:
+                    on[pid].append(actor)
+    for pid, sequence in on.items():
+        assert len(set(sequence)) == 1, (pid, sequence)  # never on the other actor: no swap
+    first, second = on.values()
+    assert first[0] != second[0]
+    assert min(len(first), len(second)) >= 20  # each actor measured in most frames they are seen
+
+
+def actor_under(actors: np.ndarray, points: np.ndarray) -> int | None:
+    """Which actor (0, 1) a detection's core landmarks lie on: within 15 % of the actor's height."""
+    distances = []
+    for actor in actors:
+        height = max(float(np.ptp(actor[:, 1])), 1.0)
+        distances.append(float(np.median(np.linalg.norm(actor - points, axis=1))) / height)
+    best = int(np.argmin(distances))
+    return best if distances[best] < 0.15 else None
 
 
 def angle_about_y(rotation: np.ndarray) -> float:
