@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from mocapd import skeleton
 from mocapd.motion import extraction, worldframe
 
 # The pose model's metric size of one person is off by about this much (log, 1 sigma).
@@ -69,17 +70,21 @@ class SharedFloor:
 
 
 def floor_seen(track: extraction.CameraTrack, up: np.ndarray) -> FloorSeen | None:
-    """The person's floor as worldframe.floor_height finds it (a low percentile of the lowest foot
-    joint), from the frames where their feet are seen; None with too few."""
-    feet = list(worldframe.FOOT_JOINTS)
+    """The person's floor as the world takes it: the plane the solver held their feet on, else a low
+    percentile of their lowest sole (worldframe.floor_height), from frames where their feet are seen;
+    None with too few."""
+    feet = list(skeleton.SOLE_JOINTS.ravel())
     rows = track.measured & (track.confidence[:, feet].min(axis=1) >= MIN_FOOT_CONFIDENCE)
     if np.count_nonzero(rows) < MIN_FLOOR_FRAMES:
         return None
     joints = extraction.camera_positions(
         track.camera_rotations[rows], track.body[rows], track.pelvis_camera[rows], track.offsets
     )
-    lowest = (joints[:, feet] @ up).min(axis=1)
-    height = -float(np.percentile(lowest, worldframe.FLOOR_PERCENTILE))
+    if track.floor_point is not None:
+        height = -float(track.floor_point @ up)
+    else:
+        soles = joints[:, skeleton.SOLE_JOINTS] @ up - skeleton.sole_rest_heights(track.offsets)
+        height = -float(np.percentile(soles.min(axis=(1, 2)), worldframe.FLOOR_PERCENTILE))
     ahead = np.array([0.0, 0.0, 1.0]) - up[2] * up  # the optical axis laid on the floor
     ahead /= max(float(np.linalg.norm(ahead)), 1e-9)
     forward = float(np.median(joints[:, 0] @ ahead))
@@ -133,4 +138,10 @@ def scaled(track: extraction.CameraTrack, scale: float) -> extraction.CameraTrac
     """The person scaled about the camera centre: the same image, `scale` times as far and as tall."""
     if scale == 1.0:
         return track
-    return replace(track, pelvis_camera=track.pelvis_camera * scale, offsets=track.offsets * scale)
+    floor_point = None if track.floor_point is None else track.floor_point * scale
+    return replace(
+        track,
+        pelvis_camera=track.pelvis_camera * scale,
+        offsets=track.offsets * scale,
+        floor_point=floor_point,
+    )
