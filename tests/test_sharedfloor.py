@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from mocapd.motion import extraction, sharedfloor
@@ -88,3 +90,12 @@ def test_one_person_keeps_their_size() -> None:
     alone = standing(1, np.array([0.0, 0.0, 3.0]), 1.1)
     floor = sharedfloor.estimate([alone], UP)
     assert floor.scales == {1: 1.0} and floor.reason
+
+
+def test_people_on_different_levels_keep_their_sizes() -> None:
+    # One person on a stage 1 m above the other's floor: no body size explains that.
+    below = standing(1, np.array([-0.6, 0.0, 4.0]), 1.0)
+    above = standing(2, np.array([0.8, 0.0, 3.5]), 1.0)
+    above = replace(above, pelvis_camera=above.pelvis_camera + UP * 1.0)
+    floor = sharedfloor.estimate([below, above], UP)
+    assert floor.scales == {1: 1.0, 2: 1.0} and "level" in floor.reason

@@ -34,8 +34,10 @@ PITCH_SIGMA_RAD = float(np.radians(3.0))
 # A person's floor needs this many measured frames with both feet seen this confidently.
 MIN_FLOOR_FRAMES = 10
 MIN_FOOT_CONFIDENCE = 0.5
-# Scales outside this range would be a failed estimate, not a body size: left at 1.
-MIN_SCALE, MAX_SCALE = 0.7, 1.4
+# Floors that disagree by more than this many sigmas of what body sizes and pitch explain (the
+# fit's weighted squared misfit, 3 sigma) say the people do not stand on one level (a stage,
+# stairs, a roof): everyone keeps the model's size. MultiPerson cam01-04: 1.0-2.7.
+MAX_MISFIT = 9.0
 
 
 @dataclass
@@ -100,6 +102,7 @@ def estimate(tracks: list[extraction.CameraTrack], up: np.ndarray) -> SharedFloo
     log s_i / BODY_SIZE_SIGMA; d / PITCH_SIGMA_RAD; and per person their floor, which a pitch error
     d lifts by d x their distance ahead: (log s_i + log h_i - d f_i / h_i - log H) / FLOOR_SIGMA."""
     seen = [found for track in tracks if (found := floor_seen(track, up)) is not None]
+    # Floors seen under fewer than two people leave nothing to compare.
     if len(seen) < 2:
         return SharedFloor(
             {track.tid: 1.0 for track in tracks},
@@ -121,12 +124,14 @@ def estimate(tracks: list[extraction.CameraTrack], up: np.ndarray) -> SharedFloo
     matrix[2 * count, 1] = 1.0 / PITCH_SIGMA_RAD
     solution = np.linalg.lstsq(matrix, target, rcond=None)[0]
     scales = np.exp(solution[2:])
-    if not np.all((scales >= MIN_SCALE) & (scales <= MAX_SCALE)):
+    misfit = float(np.sum((matrix @ solution - target) ** 2))
+    if misfit > MAX_MISFIT:
         return SharedFloor(
             {track.tid: 1.0 for track in tracks},
             None,
             seen,
-            f"the floors under the people disagree too much (scales {np.round(scales, 2).tolist()}): kept",
+            f"the floors under the people disagree more than their sizes explain (misfit {misfit:.1f}, "
+            f"scales {np.round(scales, 2).tolist()}): not one level, sizes kept",
         )
     by_tid = {person.tid: float(scale) for person, scale in zip(seen, scales, strict=True)}
     return SharedFloor(
