@@ -9,7 +9,8 @@ hip centres. Printed per view:
   exported people (want 2); per actor, the share of frames where their exported person is on them
   (want >= 95 %); identity swaps (want 0); the distance between the actors' hip centres in the export
   against the reference (want within 15 %) and the change of their relative heading; each person's
-  PA-MPJPE (mm, 12 limb joints, frames where the person was measured).
+  PA-MPJPE (mm, 12 limb joints, frames where the person was measured); the one floor the step put
+  everyone on (each person's depth scale, mocapd.motion.sharedfloor).
 
 Run: .venv/bin/python bench/bench_people.py [--views cam01 cam02 cam03 cam04] [--keep DIR [--reuse]]
      [--write-actors tests/data/pose2sim/MultiPerson/actors_2d.npz]
@@ -410,6 +411,7 @@ def main() -> None:
         chosen = [view for view in views if view.name in arguments.views]
         for view in chosen:
             evaluate(view, cameras[names.index(view.name)], frames, actors, up_axis)
+            print("    one floor:", json.dumps(view.data["world"].get("floor")))
             print(
                 "    step data:",
                 json.dumps(
