@@ -117,7 +117,7 @@ def test_an_elbow_the_model_bends_backwards_in_depth_is_fitted_as_a_hinge() -> N
     confidence = np.full(clip.visibility.shape, 0.95)
     lengths = bones.segment_lengths(world, confidence)
     start = moved + hips
-    fitted = posefit.fit(clip.image, moved, confidence, CAMERA, 30.0, lengths, start)
+    fitted = posefit.fit(clip.image, moved, confidence, CAMERA, clip.times, lengths, start)
     # Held at straight at worst (the hinge's inequality), no longer bent backwards by the prior.
     assert np.degrees(np.arcsin(np.clip(elbow_bend(fitted, "left"), -1, 1))).min() > -5.0
     assert np.linalg.norm(fitted[:, elbow] - clip.truth[:, elbow], axis=-1).mean() < 0.05

@@ -92,8 +92,6 @@ def solve_clip(
     world = np.asarray(world, dtype=np.float64)
     visibility = np.nan_to_num(np.asarray(visibility, dtype=np.float64))
     confidence = landmarks.landmark_confidence(image, visibility, size)
-    steps = np.diff(times)
-    fps = float(1.0 / np.median(steps)) if frames > 1 and np.median(steps) > 0 else 30.0
 
     image, world, visibility, confidence, chosen = flips.repair(image, world, visibility, confidence)
     lengths = bones.segment_lengths(world, confidence)
@@ -121,11 +119,11 @@ def solve_clip(
     # The pose fit, then again with the floor its resting feet show (held on it, still, not below).
     fitted = start
     if frames >= MIN_FRAMES:
-        fitted = posefit.fit(image, world, confidence, camera, fps, lengths, start)
-        ground = contacts.detect_landmarks(fitted, image, confidence, up, camera, fps)
+        fitted = posefit.fit(image, world, confidence, camera, times, lengths, start)
+        ground = contacts.detect_landmarks(fitted, image, confidence, up, camera, times)
         if ground.floor is not None:
             fitted = posefit.fit(
-                image, world, confidence, camera, fps, lengths, fitted, GROUND_ITERATIONS, ground, up
+                image, world, confidence, camera, times, lengths, fitted, GROUND_ITERATIONS, ground, up
             )
 
     solution = ik.solve(landmarks.from_mediapipe(fitted), offsets, keypoint_confidence, IK_ITERATIONS)
@@ -135,7 +133,7 @@ def solve_clip(
 
     # The root path polishes what the IK moved: planted joints still and on the floor.
     rest = contacts.rest_heights(offsets)
-    found = contacts.detect(joints, image, confidence, up, offsets, camera, fps)
+    found = contacts.detect(joints, image, confidence, up, offsets, camera, times)
     shift = np.zeros((frames, 3))
     floor_point = None
     if frames >= MIN_FRAMES and found.floor is not None:
@@ -149,7 +147,7 @@ def solve_clip(
             up,
             rest,
             camera,
-            fps,
+            times,
             below,
         )
         # The world's floor: the plane the resting feet were held on, under the person's mean position.

@@ -14,6 +14,7 @@ import numpy as np
 
 from mocapd import skeleton
 from mocapd.motion.landmarks import MEDIAPIPE_INDEX
+from mocapd.motion.solver import timeline
 from mocapd.motion.solver.camera import Pinhole
 
 SIDES = ("left", "right")
@@ -62,7 +63,7 @@ def sole_heights(joints: np.ndarray, up: np.ndarray, offsets: np.ndarray) -> np.
     return joints[:, SOLE_JOINTS] @ up - rest_heights(offsets)
 
 
-def image_speeds(image: np.ndarray, depth: np.ndarray, camera: Pinhole, fps: float) -> np.ndarray:
+def image_speeds(image: np.ndarray, depth: np.ndarray, camera: Pinhole, times: np.ndarray) -> np.ndarray:
     """(N, 2, 2) metres per second of each foot's heel and toe landmarks in the image plane, over
     SPEED_SPAN frames (one-frame steps are mostly the model's pixel noise)."""
     points = image[:, SOLE_LANDMARKS]  # (N, 2, 2, 2)
@@ -75,10 +76,9 @@ def image_speeds(image: np.ndarray, depth: np.ndarray, camera: Pinhole, fps: flo
     before = np.clip(rows - span // 2, 0, frames - 1)
     after = np.clip(before + span, 0, frames - 1)
     before = np.clip(after - span, 0, frames - 1)
-    pixels = (
-        np.linalg.norm(points[after] - points[before], axis=-1) / np.maximum(after - before, 1)[:, None, None]
-    )
-    metres = camera.metres_per_pixel(depth[:, None, None]) * pixels * fps
+    seconds = np.maximum(np.asarray(times)[after] - np.asarray(times)[before], timeline.MIN_STEP_S)
+    pixels = np.linalg.norm(points[after] - points[before], axis=-1) / seconds[:, None, None]
+    metres = camera.metres_per_pixel(depth[:, None, None]) * pixels
     return np.nan_to_num(metres, nan=np.inf)
 
 
@@ -104,20 +104,25 @@ def detect(
     up: np.ndarray,
     offsets: np.ndarray,
     camera: Pinhole,
-    fps: float,
+    times: np.ndarray,
 ) -> Contacts:
     """Contacts and floor of a skeleton: joints (N, 24, 3) camera frame, image/confidence (N, 33, ...)."""
     return detect_points(
-        joints[:, SOLE_JOINTS], rest_heights(offsets), joints[:, 0, 2], image, confidence, up, camera, fps
+        joints[:, SOLE_JOINTS], rest_heights(offsets), joints[:, 0, 2], image, confidence, up, camera, times
     )
 
 
 def detect_landmarks(
-    points: np.ndarray, image: np.ndarray, confidence: np.ndarray, up: np.ndarray, camera: Pinhole, fps: float
+    points: np.ndarray,
+    image: np.ndarray,
+    confidence: np.ndarray,
+    up: np.ndarray,
+    camera: Pinhole,
+    times: np.ndarray,
 ) -> Contacts:
     """Contacts and floor of landmarks (N, 33, 3) camera frame: the heel and toe landmarks lie on the sole."""
     depth = np.nanmean(points[:, SOLE_LANDMARKS, 2], axis=(1, 2))
-    return detect_points(points[:, SOLE_LANDMARKS], np.zeros(2), depth, image, confidence, up, camera, fps)
+    return detect_points(points[:, SOLE_LANDMARKS], np.zeros(2), depth, image, confidence, up, camera, times)
 
 
 def detect_points(
@@ -128,13 +133,13 @@ def detect_points(
     confidence: np.ndarray,
     up: np.ndarray,
     camera: Pinhole,
-    fps: float,
+    times: np.ndarray,
 ) -> Contacts:
     """Contacts and floor from each foot's heel-side and toe-side points (N, 2, 2, 3), their heights
     above the sole in the rest pose (2,), the body's depth (N,) and the 2D landmarks."""
     frames = sole.shape[0]
     heights = sole @ up - rest  # (N, 2, 2)
-    speeds = image_speeds(image, depth, camera, fps)  # (N, 2, 2)
+    speeds = image_speeds(image, depth, camera, times)  # (N, 2, 2)
     # The point a foot rests on is its slower one (the toe while the heel lifts, the heel at strike).
     point = np.argmin(speeds, axis=2)
     rows = np.arange(frames)[:, None]
@@ -143,7 +148,7 @@ def detect_points(
     speed = speeds[rows, sides, point]
     seen = np.nan_to_num(confidence[:, SOLE_LANDMARKS]).min(axis=2) >= MIN_CONFIDENCE
     slow = (speed < CONTACT_SPEED_M_S) & seen
-    minimum = max(2, int(round(MIN_CONTACT_S * fps)))
+    minimum = max(2, int(round(MIN_CONTACT_S * timeline.rate(times))))
     if frames < minimum or not np.isfinite(lower).any():
         return Contacts(np.zeros((frames, 2), dtype=bool), point, None)
     guess = float(np.percentile(heights.min(axis=(1, 2)), FIRST_PERCENTILE))

@@ -18,7 +18,7 @@ import scipy.sparse
 import scipy.sparse.linalg
 
 from mocapd.motion.landmarks import MEDIAPIPE_INDEX, MEDIAPIPE_SOURCE
-from mocapd.motion.solver import bones, contacts
+from mocapd.motion.solver import bones, contacts, timeline
 from mocapd.motion.solver.camera import Pinhole
 
 # The landmarks fitted: those the IK reads (hips to toes, shoulders to fingers, nose and ears).
@@ -82,7 +82,7 @@ class Problem:
         world: np.ndarray,
         confidence: np.ndarray,
         camera: Pinhole,
-        fps: float,
+        times: np.ndarray,
         lengths: np.ndarray,
         ground: contacts.Contacts | None = None,
         up: np.ndarray | None = None,
@@ -99,7 +99,9 @@ class Problem:
         # The 2D noise grows with the person's size in the image (the model works on a person crop).
         height = np.nanmedian(np.ptp(np.nan_to_num(self.image[..., 1]), axis=1)) if self.frames else 0.0
         self.image_sigma = IMAGE_SIGMA_PX * max(float(height) / 1000.0, 0.25)
-        self.acceleration_sigma = ACCELERATION_M_S2 / fps**2
+        # Per inner row, the weights of its neighbours: the acceleration over the real time steps.
+        self.acceleration_weights = timeline.second_difference(times) / ACCELERATION_M_S2
+        self.adjacent = timeline.adjacent(times)
         self.prior_weight = np.sqrt(np.maximum(self.confidence, PRIOR_CONFIDENCE_FLOOR))
         pairs = np.array([[FIT_POSITION[int(a)], FIT_POSITION[int(b)]] for a, b in bones.SEGMENTS])
         self.pairs = pairs
@@ -171,12 +173,13 @@ class Problem:
         if self.frames >= 3:
             inner = self.frames - 2
             block = _rows(inner * FIT_COUNT, 3, start).reshape(inner, FIT_COUNT, 3)
-            for offset, coefficient in ((0, 1.0), (1, -2.0), (2, 1.0)):
+            weights = self.acceleration_weights
+            for offset in range(3):
                 rows.append(block)
                 cols.append(unknown[offset : offset + inner])
-                vals.append(np.full(block.shape, coefficient / self.acceleration_sigma))
-            acceleration = positions[:-2] - 2.0 * positions[1:-1] + positions[2:]
-            residuals.append((acceleration / self.acceleration_sigma).reshape(-1))
+                vals.append(np.broadcast_to(weights[:, offset, None, None], block.shape))
+            acceleration = sum(weights[:, k, None, None] * positions[k : k + inner] for k in range(3))
+            residuals.append(np.asarray(acceleration).reshape(-1))
             start += 3 * inner * FIT_COUNT
 
         if self.ground is not None:
@@ -254,7 +257,8 @@ def ground_rows(
         start += on_frames.size
     # Still: the resting point of each side between two resting frames.
     for side in range(2):
-        pairs = np.flatnonzero(ground.resting[:-1, side] & ground.resting[1:, side])
+        # Neighbouring frames only: across a gap the foot may have stepped unseen.
+        pairs = np.flatnonzero(ground.resting[:-1, side] & ground.resting[1:, side] & problem.adjacent)
         if not pairs.size:
             continue
         landmark = SOLE[side, ground.point[pairs, side]]
@@ -303,7 +307,7 @@ def fit(
     world: np.ndarray,
     confidence: np.ndarray,
     camera: Pinhole,
-    fps: float,
+    times: np.ndarray,
     lengths: np.ndarray,
     start: np.ndarray,
     iterations: int | None = None,
@@ -313,7 +317,7 @@ def fit(
     """(N, 33, 3) camera-frame landmarks fitted from `start` (the world landmarks placed per frame);
     landmarks that are not fitted move with the hips. With `ground` (contacts of the landmarks) and
     `up`, resting feet are held on the floor and still, and no heel or toe goes below it."""
-    problem = Problem(image, world, confidence, camera, fps, lengths, ground, up)
+    problem = Problem(image, world, confidence, camera, times, lengths, ground, up)
     positions = np.array(start[:, FITTED], dtype=np.float64)
     for _ in range(ITERATIONS if iterations is None else iterations):
         jacobian, residual = problem.linearise(positions)

@@ -16,6 +16,7 @@ import scipy.sparse
 import scipy.sparse.linalg
 
 from mocapd.motion.solver import contacts as contact_module
+from mocapd.motion.solver import timeline
 from mocapd.motion.solver.camera import Pinhole
 
 IMAGE_SIGMA_PX = 6.0
@@ -44,7 +45,7 @@ def solve(
     up: np.ndarray,
     rest: np.ndarray,
     camera: Pinhole,
-    fps: float,
+    times: np.ndarray,
     below: np.ndarray | None = None,
 ) -> np.ndarray:
     """(N, 3) translation to add to each frame's body; `below` (N, 2, 2): sole points to lift onto the floor.
@@ -81,6 +82,7 @@ def solve(
     # Planted feet: still along the floor between resting frames, on the floor while resting.
     axes = floor_axes(up)
     sole = joints[:, contact_module.SOLE_JOINTS]  # (N, 2, 2, 3)
+    adjacent = timeline.adjacent(times)
     if found.floor is not None:
         for side in range(2):
             resting = np.flatnonzero(found.resting[:, side])
@@ -94,7 +96,8 @@ def solve(
                     np.broadcast_to(up / FLOOR_SIGMA_M, (resting.size, 3)),
                     -height / FLOOR_SIGMA_M,
                 )
-            pairs = np.flatnonzero(found.resting[:-1, side] & found.resting[1:, side])
+            # Neighbouring frames only: across a gap the foot may have stepped unseen.
+            pairs = np.flatnonzero(found.resting[:-1, side] & found.resting[1:, side] & adjacent)
             if pairs.size:
                 contact = found.point[pairs, side]
                 step = sole[pairs + 1, side, contact] - sole[pairs, side, contact]  # the pose's own motion
@@ -132,18 +135,17 @@ def solve(
 
     # Smooth pelvis: second differences of (pelvis + translation).
     if frames >= 3:
-        sigma = ACCELERATION_M_S2 / fps**2
+        weights = timeline.second_difference(times) / ACCELERATION_M_S2  # (inner, 3), real time steps
         pelvis = joints[:, 0]
-        acceleration = pelvis[:-2] - 2.0 * pelvis[1:-1] + pelvis[2:]
         inner = frames - 2
+        acceleration = sum(weights[:, k, None] * pelvis[k : k + inner] for k in range(3))
         rows = np.arange(inner * 3).reshape(inner, 3)
         cols = 3 * np.arange(inner)[:, None] + np.arange(3)
         add(
             np.concatenate([rows, rows, rows], axis=1),
             np.concatenate([cols, cols + 3, cols + 6], axis=1),
-            np.concatenate([np.ones((inner, 3)), -2.0 * np.ones((inner, 3)), np.ones((inner, 3))], axis=1)
-            / sigma,
-            -acceleration / sigma,
+            np.concatenate([np.repeat(weights[:, k, None], 3, axis=1) for k in range(3)], axis=1),
+            -np.asarray(acceleration),
         )
     # A weak pull to no change keeps frames without any evidence defined.
     add(np.arange(3 * frames), np.arange(3 * frames), np.full(3 * frames, 1e-3), np.zeros(3 * frames))
