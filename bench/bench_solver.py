@@ -11,7 +11,11 @@ the lowest foot's worst height, planted-foot sliding (mm/frame), mean joint acce
 turns less, knees bent backwards by more than 5 deg; times, the solver's share, peak memory.
 Per posed frame (the FBX is sampled at the times of the frames the tracker posed).
 
-Run: .venv/bin/python bench/bench_solver.py [--cache DIR] [--demo SinglePerson MultiPerson]
+Speed (--speed SECONDS): the whole job for one person (tracking, extraction with the solver,
+smoothing, FBX export) on SinglePerson cam01 looped forwards and backwards to SECONDS, against that
+duration: wall and CPU seconds per step (Blender's CPU included), the solver's share, peak memory.
+
+Run: .venv/bin/python bench/bench_solver.py [--cache DIR] [--demo SinglePerson MultiPerson] [--speed 20]
 """
 
 from __future__ import annotations
@@ -523,17 +527,84 @@ def print_table(rows: list[tuple[str, Figures, Figures, dict[str, float]]]) -> N
             )
 
 
+def cpu_seconds() -> float:
+    """CPU seconds of this process and its finished children (Blender's export runs as one)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def speed(seconds: float, folder: Path) -> None:
+    """The whole job for one person on SinglePerson cam01 looped to `seconds`, step by step."""
+    import av
+
+    from tests.videofiles import write_frames
+
+    source = DATA / "SinglePerson" / "videos" / "cam01.mp4"
+    with av.open(str(source)) as container:
+        stream = container.streams.video[0]
+        rate = float(stream.average_rate)
+        frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(stream)]
+    count = int(round(seconds * rate))
+    period = 2 * len(frames) - 2
+    looped = (frames[i % period if i % period < len(frames) else period - i % period] for i in range(count))
+    video = write_frames(folder / "speed_cam01.mp4", looped, rate=rate, options={"preset": "veryfast"})
+    del frames
+    job = make_job(video, folder / "speed")
+    times: dict[str, tuple[float, float]] = {}
+
+    def timed(name: str, step: Any) -> Any:
+        wall, cpu = time.perf_counter(), cpu_seconds()
+        result = step(job)
+        times[name] = (time.perf_counter() - wall, cpu_seconds() - cpu)
+        return result
+
+    timed("tracking", track_video)
+    with solver_enabled(False):
+        timed("extraction without solver", track_extraction.run)
+    timed("extraction", track_extraction.run)
+    timed("smoothing", smoothing.run)
+    timed("export", fbx_export.run)
+    info = job.video_info
+    assert info is not None
+    duration = info.duration
+    print(
+        f"\nspeed: SinglePerson cam01 looped to {duration:.1f} s ({count} frames at {rate:g} fps), one person"
+    )
+    for name, (wall, cpu) in times.items():
+        print(
+            f"  {name:28s} wall {wall:7.2f} s ({wall / duration:.3f}x)   CPU {cpu:7.2f} s ({cpu / duration:.3f}x)"
+        )
+    steps = ("tracking", "extraction", "smoothing", "export")
+    wall = sum(times[name][0] for name in steps)
+    cpu = sum(times[name][1] for name in steps)
+    solver_cpu = times["extraction"][1] - times["extraction without solver"][1]
+    print(
+        f"  whole job (tracking + extraction + smoothing + export): wall {wall:.2f} s = {wall / duration:.2f}x "
+        f"the clip's duration, CPU {cpu:.2f} s = {cpu / duration:.2f}x; the solver's share {solver_cpu:.2f} CPU s "
+        f"= {solver_cpu / duration:.3f}x; peak memory "
+        f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0:.0f} MB (this process), "
+        f"{resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0:.0f} MB (largest child)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--cache", type=Path, default=None, help="folder keeping each view's tracklets between runs"
     )
     parser.add_argument("--demo", nargs="+", default=["SinglePerson", "MultiPerson"])
+    parser.add_argument(
+        "--speed", type=float, default=None, metavar="SECONDS", help="time the whole job on a looped clip"
+    )
     arguments = parser.parse_args()
     gc.disable()  # ufbx objects must not be collected in a cycle (tests/ufbx_scenes.py)
     started = time.perf_counter()
     rows = []
     with tempfile.TemporaryDirectory() as folder:
+        if arguments.speed:
+            speed(arguments.speed, Path(folder))
+            os._exit(0)
         for demo in arguments.demo:
             rows += run_demo(demo, arguments.cache, Path(folder))
     print_table(rows)
