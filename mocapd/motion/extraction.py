@@ -27,6 +27,7 @@ import numpy as np
 from mocapd.errors import JobError
 from mocapd.motion import gravity, ik, landmarks, rootmotion, solver, worldframe
 from mocapd.motion.smplmodel import SmplModel, load_or_explain
+from mocapd.motion.solver import root as solver_root
 from mocapd.motion.tracklets import Tracklets, TrackObservations, observations, real_frame_counts
 from mocapd.motion.tracklets import read as read_tracklets
 from mocapd.options import JobOptions
@@ -414,7 +415,36 @@ def observe(
     )
     if solve and tracklets.embedded:
         return solved_track(track, tracklets, real_rows, fps, focal_length_px)
+    if solve:
+        return rooted_track(track, focal_length_px)
     return track
+
+
+def rooted_track(track: CameraTrack, focal_length_px: float | None) -> CameraTrack:
+    """A 4D-Humans track with its per-frame root depth replaced by the solver's root path (its pose kept).
+
+    The 2D evidence is the skeleton's joints projected through the real lens: PHALP's `2d_joints` are
+    HMR 2.0's own 3D joints projected through its camera (no independent detector), in a layout not
+    checked against a real file here. Up is the per-frame motion's, as for embedded tracks, so that
+    the floor the feet are held on is level in the world."""
+    sizes = track.observations.image_size[track.observations.measured]
+    if sizes.size == 0 or not np.isfinite(sizes).all():
+        return track  # no image size: no lens to project through (extraction warned already)
+    height, width = (int(value) for value in np.median(sizes, axis=0))
+    camera = solver.Pinhole.for_image(height, width, focal_length_px)
+    tilt_person = track.person()
+    up = gravity.estimate_from_people([tilt_person]).up
+    joints = camera_positions(track.camera_rotations, track.body, track.pelvis_camera, track.offsets)
+    solved = solver_root.solve_root(
+        joints, camera.project(joints), track.confidence, track.offsets, camera, track.times, up
+    )
+    return replace(
+        track,
+        pelvis_camera=track.pelvis_camera + solved.shift,
+        solver=solved.figures | {"root_solved_from": "the joints projected through the lens"},
+        tilt_person=tilt_person,
+        floor_point=solved.floor_point,
+    )
 
 
 def solved_track(

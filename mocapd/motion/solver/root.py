@@ -1,0 +1,87 @@
+"""The root and feet of a track whose pose is its backend's own (4D-Humans): contacts and root path only.
+
+The pose (HMR 2.0's, per frame) is kept; what is solved is the whole clip's pelvis path, from the
+skeleton's joints in the camera frame and their 2D positions: resting feet found (contacts), the
+floor under them, and one translation per row that holds planted feet still and on that floor and
+moves the root smoothly between contacts (rootpath), instead of each frame's own depth.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from mocapd.motion.landmarks import NUM_MEDIAPIPE
+from mocapd.motion.solver import MIN_FRAMES, contacts, floor_figures, rootpath
+from mocapd.motion.solver.camera import Pinhole
+
+# Passes of the root path: each one also lifts the soles the previous one left below the floor.
+PASSES = 2
+
+
+@dataclass
+class RootSolved:
+    """The translation to add to each row's body, the contacts and floor it was held on, the figures."""
+
+    shift: np.ndarray  # (N, 3) camera frame
+    found: contacts.Contacts
+    figures: dict[str, Any] = field(default_factory=dict)
+    # A point on the floor under the person (camera frame), where one was found: the world's floor.
+    floor_point: np.ndarray | None = None
+
+
+def sole_landmarks(image: np.ndarray, confidence: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(N, 33, 2) and (N, 33): the ankle and foot joints' 2D (N, 24, 2) and confidences (N, 24) where
+    contacts reads a foot's heel and toe landmarks (the other landmarks NaN and unseen)."""
+    frames = image.shape[0]
+    landmark_image = np.full((frames, NUM_MEDIAPIPE, 2), np.nan)
+    landmark_confidence = np.zeros((frames, NUM_MEDIAPIPE))
+    landmark_image[:, contacts.SOLE_LANDMARKS] = image[:, contacts.SOLE_JOINTS]
+    landmark_confidence[:, contacts.SOLE_LANDMARKS] = confidence[:, contacts.SOLE_JOINTS]
+    return landmark_image, landmark_confidence
+
+
+def solve_root(
+    joints: np.ndarray,
+    image: np.ndarray,
+    confidence: np.ndarray,
+    offsets: np.ndarray,
+    camera: Pinhole,
+    times: np.ndarray,
+    up: np.ndarray,
+) -> RootSolved:
+    """The root path of a posed skeleton: joints (N, 24, 3) camera frame, their 2D (N, 24, 2) px and
+    confidences (N, 24, 0 for rows not measured), the skeleton's offsets, times (N,) s, up (3,)."""
+    frames = joints.shape[0]
+    joints = np.asarray(joints, dtype=np.float64)
+    confidence = np.nan_to_num(np.asarray(confidence, dtype=np.float64))
+    rest = contacts.rest_heights(offsets)
+    # The per-frame depth jitters, which changes the body's size in the image and so moves a planted
+    # foot there: contacts are looked for on the path smoothed first (reprojection and acceleration only).
+    shift = np.zeros((frames, 3))
+    if frames >= MIN_FRAMES:
+        none = contacts.Contacts(np.zeros((frames, 2), dtype=bool), np.zeros((frames, 2), dtype=int), None)
+        shift = rootpath.solve(joints, image, confidence, joints, none, up, rest, camera, times)
+    smooth = joints + shift[:, None]
+    landmark_image, landmark_confidence = sole_landmarks(camera.project(smooth), confidence)
+    found = contacts.detect(smooth, landmark_image, landmark_confidence, up, offsets, camera, times)
+    floor_point = None
+    if frames >= MIN_FRAMES and found.floor is not None:
+        for _ in range(PASSES):
+            moved = joints + shift[:, None]
+            below = contacts.sole_heights(moved, up, offsets) < found.floor
+            # rootpath's translation is relative to the body it is given: accumulate it.
+            shift = shift + rootpath.solve(
+                moved, image, confidence, moved, found, up, rest, camera, times, below
+            )
+        # The world's floor: the plane the resting feet were held on, under the person's mean position.
+        centre = (joints[:, 0] + shift).mean(axis=0)
+        floor_point = centre - (centre @ up - found.floor) * up
+    moved = joints + shift[:, None]
+    figures = {
+        "contact_share": round(found.share, 4),
+        "root_shift_cm": round(100.0 * float(np.linalg.norm(shift, axis=1).mean()), 2) if frames else 0.0,
+    } | floor_figures(moved, found, up, rest)
+    return RootSolved(shift=shift, found=found, figures=figures, floor_point=floor_point)
