@@ -425,24 +425,22 @@ def rooted_track(track: CameraTrack, focal_length_px: float | None) -> CameraTra
 
     The 2D evidence is the skeleton's joints projected through the real lens: PHALP's `2d_joints` are
     HMR 2.0's own 3D joints projected through its camera (no independent detector), in a layout not
-    checked against a real file here. Up is the per-frame motion's, as for embedded tracks, so that
-    the floor the feet are held on is level in the world."""
+    checked against a real file here. Up is estimated from the path smoothed before the contacts
+    (mocapd.motion.solver.root), and the track levelled by the same, so that its floor is level."""
     sizes = track.observations.image_size[track.observations.measured]
     if sizes.size == 0 or not np.isfinite(sizes).all():
         return track  # no image size: no lens to project through (extraction warned already)
     height, width = (int(value) for value in np.median(sizes, axis=0))
     camera = solver.Pinhole.for_image(height, width, focal_length_px)
-    tilt_person = track.person()
-    up = gravity.estimate_from_people([tilt_person]).up
     joints = camera_positions(track.camera_rotations, track.body, track.pelvis_camera, track.offsets)
     solved = solver_root.solve_root(
-        joints, camera.project(joints), track.confidence, track.offsets, camera, track.times, up
+        joints, camera.project(joints), track.confidence, track.offsets, camera, track.times
     )
     return replace(
         track,
         pelvis_camera=track.pelvis_camera + solved.shift,
         solver=solved.figures | {"root_solved_from": "the joints projected through the lens"},
-        tilt_person=tilt_person,
+        tilt_person=gravity.Person(solved.smoothed, track.confidence, track.times, track.offsets),
         floor_point=solved.floor_point,
     )
 

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from mocapd.motion.landmarks import NUM_MEDIAPIPE
-from mocapd.motion.solver import MIN_FRAMES, contacts, floor_figures, rootpath
+from mocapd.motion.solver import MIN_FRAMES, contacts, floor_figures, rootpath, up_of
 from mocapd.motion.solver.camera import Pinhole
 
 # Passes of the root path: each one also lifts the soles the previous one left below the floor.
@@ -27,6 +27,8 @@ class RootSolved:
 
     shift: np.ndarray  # (N, 3) camera frame
     found: contacts.Contacts
+    up: np.ndarray  # (3,) the up the floor was found with
+    smoothed: np.ndarray  # (N, 24, 3) the joints on the first, contact-free path (where up is seen from)
     figures: dict[str, Any] = field(default_factory=dict)
     # A point on the floor under the person (camera frame), where one was found: the world's floor.
     floor_point: np.ndarray | None = None
@@ -50,21 +52,26 @@ def solve_root(
     offsets: np.ndarray,
     camera: Pinhole,
     times: np.ndarray,
-    up: np.ndarray,
+    up: np.ndarray | None = None,
 ) -> RootSolved:
     """The root path of a posed skeleton: joints (N, 24, 3) camera frame, their 2D (N, 24, 2) px and
-    confidences (N, 24, 0 for rows not measured), the skeleton's offsets, times (N,) s, up (3,)."""
+    confidences (N, 24, 0 for rows not measured), the skeleton's offsets, times (N,) s; up (3,) where
+    the caller knows it, else estimated (mocapd.motion.gravity) from the smoothed path."""
     frames = joints.shape[0]
     joints = np.asarray(joints, dtype=np.float64)
     confidence = np.nan_to_num(np.asarray(confidence, dtype=np.float64))
     rest = contacts.rest_heights(offsets)
     # The per-frame depth jitters, which changes the body's size in the image and so moves a planted
-    # foot there: contacts are looked for on the path smoothed first (reprojection and acceleration only).
+    # foot there, and makes both feet look fast to gravity's balance cue: contacts and up are looked
+    # for on the path smoothed first (reprojection and acceleration only; up plays no part in it).
     shift = np.zeros((frames, 3))
     if frames >= MIN_FRAMES:
         none = contacts.Contacts(np.zeros((frames, 2), dtype=bool), np.zeros((frames, 2), dtype=int), None)
-        shift = rootpath.solve(joints, image, confidence, joints, none, up, rest, camera, times)
+        level = np.array([0.0, -1.0, 0.0])
+        shift = rootpath.solve(joints, image, confidence, joints, none, level, rest, camera, times)
     smooth = joints + shift[:, None]
+    if up is None:
+        up = up_of(smooth, confidence, times, offsets)
     landmark_image, landmark_confidence = sole_landmarks(camera.project(smooth), confidence)
     found = contacts.detect(smooth, landmark_image, landmark_confidence, up, offsets, camera, times)
     floor_point = None
@@ -84,4 +91,6 @@ def solve_root(
         "contact_share": round(found.share, 4),
         "root_shift_cm": round(100.0 * float(np.linalg.norm(shift, axis=1).mean()), 2) if frames else 0.0,
     } | floor_figures(moved, found, up, rest)
-    return RootSolved(shift=shift, found=found, figures=figures, floor_point=floor_point)
+    return RootSolved(
+        shift=shift, found=found, up=up, smoothed=smooth, figures=figures, floor_point=floor_point
+    )
