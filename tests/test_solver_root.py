@@ -113,10 +113,11 @@ def test_the_root_path_holds_a_jittering_4dhumans_walk_on_the_floor_with_planted
     def root_error_m(points: np.ndarray) -> float:
         return float(np.linalg.norm(points[:, 0] - clip.pelvis, axis=1).mean())
 
-    # Per-frame: lowest sole up to 16 cm off the floor, planted feet sliding 13 cm a frame, root 23 cm off.
-    assert np.abs(lowest(moved)).max() < 0.07 < np.abs(lowest(joints)).max()
+    # Per-frame: the lowest sole 9 cm through the floor to 8 cm above it, planted feet sliding 13 cm a
+    # frame, the root 23 cm off; solved (this seed): -3.4 to +2.3 cm, 3.7 mm, 12 cm.
+    assert np.abs(lowest(moved)).max() < 0.05 < 0.07 < np.abs(lowest(joints)).max()
     assert sliding_mm(moved) < 8.0 < 50.0 < sliding_mm(joints)
-    assert root_error_m(moved) < 0.75 * root_error_m(joints)
+    assert root_error_m(moved) < 0.7 * root_error_m(joints)
     assert solved.found.floor is not None and abs(solved.found.floor - floor) < 0.03
     assert solved.figures["floor_found"] and solved.figures["contact_share"] > 0.7
     assert solved.figures["floor_penetration_cm"] < 3.0 and solved.figures["planted_sliding_cm"] < 1.0

@@ -19,6 +19,8 @@ from mocapd.motion.solver.camera import Pinhole
 
 # Passes of the root path: each one also lifts the soles the previous one left below the floor.
 PASSES = 2
+# Contact detections: on the smoothed path, then again on the path the first contacts held.
+DETECTIONS = 2
 
 
 @dataclass
@@ -43,6 +45,19 @@ def sole_landmarks(image: np.ndarray, confidence: np.ndarray) -> tuple[np.ndarra
     landmark_image[:, contacts.SOLE_LANDMARKS] = image[:, contacts.SOLE_JOINTS]
     landmark_confidence[:, contacts.SOLE_LANDMARKS] = confidence[:, contacts.SOLE_JOINTS]
     return landmark_image, landmark_confidence
+
+
+def _contacts(
+    joints: np.ndarray,
+    confidence: np.ndarray,
+    offsets: np.ndarray,
+    camera: Pinhole,
+    times: np.ndarray,
+    up: np.ndarray,
+) -> contacts.Contacts:
+    """Contacts of joints (N, 24, 3) seen in the image where they project."""
+    image, landmark_confidence = sole_landmarks(camera.project(joints), confidence)
+    return contacts.detect(joints, image, landmark_confidence, up, offsets, camera, times)
 
 
 def solve_root(
@@ -72,10 +87,17 @@ def solve_root(
     smooth = joints + shift[:, None]
     if up is None:
         up = up_of(smooth, confidence, times, offsets)
-    landmark_image, landmark_confidence = sole_landmarks(camera.project(smooth), confidence)
-    found = contacts.detect(smooth, landmark_image, landmark_confidence, up, offsets, camera, times)
+    found = _contacts(smooth, confidence, offsets, camera, times, up)
     floor_point = None
-    if frames >= MIN_FRAMES and found.floor is not None:
+    for detection in range(DETECTIONS):
+        if frames < MIN_FRAMES or found.floor is None:
+            break
+        if detection:
+            # Looked for again on the path held by the first ones: nearer the truth than the smoothed one.
+            again = _contacts(joints + shift[:, None], confidence, offsets, camera, times, up)
+            if again.floor is None:
+                break
+            found = again
         for _ in range(PASSES):
             moved = joints + shift[:, None]
             below = contacts.sole_heights(moved, up, offsets) < found.floor
@@ -83,6 +105,7 @@ def solve_root(
             shift = shift + rootpath.solve(
                 moved, image, confidence, moved, found, up, rest, camera, times, below
             )
+    if found.floor is not None and frames >= MIN_FRAMES:
         # The world's floor: the plane the resting feet were held on, under the person's mean position.
         centre = (joints[:, 0] + shift).mean(axis=0)
         floor_point = centre - (centre @ up - found.floor) * up
