@@ -21,6 +21,9 @@ from mocapd.motion.solver.camera import Pinhole
 PASSES = 2
 # Contact detections: on the smoothed path, then again on the path the first contacts held.
 DETECTIONS = 2
+# Two resting feet whose contact points the pose moves apart by more than this in one row (metres):
+# one of them is lifting.
+DOUBLE_SUPPORT_M = 0.01
 
 
 @dataclass
@@ -57,7 +60,32 @@ def _contacts(
 ) -> contacts.Contacts:
     """Contacts of joints (N, 24, 3) seen in the image where they project."""
     image, landmark_confidence = sole_landmarks(camera.project(joints), confidence)
-    return contacts.detect(joints, image, landmark_confidence, up, offsets, camera, times)
+    found = contacts.detect(joints, image, landmark_confidence, up, offsets, camera, times)
+    speeds = contacts.image_speeds(image, joints[:, 0, 2], camera, times)
+    return release_double_support(found, joints, speeds, up)
+
+
+def release_double_support(
+    found: contacts.Contacts, joints: np.ndarray, speeds: np.ndarray, up: np.ndarray
+) -> contacts.Contacts:
+    """Contacts without the double-support steps the pose contradicts: where both feet rest in two
+    neighbouring rows but the pose moves their contact points apart along the floor by more than
+    DOUBLE_SUPPORT_M, one of them is lifting (toe-off): the faster one in the image is released."""
+    resting = found.resting.copy()
+    rows = np.arange(joints.shape[0])
+    sole = joints[:, contacts.SOLE_JOINTS]  # (N, 2, 2, 3)
+    points = np.stack([sole[rows, side, found.point[:, side]] for side in range(2)], axis=1)  # (N, 2, 3)
+    apart = points[:, 0] - points[:, 1]
+    apart = apart - (apart @ up)[:, None] * up
+    change = np.linalg.norm(np.diff(apart, axis=0), axis=-1)
+    both = resting[:-1].all(axis=1) & resting[1:].all(axis=1) & (change > DOUBLE_SUPPORT_M)
+    for row in np.flatnonzero(both):
+        for frame in (row, row + 1):
+            side_speeds = speeds[frame, np.arange(2), found.point[frame]]
+            resting[frame, int(np.argmax(side_speeds))] = False
+    if not resting.any():
+        return contacts.Contacts(resting, found.point, None)
+    return contacts.Contacts(resting, found.point, found.floor)
 
 
 def solve_root(
