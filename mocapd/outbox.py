@@ -18,12 +18,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from mocapd import safefs, states
+from mocapd import progress, safefs, states
 from mocapd.config import Config
 from mocapd.job import Job
 from mocapd.report import layout, summary
 from mocapd.report.pages import iso, render_index, render_report
 from mocapd.service.runner import STEP_LABELS, Listener
+from mocapd.stats import average_step_seconds
 from mocapd.store import JobRecord, Store
 
 log = logging.getLogger(__name__)
@@ -94,6 +95,11 @@ def status_document(record: JobRecord, store: Store) -> dict[str, Any]:
     finished = record.finished if record.state in states.FINISHED_JOB_STATES else None
     total = (finished - record.started) if finished is not None and record.started is not None else None
     result = step_data.get(states.PACKAGING, {}).get("result") if record.state == states.COMPLETED else None
+    running = (
+        progress.overall(record, steps, average_step_seconds(store))
+        if record.state == states.PROCESSING
+        else None
+    )
     document: dict[str, Any] = {
         "id": record.id,
         "name": record.name,
@@ -102,6 +108,7 @@ def status_document(record: JobRecord, store: Store) -> dict[str, Any]:
         "step": record.current_step if record.state == states.PROCESSING else None,
         "progress": round(record.progress, 3) if record.state == states.PROCESSING else None,
         "progress_message": record.progress_message if record.state == states.PROCESSING else None,
+        "overall": running.to_dict() if running is not None else None,
         "error": record.error if record.state in (states.FAILED, states.CANCELLED) else None,
         "retrying_after": record.error if record.state == states.QUEUED and record.error else None,
         "attempts": record.attempts,

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import pickle
+import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +21,11 @@ import cv2
 import numpy as np
 import pytest
 
-from mocapd import states
+from mocapd import progress, states
+from mocapd.config import load
+from mocapd.outbox import Outbox
+from mocapd.stats import average_step_seconds
+from mocapd.store import open_store
 from tests import videofiles
 from tests.browser import CHROMIUM, Browser
 from tests.stages.harness import Setup, drop, wait_for
@@ -70,7 +76,9 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
     opened.close()
 
 
-def check_page(browser: Browser, page: Path, shots: Path, label: str) -> dict[str, Any]:
+def check_page(
+    browser: Browser, page: Path, shots: Path, label: str, with_images: bool = True
+) -> dict[str, Any]:
     """Open `page` at each width; every image and link loads, nothing scrolls sideways, no error."""
     shots.mkdir(parents=True, exist_ok=True)
     facts: dict[str, Any] = {}
@@ -80,7 +88,7 @@ def check_page(browser: Browser, page: Path, shots: Path, label: str) -> dict[st
             "Promise.all([...document.images].map(i => i.complete ? 0 : new Promise(r => { i.onload = r; i.onerror = r; })))"
         )
         images = browser.evaluate("[...document.images].map(i => [i.getAttribute('src'), i.naturalWidth])")
-        assert images and all(natural > 0 for _, natural in images), images
+        assert (images or not with_images) and all(natural > 0 for _, natural in images), images
         links = browser.evaluate("[...document.links].map(a => a.href)")
         for link in links:
             url = urlparse(link)
@@ -202,3 +210,54 @@ def test_the_overlay_skeleton_is_drawn_on_the_person(outbox: dict[str, Any]) -> 
     inside = (xs >= x0 - margin_x) & (xs <= x0 + box_width + margin_x)
     inside &= (ys >= y0 - margin_y) & (ys <= y0 + box_height + margin_y)
     assert inside.mean() > 0.95, f"{inside.mean():.0%} of the overlay inside the person's box"
+
+
+# What a running job's line says: "42 % overall, 1 min 00 s elapsed, about 1 min 23 s left".
+RUNNING_LINE = re.compile(
+    r"(\d+) % overall, .+ elapsed, about ((?:\d+ h )?(?:\d+ min )?\d+ s|\d+ h \d+ min) left"
+)
+
+
+def seconds_of(text: str) -> int:
+    """Seconds in progress.duration's wording ("1 h 02 min", "3 min 05 s", "45 s")."""
+    units = {"h": 3600, "min": 60, "s": 1}
+    parts = text.split()
+    return sum(int(number) * units[unit] for number, unit in zip(parts[::2], parts[1::2], strict=True))
+
+
+def test_a_running_job_shows_its_overall_progress_and_time_left(tmp_path: Path, browser: Browser) -> None:
+    """A job in the middle of tracking in a real store; index.html and its report.html as the outbox writes them."""
+    config = load(overrides={"state_dir": str(tmp_path / "state"), "outbox": str(tmp_path / "outbox")})
+    store = open_store(config.state_path)
+    now = time.time()
+    job_id, _ = store.create_job("busy|1", "in/busy.mp4", {}, now - 60)
+    store.mark_ingested(job_id, GOOD_NAME, {})
+    store.update_job(
+        job_id, state=states.PROCESSING, current_step=states.TRACKING, progress=0.5, started=now - 60
+    )
+    store.update_step(job_id, states.VIDEO_UPLOAD, status=states.DONE, started=now - 60, duration=2.0)
+    store.update_step(job_id, states.TRACKING, status=states.RUNNING, started=now - 58)
+    record = store.job(job_id)
+    assert record is not None
+    expected = progress.overall(record, store.steps(job_id), average_step_seconds(store), now)
+    assert expected is not None and expected.remaining_seconds is not None
+    outbox = Outbox(store, config)
+    outbox.job_changed(job_id)
+    outbox.flush_index(force=True)
+    shots = tmp_path / "screenshots"
+    check_page(browser, config.outbox_path / "index.html", shots, "running-index", with_images=False)
+    running = browser.evaluate("document.getElementById('running').innerText")
+    percent = round(100 * expected.share)
+    assert GOOD_NAME in running and f"{percent} %" in running, running
+    assert browser.evaluate("document.querySelector('#running progress').value") == percent
+    left = browser.evaluate(
+        "document.querySelector('#running tr:last-child td:last-child').innerText"
+    ).strip()
+    assert abs(seconds_of(left) - expected.remaining_seconds) <= 5, (left, expected)
+    page = config.outbox_path / GOOD_NAME / "report.html"
+    check_page(browser, page, shots, "running-report", with_images=False)
+    line = browser.evaluate("document.getElementById('overall').innerText")
+    match = RUNNING_LINE.search(line)
+    assert match is not None and int(match.group(1)) == percent, line
+    assert abs(seconds_of(match.group(2)) - expected.remaining_seconds) <= 5, (line, expected)
+    assert browser.evaluate("document.querySelector('#overall progress').value") == percent

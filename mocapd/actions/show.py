@@ -11,7 +11,6 @@ from mocapd.actions.common import (
     find_job,
     open_existing_store,
     print_json,
-    running_progress,
 )
 from mocapd.config import Config
 from mocapd.options import JobOptions
@@ -88,9 +87,7 @@ def summary(document: dict[str, Any], config: Config) -> list[str]:
 def run(arguments: argparse.Namespace, config: Config) -> int:
     store = open_existing_store(config)
     record = find_job(store, arguments.job)
-    document = status_document(record, store)
-    progress = running_progress(store, record)
-    document["overall"] = progress.to_dict() if progress else None
+    document = status_document(record, store)  # with the overall progress of a running job
     if arguments.json:
         print_json(document)
         return 0

@@ -14,7 +14,7 @@ from typing import Any
 from mocapd.errors import JobError
 from mocapd.export.packaging import export_file_name
 from mocapd.job import Job
-from mocapd.report import motion, plots, preview
+from mocapd.report import motion, plots, preview, proxy
 from mocapd.report.layout import FILES_DIR, POSTER_NAME, PREVIEW_DIR, PREVIEW_NAME, plot_name, thumbnail_name
 
 log = logging.getLogger(__name__)
@@ -62,11 +62,14 @@ def build(job: Job, result: str, single: bool) -> tuple[dict[str, Any], list[str
         }
     if people and job.video_info is not None:
         written = preview.write(job, people, folder, PREVIEW_NAME)
+        # Drawn: the tracking step's copy of the frames has done its work (a re-export decodes the source).
+        proxy.path_for(job.work_dir).unlink(missing_ok=True)
         data |= {
             "video": f"{PREVIEW_DIR}/{PREVIEW_NAME}",
             "poster": f"{PREVIEW_DIR}/{POSTER_NAME}",
             "duration": round(written.duration, 4),
             "size": [written.width, written.height],
+            "frames_from": "tracking" if written.from_tracking else "source",
         }
         if all(person.world_from_camera is None for person in people):
             warnings.append("the preview shows no overlay: the track files have no camera pose")

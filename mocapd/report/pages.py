@@ -132,7 +132,17 @@ def render_report(document: dict[str, Any], folder: Path) -> str:
         problems=problems(document) if failed else [],
         next_step=next_step(document) if failed else "",
         verdict_levels=verdict.LEVELS,
+        overall=overall_shown(document),
     )
+
+
+def overall_shown(document: dict[str, Any]) -> dict[str, Any] | None:
+    """A running job's overall share (percent) and its line (share, elapsed, time left)."""
+    figures = document.get("overall")
+    if document["status"] != states.PROCESSING or not figures:
+        return None
+    running = progress.Overall(**figures)
+    return {"percent": round(100 * running.share), "text": progress.describe(running)}
 
 
 def index_entry(

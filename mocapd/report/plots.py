@@ -1,7 +1,9 @@
 """Per-person plots (matplotlib, SVG): detection confidence, joint angles, foot height, jitter.
 
 One figure of four panels per person, so a page loads one image per person; time in seconds on
-every x axis, units on every y axis.
+every x axis, units on every y axis. Long clips are thinned to MAX_POINTS per line (each bucket's
+lowest and highest value, so spikes stay), and titles sit at a fixed height: matplotlib's time
+grows with the points written and the title layout's tick measuring (bench/bench_report.py).
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ matplotlib.use("Agg")  # no display: the daemon and its steps are headless
 # Text as SVG text, not glyph paths: a third of the file and of the time.
 matplotlib.rcParams["svg.fonttype"] = "none"
 
-import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 
 from mocapd import skeleton  # noqa: E402
 from mocapd.report.motion import PersonMotion  # noqa: E402
@@ -31,6 +33,30 @@ ANGLES: tuple[tuple[str, str, str, str], ...] = (
     ("right hip", "right_hip", "spine1", "right_knee"),
 )
 FEET = (("left", "left_foot"), ("right", "right_foot"))
+# Points per line: more than the plot's width in pixels adds bytes and time, not detail.
+MAX_POINTS = 600
+# Titles at a fixed height above each panel: placing them by measuring the tick labels is a third
+# of the figure's time.
+TITLE_Y = 1.02
+
+
+def thin(times: np.ndarray, *series: np.ndarray) -> tuple[np.ndarray, ...]:
+    """`times` and each series cut to about MAX_POINTS samples: per bucket the first sample's time
+    twice, with each series' lowest and highest value (booleans: any), so peaks are kept."""
+    count = times.shape[0]
+    if count <= MAX_POINTS:
+        return (times, *series)
+    starts = np.linspace(0, count, MAX_POINTS // 2, endpoint=False).astype(int)
+    thinned_times = np.repeat(times[starts], 2)
+    thinned = []
+    for values in series:
+        if values.dtype == bool:
+            high = np.logical_or.reduceat(values, starts)
+            thinned.append(np.repeat(high, 2))
+            continue
+        low, high = np.minimum.reduceat(values, starts), np.maximum.reduceat(values, starts)
+        thinned.append(np.stack([low, high], axis=1).reshape(-1))
+    return (thinned_times, *thinned)
 
 
 def joint_angles(positions: np.ndarray) -> dict[str, np.ndarray]:
@@ -62,29 +88,35 @@ def write(person: PersonMotion, path: Path) -> None:
     colour = tuple(channel / 255.0 for channel in person.colour)
     times = person.times
     raw = person.raw
-    figure, axes = plt.subplots(4, 1, figsize=(7.0, 8.0), sharex=True)
+    # A bare Figure: no pyplot state to create and close per person.
+    figure = Figure(figsize=(7.0, 8.0))
+    axes = figure.subplots(4, 1, sharex=True)
     # Fixed margins: a layout engine costs more than drawing the plots.
     figure.subplots_adjust(left=0.11, right=0.98, top=0.96, bottom=0.06, hspace=0.35)
-    confidence = raw.confidence.mean(axis=1)
-    axes[0].plot(raw.time, confidence, color=colour, label="mean joint confidence")
-    missed = raw.confidence.max(axis=1) <= 0.0
+    raw_times, confidence, missed = thin(
+        raw.time, raw.confidence.mean(axis=1), raw.confidence.max(axis=1) <= 0.0
+    )
+    axes[0].plot(raw_times, confidence, color=colour, label="mean joint confidence")
     if missed.any():
         axes[0].fill_between(
-            raw.time, 0, 1, where=missed, color="#c33", alpha=0.2, label="not seen (filled in)"
+            raw_times, 0, 1, where=missed, color="#c33", alpha=0.2, label="not seen (filled in)"
         )
     axes[0].set_ylim(0.0, 1.05)
     axes[0].set_ylabel("confidence (0-1)")
-    axes[0].set_title("Detection confidence")
-    for label, values in joint_angles(person.positions).items():
-        axes[1].plot(times, values, label=label, linestyle="--" if "right" in label else "-")
+    axes[0].set_title("Detection confidence", y=TITLE_Y)
+    angles = joint_angles(person.positions)
+    thinned_times, *angle_values = thin(times, *angles.values())
+    for label, values in zip(angles, angle_values, strict=True):
+        axes[1].plot(thinned_times, values, label=label, linestyle="--" if "right" in label else "-")
     axes[1].set_ylabel("angle (°)")
-    axes[1].set_title("Knee, elbow and hip angles (180° = straight)")
+    axes[1].set_title("Knee, elbow and hip angles (180° = straight)", y=TITLE_Y)
     for side, (label, joint) in enumerate(FEET):
-        height = person.positions[:, skeleton.JOINT_INDEX[joint], 1] * 100.0
-        line = axes[2].plot(times, height, label=f"{label} foot")[0]
-        contact = person.contacts[:, side]
+        foot_times, height, contact = thin(
+            times, person.positions[:, skeleton.JOINT_INDEX[joint], 1] * 100.0, person.contacts[:, side]
+        )
+        line = axes[2].plot(foot_times, height, label=f"{label} foot")[0]
         axes[2].fill_between(
-            times,
+            foot_times,
             0,
             np.where(contact, height.max(initial=1.0), 0.0),
             where=contact,
@@ -94,20 +126,21 @@ def write(person: PersonMotion, path: Path) -> None:
             label=f"{label} contact",
         )
     axes[2].set_ylabel("height (cm)")
-    axes[2].set_title("Foot height above the floor, contacts shaded")
-    before = acceleration(raw.joint_positions())
-    after = acceleration(person.smoothed.joint_positions())
-    axes[3].plot(raw.time, before, color="#999", label="before smoothing")
-    axes[3].plot(person.smoothed.time, after, color=colour, label="after smoothing")
+    axes[2].set_title("Foot height above the floor, contacts shaded", y=TITLE_Y)
+    axes[3].plot(*thin(raw.time, acceleration(raw.joint_positions())), color="#999", label="before smoothing")
+    axes[3].plot(
+        *thin(person.smoothed.time, acceleration(person.smoothed.joint_positions())),
+        color=colour,
+        label="after smoothing",
+    )
     axes[3].set_ylabel("jitter (mm/frame²)")
-    axes[3].set_title("Jitter: mean joint acceleration")
+    axes[3].set_title("Jitter: mean joint acceleration", y=TITLE_Y)
     axes[3].set_xlabel("time in the video (s)")
     for axis in axes:
         axis.grid(alpha=0.3)
         axis.legend(fontsize="x-small", loc="upper right", ncols=3)
     buffer = io.StringIO()
     figure.savefig(buffer, format="svg", metadata={"Date": None})
-    plt.close(figure)
     path.write_text(buffer.getvalue(), encoding="utf-8")
 
 

@@ -22,6 +22,7 @@ from mocapd import decode, skeleton
 from mocapd.job import Job
 from mocapd.motion import rootmotion
 from mocapd.motion.visualization import PreviewWriter
+from mocapd.report import proxy
 from mocapd.report.layout import POSTER_NAME, thumbnail_name
 from mocapd.report.motion import PersonMotion
 
@@ -33,9 +34,12 @@ BACKGROUND = (32, 34, 38)
 GRID = (78, 82, 90)
 FOOT_JOINTS = (skeleton.JOINT_INDEX["left_foot"], skeleton.JOINT_INDEX["right_foot"])
 BONES = tuple((skeleton.PARENTS[joint], joint) for joint in range(1, skeleton.NUM_JOINTS))
+BONE_ENDS = np.array(BONES)  # (23, 2): parent, child
 THUMBNAIL_SIZE = 96
-# x264's superfast: a third of veryfast's time at this size, for a slightly larger file.
-ENCODER_PRESET = "superfast"
+# x264's ultrafast on one thread: 2.8 ms a 1200x432 frame (superfast 4.6, veryfast 5.7; x264's own
+# threads add a third), for 0.6 Mbit/s, which streams from any share.
+ENCODER_PRESET = "ultrafast"
+ENCODER_THREADS = 1
 # Frames per second of the preview: enough to judge motion; a 60 fps clip costs half as much to draw.
 PREVIEW_MAX_FPS = 30.0
 
@@ -49,6 +53,7 @@ class PreviewResult:
     width: int = 0
     height: int = 0
     boxes: dict[int, list[tuple[float, int, int, int, int]]] = field(default_factory=dict)
+    from_tracking: bool = False  # drawn on the tracking step's frames (proxy), not the source decoded again
 
 
 def upright_size(job: Job) -> tuple[int, int]:
@@ -57,6 +62,28 @@ def upright_size(job: Job) -> tuple[int, int]:
     assert info is not None
     sideways = int(round(info.rotation / 90.0)) % 2 == 1
     return (info.height, info.width) if sideways else (info.width, info.height)
+
+
+def video_size(job: Job) -> tuple[int, int]:
+    """(width, height) of the preview's video part: the upright picture at PREVIEW_HEIGHT, even width."""
+    width, height = upright_size(job)
+    return max(2, int(round(width * PREVIEW_HEIGHT / height / 2.0)) * 2), PREVIEW_HEIGHT
+
+
+def frame_keeper(job: Job) -> proxy.Writer | None:
+    """A writer for the tracking step's frames at the preview's size (proxy), or None where they would
+    not do: no probe, frames posed below the preview's rate, or smaller than the preview."""
+    info = job.video_info
+    if info is None or not info.height or not info.width:
+        return None
+    limits = job.config.limits
+    wanted_rate = min(PREVIEW_MAX_FPS, info.fps or PREVIEW_MAX_FPS)
+    if 0.0 < limits.max_inference_fps < wanted_rate * (1.0 - decode.SAMPLING_TOLERANCE):
+        return None
+    _, posed_height, _ = decode.inference_size(*upright_size(job), limits.max_resolution)
+    if posed_height < PREVIEW_HEIGHT:
+        return None
+    return proxy.Writer(proxy.path_for(job.work_dir), video_size(job), PREVIEW_MAX_FPS)
 
 
 def image_points(person: PersonMotion, focal: float, size: tuple[int, int]) -> np.ndarray | None:
@@ -154,11 +181,12 @@ def _point(xy: np.ndarray) -> tuple[int, int]:
 
 def draw_skeleton(image: np.ndarray, points: np.ndarray, rgb: tuple[int, int, int], thickness: int) -> None:
     """Bones of the SMPL skeleton between (24, 2) pixel positions, in place."""
-    lines = [np.array([points[parent], points[joint]]).round().astype(np.int32) for parent, joint in BONES]
-    cv2.polylines(image, lines, False, rgb, thickness, cv2.LINE_AA)
+    # One (23, 2, 2) array: each bone a two-point polyline, in one call.
+    lines = np.rint(points[BONE_ENDS]).astype(np.int32)
+    cv2.polylines(image, list(lines), False, rgb, thickness, cv2.LINE_AA)
 
 
-def frames(job: Job, width: int, height: int) -> Iterator[tuple[float, np.ndarray]]:
+def source_frames(job: Job, width: int, height: int) -> Iterator[tuple[float, np.ndarray]]:
     """(time, upright RGB image of width x height) for every frame; scaled in swscale's fast pass."""
     assert job.video_info is not None
     with decode.open_video(job.video_path) as container:
@@ -192,8 +220,7 @@ def write(job: Job, people: list[PersonMotion], folder: Path, name: str) -> Prev
     width, height = upright_size(job)
     assert job.video_info is not None
     focal = rootmotion.focal_length(width, height, job.video_info.focal_length_px)
-    scale = PREVIEW_HEIGHT / height
-    video_width = max(2, int(round(width * scale / 2.0)) * 2)
+    video_width = video_size(job)[0]
     projected = {person.tid: image_points(person, focal, (width, height)) for person in people}
     world = WorldView(people, PREVIEW_HEIGHT)
     result = PreviewResult(width=video_width + PREVIEW_HEIGHT, height=PREVIEW_HEIGHT)
@@ -206,9 +233,11 @@ def write(job: Job, people: list[PersonMotion], folder: Path, name: str) -> Prev
     poster_time = job.video_info.duration / 2.0
     middles = {person.tid: person.start + person.frame_count / person.fps / 2.0 for person in people}
     with PreviewWriter(
-        folder / name, result.width, PREVIEW_HEIGHT, rate, frame_time, ENCODER_PRESET
+        folder / name, result.width, PREVIEW_HEIGHT, rate, frame_time, ENCODER_PRESET, ENCODER_THREADS
     ) as writer:
-        for time, image in frames(job, video_width, PREVIEW_HEIGHT):
+        kept = proxy.read(proxy.path_for(job.work_dir), (video_width, PREVIEW_HEIGHT))
+        result.from_tracking = kept is not None
+        for time, image in kept if kept is not None else source_frames(job, video_width, PREVIEW_HEIGHT):
             for person in people:
                 row = person.row_at(time)
                 points = projected[person.tid]

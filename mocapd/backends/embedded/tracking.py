@@ -24,6 +24,7 @@ from mocapd.job import Job, StepOutcome
 from mocapd.motion import appearance, ik, landmarks, rootmotion
 from mocapd.motion.visualization import PreviewWriter, draw_person
 from mocapd.motion.worldframe import PELVIS_IN_SMPL_MODEL
+from mocapd.report import preview as report_preview
 
 log = logging.getLogger(__name__)
 
@@ -208,8 +209,13 @@ def track_video(job: Job) -> StepOutcome:
             max_rate=job.config.limits.max_inference_fps,
         )
     )
+    # The report's preview is drawn on a small copy of these frames, kept here (None: it decodes the source).
+    keeper = report_preview.frame_keeper(job)
+    decoded = False
     try:
         for frame in frames:
+            if keeper is not None:
+                keeper.add(frame.time, frame.image)  # before anything is drawn on it
             # VIDEO mode needs strictly increasing millisecond stamps; real timestamps keep VFR spacing.
             stamp = max(int(round(frame.time * 1000.0)), last_stamp + 1)
             last_stamp = stamp
@@ -222,9 +228,12 @@ def track_video(job: Job) -> StepOutcome:
                 state.take(posed)
         for posed in finder.finish():
             state.take(posed)
+        decoded = True
     finally:
         frames.close()  # stops the decoding thread when tracking fails part-way
         finder.close()
+        if keeper is not None:
+            keeper.close(complete=decoded)
         if state.preview is not None:
             state.preview.close()
     records, frame_times, size = state.records, state.frame_times, state.size
@@ -254,7 +263,8 @@ def track_video(job: Job) -> StepOutcome:
     log.info("tracking: %d frames, tracks %s", len(frame_times), counts)
     return StepOutcome(
         warnings=warnings,
-        data={"frames": len(frame_times), "tracks": counts, "focal_length_px": focal},
+        data={"frames": len(frame_times), "tracks": counts, "focal_length_px": focal}
+        | ({"preview_frames": keeper.cost.to_dict()} if keeper is not None else {}),
     )
 
 
