@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import NamedTuple, cast
 
@@ -93,6 +93,7 @@ def iter_frames(
     limit: int | None = None,
     rotation: int = 0,
     max_rate: float = 0.0,
+    on_frame: Callable[[av.VideoFrame, float, int], None] | None = None,
 ) -> Generator[DecodedFrame, None, None]:
     """Decode `path` frame by frame: upright (display rotation), longest side <= max_resolution.
 
@@ -100,6 +101,7 @@ def iter_frames(
     a legacy 'rotate' tag). Timestamps are pts * time_base relative to the first frame. With
     `max_rate` > 0 only frames at least 1/max_rate s apart are yielded (FrameSampler); the others are
     still decoded (later frames may depend on them) but not converted. `limit` counts decoded frames.
+    `on_frame(frame, seconds, rotation)` sees every decoded frame first (the report's preview copy).
     """
     sampler = FrameSampler(max_rate)
     with open_video(path) as container:
@@ -119,10 +121,12 @@ def iter_frames(
                     seconds = (frame.pts - first_pts) * time_base
                 else:
                     seconds = index / rate
+                turns = frame_rotation(frame, rotation)
+                if on_frame is not None:
+                    on_frame(frame, float(seconds), turns)
                 if not sampler.take(float(seconds)):
                     index += 1
                     continue
-                turns = frame_rotation(frame, rotation)
                 sideways = int(round(turns / 90.0)) % 2 == 1
                 upright_width, upright_height = (
                     (frame.height, frame.width) if sideways else (frame.width, frame.height)

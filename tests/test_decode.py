@@ -166,3 +166,15 @@ def test_prefetch_stops_its_thread_when_the_consumer_stops_early(tmp_path: Path)
     assert next(frames).frame_index == 0
     frames.close()
     assert not any(thread.name == "decode-prefetch" for thread in threading.enumerate())
+
+
+def test_on_frame_sees_every_decoded_frame_first_with_its_time_and_rotation() -> None:
+    seen: list[tuple[float, int]] = []
+    frames = list(
+        iter_frames(
+            SINGLE, 320, max_rate=30.0, on_frame=lambda frame, time, turns: seen.append((time, turns))
+        )
+    )
+    assert len(frames) == 50 and len(seen) == 100  # every frame, posed or not
+    assert [time for time, _ in seen] == pytest.approx([index / 60 for index in range(100)], abs=1e-6)
+    assert {turns for _, turns in seen} == {0}

@@ -102,6 +102,7 @@ class PreviewWriter:
             options["threads"] = str(threads)
         self.stream.options = options
         self.last_pts = -1
+        self._frame: av.VideoFrame | None = None
         # Each packet lasts one frame, so the file's duration counts the last frame too.
         self.packet_duration = int(round(frame_duration / TIME_BASE)) if frame_duration > 0 else 0
 
@@ -113,7 +114,27 @@ class PreviewWriter:
 
     def write_yuv(self, planes: np.ndarray, time: float) -> None:
         """Encode one frame given as I420 planes ((height * 3 / 2, width) uint8) shown at `time` seconds."""
-        frame = av.VideoFrame.from_ndarray(planes.astype(np.uint8, copy=False), format="yuv420p")
+        self._encode(av.VideoFrame.from_ndarray(planes.astype(np.uint8, copy=False), format="yuv420p"), time)
+
+    def planes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Y, U and V of the one frame that write_planes() encodes, to draw into in place: no frame to
+        allocate and copy per write. x264 copies each picture as it takes it, so reuse is safe."""
+        if self._frame is None:
+            self._frame = av.VideoFrame(self.stream.width, self.stream.height, "yuv420p")
+        views = [
+            np.frombuffer(memoryview(plane), np.uint8).reshape(plane.height, plane.line_size)[
+                :, : plane.width
+            ]
+            for plane in self._frame.planes
+        ]
+        return views[0], views[1], views[2]
+
+    def write_planes(self, time: float) -> None:
+        """Encode the frame of planes() as it is now, shown at `time` seconds."""
+        assert self._frame is not None
+        self._encode(self._frame, time)
+
+    def _encode(self, frame: av.VideoFrame, time: float) -> None:
         pts = max(int(round(time / TIME_BASE)), self.last_pts + 1)
         frame.pts, frame.time_base = pts, TIME_BASE
         self.last_pts = pts

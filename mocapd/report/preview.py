@@ -26,8 +26,10 @@ from mocapd.report import proxy
 from mocapd.report.layout import POSTER_NAME, thumbnail_name
 from mocapd.report.motion import PersonMotion
 
-# Height of the preview in pixels: enough to judge a pose, small enough to stream from a share.
-PREVIEW_HEIGHT = 432
+# Height of the preview in pixels: enough to judge a pose, small enough to stream from a share; a
+# multiple of 16 (x264's blocks) and of 4 (the planes). Every cost of the preview grows with its
+# pixels: a 60 s 1080p clip measured 10.8 % of the job's CPU at 432 px (bench/bench_report.py).
+PREVIEW_HEIGHT = 384
 GRID_STEP_M = 0.5
 VIEW_ELEVATION_DEG = 25.0
 BACKGROUND = (32, 34, 38)
@@ -71,17 +73,9 @@ def video_size(job: Job) -> tuple[int, int]:
 
 
 def frame_keeper(job: Job) -> proxy.Writer | None:
-    """A writer for the tracking step's frames at the preview's size (proxy), or None where they would
-    not do: no probe, frames posed below the preview's rate, or smaller than the preview."""
+    """A writer for the tracking step's decoded frames at the preview's size (None without a probe)."""
     info = job.video_info
     if info is None or not info.height or not info.width:
-        return None
-    limits = job.config.limits
-    wanted_rate = min(PREVIEW_MAX_FPS, info.fps or PREVIEW_MAX_FPS)
-    if 0.0 < limits.max_inference_fps < wanted_rate * (1.0 - decode.SAMPLING_TOLERANCE):
-        return None
-    _, posed_height, _ = decode.inference_size(*upright_size(job), limits.max_resolution)
-    if posed_height < PREVIEW_HEIGHT:
         return None
     return proxy.Writer(proxy.path_for(job.work_dir), video_size(job), PREVIEW_MAX_FPS)
 
@@ -130,6 +124,10 @@ class WorldView:
         extent = np.abs(self._plane(corners)).max(axis=0)
         self.scale = 0.45 * size / max(float(extent.max()), 0.5)
         self.background = self._static(people, low, high)
+        self.colours = {person.tid: yuv(person.colour) for person in people}
+        self.background_planes = proxy.unpack_i420(
+            cv2.cvtColor(self.background, cv2.COLOR_RGB2YUV_I420), size
+        )
 
     def _plane(self, points: np.ndarray) -> np.ndarray:
         offset = points - self.centre
@@ -161,33 +159,62 @@ class WorldView:
             cv2.polylines(image, [self.pixels(path).round().astype(np.int32)], False, dim, 1, cv2.LINE_AA)
         return image
 
-    def draw(self, people: list[PersonMotion], time: float) -> np.ndarray:
-        image = self.background.copy()
+    def draw(self, planes: Planes, people: list[PersonMotion], time: float) -> None:
+        """The view at `time` into `planes` (Y, U, V of a size x size picture)."""
+        for target, source in zip(planes, self.background_planes, strict=True):
+            target[:] = source
         for person in people:
             row = person.row_at(time)
             if row is None:
                 continue
             points = self.pixels(person.positions[row])
-            draw_skeleton(image, points, person.colour, 2)
+            draw_skeleton(planes, points, self.colours[person.tid], 2)
             for side, joint in enumerate(FOOT_JOINTS):
                 if person.contacts[row, side]:
-                    cv2.circle(image, _point(points[joint]), 6, (255, 255, 255), 2, cv2.LINE_AA)
-        return image
+                    draw_ring(planes, points[joint], 6, RING, 2)
 
 
 def _point(xy: np.ndarray) -> tuple[int, int]:
     return int(round(float(xy[0]))), int(round(float(xy[1])))
 
 
-def draw_skeleton(image: np.ndarray, points: np.ndarray, rgb: tuple[int, int, int], thickness: int) -> None:
-    """Bones of the SMPL skeleton between (24, 2) pixel positions, in place."""
-    # One (23, 2, 2) array: each bone a two-point polyline, in one call.
-    lines = np.rint(points[BONE_ENDS]).astype(np.int32)
-    cv2.polylines(image, list(lines), False, rgb, thickness, cv2.LINE_AA)
+Planes = tuple[np.ndarray, np.ndarray, np.ndarray]  # Y (h, w), U and V (h/2, w/2) of one picture
+
+
+def yuv(rgb: tuple[int, int, int]) -> tuple[int, int, int]:
+    """The colour in YUV (BT.601, limited range: OpenCV's I420 conversion, as the frames')."""
+    packed = cv2.cvtColor(np.full((4, 4, 3), rgb, dtype=np.uint8), cv2.COLOR_RGB2YUV_I420)
+    return int(packed[0, 0]), int(packed[4, 0]), int(packed[5, 0])
+
+
+RING = yuv((255, 255, 255))
+
+
+def draw_skeleton(planes: Planes, points: np.ndarray, colour: tuple[int, int, int], thickness: int) -> None:
+    """Bones of the SMPL skeleton between (24, 2) pixel positions, in place on YUV 4:2:0 planes:
+    drawn there directly, the frames need no conversion to RGB and back."""
+    # Each bone a two-point polyline, all in one call per plane; chroma at half the size.
+    ends = points[BONE_ENDS]
+    cv2.polylines(
+        planes[0], list(np.rint(ends).astype(np.int32)), False, (colour[0],), thickness, cv2.LINE_AA
+    )
+    half = list(np.rint(ends / 2.0).astype(np.int32))
+    for plane, value in zip(planes[1:], colour[1:], strict=True):
+        cv2.polylines(plane, half, False, (value,), max(1, thickness // 2), cv2.LINE_AA)
+
+
+def draw_ring(
+    planes: Planes, centre: np.ndarray, radius: int, colour: tuple[int, int, int], thickness: int
+) -> None:
+    """A circle on YUV 4:2:0 planes, in place."""
+    cv2.circle(planes[0], _point(centre), radius, (colour[0],), thickness, cv2.LINE_AA)
+    for plane, value in zip(planes[1:], colour[1:], strict=True):
+        cv2.circle(plane, _point(centre / 2.0), radius // 2, (value,), max(1, thickness // 2), cv2.LINE_AA)
 
 
 def source_frames(job: Job, width: int, height: int) -> Iterator[tuple[float, np.ndarray]]:
-    """(time, upright RGB image of width x height) for every frame; scaled in swscale's fast pass."""
+    """(time, upright stacked planes of width x height, as proxy.planes) for every frame drawn,
+    from the source decoded again."""
     assert job.video_info is not None
     with decode.open_video(job.video_path) as container:
         stream = container.streams.video[0]
@@ -207,12 +234,7 @@ def source_frames(job: Job, width: int, height: int) -> Iterator[tuple[float, np
             if not sampler.take(float(seconds)):  # decoded (later frames need it) but not drawn
                 continue
             turns = decode.frame_rotation(frame, job.video_info.rotation)
-            sideways = int(round(turns / 90.0)) % 2 == 1
-            stored = (height, width) if sideways else (width, height)
-            image = frame.to_ndarray(
-                width=stored[0], height=stored[1], format="rgb24", interpolation="FAST_BILINEAR"
-            )
-            yield float(seconds), decode.upright(image, turns)
+            yield float(seconds), proxy.planes(frame, (width, height), turns)
 
 
 def write(job: Job, people: list[PersonMotion], folder: Path, name: str) -> PreviewResult:
@@ -222,12 +244,12 @@ def write(job: Job, people: list[PersonMotion], folder: Path, name: str) -> Prev
     focal = rootmotion.focal_length(width, height, job.video_info.focal_length_px)
     video_width = video_size(job)[0]
     projected = {person.tid: image_points(person, focal, (width, height)) for person in people}
+    colours = {person.tid: yuv(person.colour) for person in people}
     world = WorldView(people, PREVIEW_HEIGHT)
     result = PreviewResult(width=video_width + PREVIEW_HEIGHT, height=PREVIEW_HEIGHT)
     result.boxes = {person.tid: [] for person in people}
     rate = min(job.video_info.fps or PREVIEW_MAX_FPS, PREVIEW_MAX_FPS)
     frame_time = 1.0 / rate
-    canvas = np.zeros((PREVIEW_HEIGHT, result.width, 3), dtype=np.uint8)
     thickness = max(2, round(PREVIEW_HEIGHT / 200))
     folder.mkdir(parents=True, exist_ok=True)
     poster_time = job.video_info.duration / 2.0
@@ -235,31 +257,48 @@ def write(job: Job, people: list[PersonMotion], folder: Path, name: str) -> Prev
     with PreviewWriter(
         folder / name, result.width, PREVIEW_HEIGHT, rate, frame_time, ENCODER_PRESET, ENCODER_THREADS
     ) as writer:
+        # Drawn straight into the encoder's frame: the video on the left, the world on the right.
+        whole = writer.planes()
+        left = (whole[0][:, :video_width], whole[1][:, : video_width // 2], whole[2][:, : video_width // 2])
+        right = (whole[0][:, video_width:], whole[1][:, video_width // 2 :], whole[2][:, video_width // 2 :])
         kept = proxy.read(proxy.path_for(job.work_dir), (video_width, PREVIEW_HEIGHT))
         result.from_tracking = kept is not None
-        for time, image in kept if kept is not None else source_frames(job, video_width, PREVIEW_HEIGHT):
+        for time, stacked in kept if kept is not None else source_frames(job, video_width, PREVIEW_HEIGHT):
+            for target, source in zip(left, proxy.unstack(stacked), strict=True):
+                target[:] = source
+            thumbnails: list[tuple[int, tuple[int, int, int, int]]] = []
             for person in people:
                 row = person.row_at(time)
                 points = projected[person.tid]
                 if row is None or points is None:
                     continue
                 pixels = points[row] * (video_width / width)
-                draw_skeleton(image, pixels, person.colour, thickness)
+                draw_skeleton(left, pixels, colours[person.tid], thickness)
                 low, high = pixels.min(axis=0), pixels.max(axis=0)
                 box = (time, int(low[0]), int(low[1]), int(high[0]), int(high[1]))
                 result.boxes[person.tid].append(box)
                 if abs(time - middles[person.tid]) < frame_time / 2.0 + 1e-9:
-                    save_thumbnail(image, box[1:], folder / thumbnail_name(person.tid))
-            canvas[:, :video_width] = image
-            canvas[:, video_width:] = world.draw(people, time)
-            writer.write(canvas, time)
+                    thumbnails.append((person.tid, (box[1], box[2], box[3], box[4])))
+            world.draw(right, people, time)
+            writer.write_planes(time)
+            # The few pictures kept as JPEG are converted to RGB; the frames themselves never are.
+            for tid, crop in thumbnails:
+                save_thumbnail(rgb(whole)[:, :video_width], crop, folder / thumbnail_name(tid))
             if not (folder / POSTER_NAME).exists() and time >= poster_time - frame_time / 2.0:
-                save_image(canvas, folder / POSTER_NAME)
+                save_image(rgb(whole), folder / POSTER_NAME)
             result.frames += 1
             result.duration = time + frame_time
-    if not (folder / POSTER_NAME).exists():
-        save_image(canvas, folder / POSTER_NAME)
+        if not (folder / POSTER_NAME).exists():
+            save_image(rgb(whole), folder / POSTER_NAME)
     return result
+
+
+def rgb(planes: Planes) -> np.ndarray:
+    """A picture's Y, U and V planes in RGB."""
+    luma, blue, red = planes
+    width = luma.shape[1]
+    packed = np.vstack([luma, blue.reshape(-1, width), red.reshape(-1, width)])
+    return cv2.cvtColor(packed, cv2.COLOR_YUV2RGB_I420)
 
 
 def save_image(image: np.ndarray, path: Path, quality: int = 85) -> None:

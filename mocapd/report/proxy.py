@@ -1,12 +1,15 @@
-"""The preview's frames kept by the tracking step: the clip at the preview's size, JPEG frames in one file.
+"""The preview's frames kept by the tracking step: the clip at the preview's size, in one file.
 
-The tracking step decodes every frame anyway; keeping a small copy of the frames it poses (at most
-the preview's rate) costs far less than decoding the full-size source again for the preview
-(bench/bench_report.py). The file is complete only once renamed into place; the preview reads it
-when its size matches and falls back to the source otherwise (4D-Humans, a re-export, an old job).
+The tracking step decodes every frame anyway; its decoding thread hands each one here (decode.iter_frames'
+on_frame), where those at most 1/PREVIEW_MAX_FPS apart are scaled down in swscale (YUV 4:2:0 to YUV
+4:2:0: no colour conversion) and kept as a greyscale JPEG of their three planes. That costs a fraction
+of decoding the full-size source again for the preview (bench/bench_report.py), and the preview draws
+and encodes on the planes as they are. The file is complete only once renamed into place; the preview
+reads it when its size matches and decodes the source otherwise (4D-Humans, a re-export, an old job).
 
-Layout: MAGIC, then width and height (uint16), then per frame its time (float64, seconds) and the
-length of its JPEG (uint32), then the JPEG.
+Frames here are "stacked" planes, (height * 3 / 2, width) uint8: Y on top, U and V side by side below,
+so that each JPEG block holds neighbouring pixels of one plane. File layout: MAGIC, width and height
+(uint16), then per frame its time (float64, seconds), the JPEG's length (uint32) and the JPEG.
 """
 
 from __future__ import annotations
@@ -18,13 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+import av
 import cv2
 import numpy as np
 
 from mocapd.decode import FrameSampler
 
 FILE_NAME = "preview-frames.bin"
-MAGIC = b"mocapd preview frames 1\n"
+MAGIC = b"mocapd preview frames 2\n"
 SIZE = struct.Struct("<HH")
 FRAME = struct.Struct("<dI")
 # The preview is encoded again at x264's crf 26: a finer JPEG adds bytes and time, not detail.
@@ -35,9 +39,41 @@ def path_for(work_dir: Path) -> Path:
     return work_dir / FILE_NAME
 
 
+def planes(frame: av.VideoFrame, size: tuple[int, int], turns: int) -> np.ndarray:
+    """The decoded frame upright at `size` (width, height; even) as stacked planes.
+
+    `turns` is the display rotation in degrees counter-clockwise (decode.frame_rotation)."""
+    quarter_turns = int(round(turns / 90.0)) % 4
+    width, height = size if quarter_turns % 2 == 0 else (size[1], size[0])
+    # swscale's area averaging on the planes (as quick as its fast bilinear pass, and no aliasing);
+    # the result is packed I420.
+    packed = frame.reformat(width=width, height=height, format="yuv420p", interpolation="AREA").to_ndarray()
+    luma, blue, red = unpack_i420(packed, height)
+    if quarter_turns:
+        luma, blue, red = (np.rot90(plane, k=quarter_turns) for plane in (luma, blue, red))
+    return np.vstack([luma, np.hstack([blue, red])])
+
+
+def unpack_i420(packed: np.ndarray, height: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Views of Y (h, w), U and V (h/2, w/2) in a packed I420 buffer ((h * 3 / 2, w), as OpenCV and FFmpeg lay it out)."""
+    width = packed.shape[1]
+    quarter = height // 4
+    luma = packed[:height]
+    blue = packed[height : height + quarter].reshape(height // 2, width // 2)
+    red = packed[height + quarter : height + 2 * quarter].reshape(height // 2, width // 2)
+    return luma, blue, red
+
+
+def unstack(stacked: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Views of Y, U and V in stacked planes."""
+    height = stacked.shape[0] * 2 // 3
+    half = stacked.shape[1] // 2
+    return stacked[:height], stacked[height:, :half], stacked[height:, half:]
+
+
 @dataclass
 class Cost:
-    """What keeping the frames cost the tracking step (its own thread; wall time is on the step's path)."""
+    """What keeping the frames cost the tracking step: CPU of the decoding thread that did it, and wall."""
 
     frames: int = 0
     bytes: int = 0
@@ -54,7 +90,7 @@ class Cost:
 
 
 class Writer:
-    """Takes upright RGB frames with their times; keeps those at least 1/max_rate s apart, resized to `size`."""
+    """Takes decoded frames with their times; keeps those at least 1/max_rate s apart at `size` (upright)."""
 
     def __init__(self, path: Path, size: tuple[int, int], max_rate: float) -> None:
         self.path = path
@@ -66,20 +102,21 @@ class Writer:
         self.stream.write(MAGIC + SIZE.pack(*size))
         self.cost = Cost()
 
-    def add(self, seconds: float, image: np.ndarray) -> None:
+    def add(self, frame: av.VideoFrame, seconds: float, turns: int) -> None:
+        """One decoded frame (every one, in order); `turns` as for planes()."""
         if not self.sampler.take(seconds):
             return
         started, cpu_started = time.perf_counter(), time.thread_time()
-        # Bilinear, not area: a third of the time, and the preview is drawn over and encoded again.
-        small = cv2.resize(image, self.size, interpolation=cv2.INTER_LINEAR)
-        # The JPEG codec's channel order does not matter: the reader swaps nothing either.
-        ok, data = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+        ok, data = cv2.imencode(
+            ".jpg", planes(frame, self.size, turns), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]
+        )
         if not ok:
             raise OSError("cannot encode a preview frame")
         self.stream.write(FRAME.pack(seconds, data.size))
         self.stream.write(data.tobytes())
         self.cost.frames += 1
         self.cost.bytes += FRAME.size + data.size
+        # swscale and libjpeg run in this thread only: its CPU time is the whole cost.
         self.cost.cpu_seconds += time.thread_time() - cpu_started
         self.cost.seconds += time.perf_counter() - started
 
@@ -93,7 +130,7 @@ class Writer:
 
 
 def read(path: Path, size: tuple[int, int]) -> Iterator[tuple[float, np.ndarray]] | None:
-    """(time, RGB image) per kept frame; None when there is no complete file of this size."""
+    """(time, stacked planes) per kept frame; None when there is no complete file of this size."""
     try:
         stream = path.open("rb")
     except OSError:
@@ -109,7 +146,7 @@ def _frames(stream: BinaryIO) -> Iterator[tuple[float, np.ndarray]]:
     with stream:
         while head := stream.read(FRAME.size):
             seconds, length = FRAME.unpack(head)
-            image = cv2.imdecode(np.frombuffer(stream.read(length), np.uint8), cv2.IMREAD_COLOR)
+            image = cv2.imdecode(np.frombuffer(stream.read(length), np.uint8), cv2.IMREAD_GRAYSCALE)
             if image is None:
                 raise OSError("a preview frame cannot be decoded")
             yield seconds, image

@@ -84,7 +84,11 @@ def enrich(document: dict[str, Any], step_data: dict[str, Any]) -> None:
     finished = document["status"] == states.COMPLETED
     document["verdict"] = verdict.take(verdicts).to_dict() if finished and document["tracks"] else None
     document["preview"] = (
-        {key: report[key] for key in ("video", "poster", "duration", "size", "seconds") if key in report}
+        {
+            key: report[key]
+            for key in ("video", "poster", "duration", "size", "seconds", "frames_from")
+            if key in report
+        }
         if finished
         else None
     )

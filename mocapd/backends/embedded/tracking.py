@@ -199,6 +199,10 @@ def track_video(job: Job) -> StepOutcome:
     state = TrackingState(job)
     finder: PoseFinder[decode.DecodedFrame] = PoseFinder(job.config.state_path / "models")
     last_stamp = -1
+    # The report's preview is drawn on a small copy of these frames, kept as they are decoded (None:
+    # the preview decodes the source again).
+    keeper = report_preview.frame_keeper(job)
+    decoded = False
     # The model's cost is per frame: above max_inference_fps only a subset of frames is posed (their
     # real times and source indices are kept), and the export resamples to the video's rate.
     frames = decode.prefetch(
@@ -207,15 +211,11 @@ def track_video(job: Job) -> StepOutcome:
             job.config.limits.max_resolution,
             rotation=rotation,
             max_rate=job.config.limits.max_inference_fps,
+            on_frame=keeper.add if keeper is not None else None,
         )
     )
-    # The report's preview is drawn on a small copy of these frames, kept here (None: it decodes the source).
-    keeper = report_preview.frame_keeper(job)
-    decoded = False
     try:
         for frame in frames:
-            if keeper is not None:
-                keeper.add(frame.time, frame.image)  # before anything is drawn on it
             # VIDEO mode needs strictly increasing millisecond stamps; real timestamps keep VFR spacing.
             stamp = max(int(round(frame.time * 1000.0)), last_stamp + 1)
             last_stamp = stamp
