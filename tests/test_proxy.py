@@ -78,3 +78,13 @@ def test_a_turned_phone_clip_is_kept_upright(tmp_path: Path, rotation: int) -> N
     image = rgb(next(frames)[1])
     assert image.shape == (48, 64, 3)
     assert image[:20, :28].mean() > 200 and image[28:, 36:].mean() < 40 and image[:20, 36:].mean() < 40
+
+
+def test_a_copy_that_cannot_be_written_stops_quietly_and_leaves_no_file(tmp_path: Path) -> None:
+    path = tmp_path / proxy.FILE_NAME
+    writer = proxy.Writer(path, SIZE, 30.0)
+    writer.stream.close()  # as a full disk or a vanished folder would end it
+    frames = list(iter_frames(SAMPLE_CLIP, 320, max_rate=30.0, on_frame=writer.add))
+    assert len(frames) == 50  # the frames for the pose model keep coming
+    writer.close(complete=True)
+    assert writer.failed and not path.exists() and proxy.read(path, SIZE) is None

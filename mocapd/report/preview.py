@@ -10,6 +10,7 @@ against the job's (bench/bench_report.py).
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -25,6 +26,8 @@ from mocapd.motion.visualization import PreviewWriter
 from mocapd.report import proxy
 from mocapd.report.layout import POSTER_NAME, thumbnail_name
 from mocapd.report.motion import PersonMotion
+
+log = logging.getLogger(__name__)
 
 # Height of the preview in pixels: enough to judge a pose, small enough to stream from a share; a
 # multiple of 16 (x264's blocks) and of 4 (the planes). Every cost of the preview grows with its
@@ -77,7 +80,11 @@ def frame_keeper(job: Job) -> proxy.Writer | None:
     info = job.video_info
     if info is None or not info.height or not info.width:
         return None
-    return proxy.Writer(proxy.path_for(job.work_dir), video_size(job), PREVIEW_MAX_FPS)
+    try:
+        return proxy.Writer(proxy.path_for(job.work_dir), video_size(job), PREVIEW_MAX_FPS)
+    except OSError as error:  # the preview decodes the source instead
+        log.warning("no copy of the frames for the preview: %s", error)
+        return None
 
 
 def image_points(person: PersonMotion, focal: float, size: tuple[int, int]) -> np.ndarray | None:

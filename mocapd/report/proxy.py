@@ -14,6 +14,7 @@ so that each JPEG block holds neighbouring pixels of one plane. File layout: MAG
 
 from __future__ import annotations
 
+import logging
 import struct
 import time
 from collections.abc import Iterator
@@ -26,6 +27,8 @@ import cv2
 import numpy as np
 
 from mocapd.decode import FrameSampler
+
+log = logging.getLogger(__name__)
 
 FILE_NAME = "preview-frames.bin"
 MAGIC = b"mocapd preview frames 2\n"
@@ -101,19 +104,26 @@ class Writer:
         self.stream: BinaryIO = self.partial.open("wb")
         self.stream.write(MAGIC + SIZE.pack(*size))
         self.cost = Cost()
+        self.failed = False
 
     def add(self, frame: av.VideoFrame, seconds: float, turns: int) -> None:
-        """One decoded frame (every one, in order); `turns` as for planes()."""
-        if not self.sampler.take(seconds):
+        """One decoded frame (every one, in order); `turns` as for planes(). A failure here (a full
+        disk) only stops the copy: the preview then decodes the source, and tracking goes on."""
+        if self.failed or not self.sampler.take(seconds):
             return
         started, cpu_started = time.perf_counter(), time.thread_time()
-        ok, data = cv2.imencode(
-            ".jpg", planes(frame, self.size, turns), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]
-        )
-        if not ok:
-            raise OSError("cannot encode a preview frame")
-        self.stream.write(FRAME.pack(seconds, data.size))
-        self.stream.write(data.tobytes())
+        try:
+            ok, data = cv2.imencode(
+                ".jpg", planes(frame, self.size, turns), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]
+            )
+            if not ok:
+                raise OSError("cannot encode a preview frame")
+            self.stream.write(FRAME.pack(seconds, data.size))
+            self.stream.write(data.tobytes())
+        except (OSError, ValueError, av.error.FFmpegError) as error:
+            log.warning("the preview's copy of the frames stopped at %.2f s: %s", seconds, error)
+            self.failed = True
+            return
         self.cost.frames += 1
         self.cost.bytes += FRAME.size + data.size
         # swscale and libjpeg run in this thread only: its CPU time is the whole cost.
@@ -122,8 +132,11 @@ class Writer:
 
     def close(self, complete: bool) -> None:
         """Put the file in place when every frame was written, else remove it."""
-        self.stream.close()
-        if complete and self.cost.frames:
+        try:
+            self.stream.close()
+        except OSError:
+            self.failed = True
+        if complete and self.cost.frames and not self.failed:
             self.partial.replace(self.path)
         else:
             self.partial.unlink(missing_ok=True)
