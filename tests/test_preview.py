@@ -16,9 +16,9 @@ import pytest
 
 from mocapd.backends.embedded.tracking import track_video
 from mocapd.config import Config
+from mocapd.inbox.probe import probe
 from mocapd.job import Job
 from mocapd.options import JobOptions
-from mocapd.probe import probe
 from mocapd.report import motion, preview, proxy
 from mocapd.steps import smoothing, track_extraction
 from tests.videofiles import MULTI_PERSON_CLIPS
