@@ -48,13 +48,23 @@ def planes(frame: av.VideoFrame, size: tuple[int, int], turns: int) -> np.ndarra
     `turns` is the display rotation in degrees counter-clockwise (decode.frame_rotation)."""
     quarter_turns = int(round(turns / 90.0)) % 4
     width, height = size if quarter_turns % 2 == 0 else (size[1], size[0])
-    # swscale's area averaging on the planes (as quick as its fast bilinear pass, and no aliasing);
-    # the result is packed I420.
-    packed = frame.reformat(width=width, height=height, format="yuv420p", interpolation="AREA").to_ndarray()
-    luma, blue, red = unpack_i420(packed, height)
-    if quarter_turns:
-        luma, blue, red = (np.rot90(plane, k=quarter_turns) for plane in (luma, blue, red))
-    return np.vstack([luma, np.hstack([blue, red])])
+    # swscale's area averaging on the planes (as quick as its fast bilinear pass, and no aliasing).
+    scaled = frame.reformat(width=width, height=height, format="yuv420p", interpolation="AREA")
+    luma, blue, red = (
+        np.rot90(view, k=quarter_turns) if quarter_turns else view
+        for view in (
+            np.frombuffer(memoryview(plane), np.uint8).reshape(plane.height, plane.line_size)[
+                :, : plane.width
+            ]
+            for plane in scaled.planes
+        )
+    )
+    # One copy from the frame's planes into the stacked picture.
+    stacked = np.empty((size[1] * 3 // 2, size[0]), dtype=np.uint8)
+    stacked[: size[1]] = luma
+    stacked[size[1] :, : size[0] // 2] = blue
+    stacked[size[1] :, size[0] // 2 :] = red
+    return stacked
 
 
 def unpack_i420(packed: np.ndarray, height: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
