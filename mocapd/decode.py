@@ -9,7 +9,7 @@ import queue
 import threading
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
-from typing import NamedTuple, cast
+from typing import NamedTuple, TypeVar, cast
 
 import av
 import numpy as np
@@ -144,14 +144,14 @@ def iter_frames(
 # Frames decoded ahead of the consumer: enough to hide decoding behind inference, few enough for memory.
 PREFETCH_DEPTH = 4
 _END = object()
+Item = TypeVar("Item")
 
 
-def prefetch(
-    frames: Iterator[DecodedFrame], depth: int = PREFETCH_DEPTH
-) -> Generator[DecodedFrame, None, None]:
+def prefetch(frames: Iterator[Item], depth: int = PREFETCH_DEPTH) -> Generator[Item, None, None]:
     """Run `frames` in a background thread, `depth` frames ahead; its errors are raised here, in order.
 
-    PyAV releases the GIL while decoding, so decoding overlaps with the pose model on another core.
+    PyAV releases the GIL while decoding, so decoding overlaps with the pose model on another core
+    (and the preview's JPEG decoding with its drawing and encoding).
     """
     buffer: queue.Queue[object] = queue.Queue(maxsize=depth)
     stop = threading.Event()
@@ -180,7 +180,7 @@ def prefetch(
                 return
             if isinstance(item, BaseException):
                 raise item
-            yield cast(DecodedFrame, item)
+            yield cast(Item, item)
     finally:
         stop.set()
         # Unblock a producer waiting on a full queue, then let it finish.

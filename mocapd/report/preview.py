@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -270,31 +271,36 @@ def write(job: Job, people: list[PersonMotion], folder: Path, name: str) -> Prev
         right = (whole[0][:, video_width:], whole[1][:, video_width // 2 :], whole[2][:, video_width // 2 :])
         kept = proxy.read(proxy.path_for(job.work_dir), (video_width, PREVIEW_HEIGHT))
         result.from_tracking = kept is not None
-        for time, stacked in kept if kept is not None else source_frames(job, video_width, PREVIEW_HEIGHT):
-            for target, source in zip(left, proxy.unstack(stacked), strict=True):
-                target[:] = source
-            thumbnails: list[tuple[int, tuple[int, int, int, int]]] = []
-            for person in people:
-                row = person.row_at(time)
-                points = projected[person.tid]
-                if row is None or points is None:
-                    continue
-                pixels = points[row] * (video_width / width)
-                draw_skeleton(left, pixels, colours[person.tid], thickness)
-                low, high = pixels.min(axis=0), pixels.max(axis=0)
-                box = (time, int(low[0]), int(low[1]), int(high[0]), int(high[1]))
-                result.boxes[person.tid].append(box)
-                if abs(time - middles[person.tid]) < frame_time / 2.0 + 1e-9:
-                    thumbnails.append((person.tid, (box[1], box[2], box[3], box[4])))
-            world.draw(right, people, time)
-            writer.write_planes(time)
-            # The few pictures kept as JPEG are converted to RGB; the frames themselves never are.
-            for tid, crop in thumbnails:
-                save_thumbnail(rgb(whole)[:, :video_width], crop, folder / thumbnail_name(tid))
-            if not (folder / POSTER_NAME).exists() and time >= poster_time - frame_time / 2.0:
-                save_image(rgb(whole), folder / POSTER_NAME)
-            result.frames += 1
-            result.duration = time + frame_time
+        # Frames are read (JPEG or H.264 decoding) in a thread ahead of the drawing and encoding here.
+        frames = decode.prefetch(
+            kept if kept is not None else source_frames(job, video_width, PREVIEW_HEIGHT)
+        )
+        with closing(frames):  # its thread stops if drawing fails
+            for time, stacked in frames:
+                for target, source in zip(left, proxy.unstack(stacked), strict=True):
+                    target[:] = source
+                thumbnails: list[tuple[int, tuple[int, int, int, int]]] = []
+                for person in people:
+                    row = person.row_at(time)
+                    points = projected[person.tid]
+                    if row is None or points is None:
+                        continue
+                    pixels = points[row] * (video_width / width)
+                    draw_skeleton(left, pixels, colours[person.tid], thickness)
+                    low, high = pixels.min(axis=0), pixels.max(axis=0)
+                    box = (time, int(low[0]), int(low[1]), int(high[0]), int(high[1]))
+                    result.boxes[person.tid].append(box)
+                    if abs(time - middles[person.tid]) < frame_time / 2.0 + 1e-9:
+                        thumbnails.append((person.tid, (box[1], box[2], box[3], box[4])))
+                world.draw(right, people, time)
+                writer.write_planes(time)
+                # The few pictures kept as JPEG are converted to RGB; the frames themselves never are.
+                for tid, crop in thumbnails:
+                    save_thumbnail(rgb(whole)[:, :video_width], crop, folder / thumbnail_name(tid))
+                if not (folder / POSTER_NAME).exists() and time >= poster_time - frame_time / 2.0:
+                    save_image(rgb(whole), folder / POSTER_NAME)
+                result.frames += 1
+                result.duration = time + frame_time
         if not (folder / POSTER_NAME).exists():
             save_image(rgb(whole), folder / POSTER_NAME)
     return result
