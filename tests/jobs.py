@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from mocapd import states
 from mocapd.config import Config, load
 from mocapd.job import Job, VideoInfo
 from mocapd.options import JobOptions
@@ -43,4 +44,15 @@ def ingested_job(store: Store, name: str, options: dict | None = None) -> int:
     """A job row as after ingest, named `name`, with these options."""
     job_id, _ = store.create_job(f"{name}|1", f"in/{name}.mp4", {}, time.time())
     store.mark_ingested(job_id, name, options or {})
+    return job_id
+
+
+def running_job(store: Store, name: str, now: float) -> int:
+    """An ingested job a minute into its run: its video checked in 2 s, tracking under way for 58 s."""
+    job_id = ingested_job(store, name)
+    store.update_job(
+        job_id, state=states.PROCESSING, current_step=states.TRACKING, progress=0.5, started=now - 60
+    )
+    store.update_step(job_id, states.VIDEO_UPLOAD, status=states.DONE, started=now - 60, duration=2.0)
+    store.update_step(job_id, states.TRACKING, status=states.RUNNING, started=now - 58)
     return job_id

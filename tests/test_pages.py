@@ -15,7 +15,7 @@ from mocapd.outbox import Outbox
 from mocapd.report import pages
 from mocapd.stats import average_step_seconds
 from mocapd.store import Store, open_store
-from tests.jobs import folders_config, ingested_job
+from tests.jobs import folders_config, ingested_job, running_job
 
 
 @pytest.fixture
@@ -94,12 +94,7 @@ def test_results_are_listed_newest_finished_first_with_verdict_and_links(
 
 def test_a_running_job_shows_its_overall_progress_and_time_left(store: Store, config: Config) -> None:
     now = time.time()
-    job_id = ingested_job(store, "busy")
-    store.update_job(
-        job_id, state=states.PROCESSING, current_step=states.TRACKING, progress=0.5, started=now - 60
-    )
-    store.update_step(job_id, states.VIDEO_UPLOAD, status=states.DONE, started=now - 60, duration=2.0)
-    store.update_step(job_id, states.TRACKING, status=states.RUNNING, started=now - 58)
+    job_id = running_job(store, "busy", now)
     record = store.job(job_id)
     assert record is not None
     running = progress.overall(record, store.steps(job_id), average_step_seconds(store), now)

@@ -28,6 +28,7 @@ from mocapd.stats import average_step_seconds
 from mocapd.store import open_store
 from tests import videofiles
 from tests.browser import CHROMIUM, Browser
+from tests.jobs import running_job
 from tests.stages.harness import Setup, drop, wait_for
 
 pytestmark = [
@@ -230,13 +231,7 @@ def test_a_running_job_shows_its_overall_progress_and_time_left(tmp_path: Path, 
     config = load(overrides={"state_dir": str(tmp_path / "state"), "outbox": str(tmp_path / "outbox")})
     store = open_store(config.state_path)
     now = time.time()
-    job_id, _ = store.create_job("busy|1", "in/busy.mp4", {}, now - 60)
-    store.mark_ingested(job_id, GOOD_NAME, {})
-    store.update_job(
-        job_id, state=states.PROCESSING, current_step=states.TRACKING, progress=0.5, started=now - 60
-    )
-    store.update_step(job_id, states.VIDEO_UPLOAD, status=states.DONE, started=now - 60, duration=2.0)
-    store.update_step(job_id, states.TRACKING, status=states.RUNNING, started=now - 58)
+    job_id = running_job(store, GOOD_NAME, now)
     record = store.job(job_id)
     assert record is not None
     expected = progress.overall(record, store.steps(job_id), average_step_seconds(store), now)
