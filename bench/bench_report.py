@@ -167,6 +167,35 @@ def show(label: str, timings: dict[str, float]) -> None:
     )
 
 
+def compare_copy(clip: Path, folder: Path, with_copy: dict[str, float]) -> None:
+    """The same job without the copy (the preview decodes the source): the copy's real cost in wall time.
+
+    The copy is made in the decoding thread while the pose model runs, so its own wall time (the
+    "frames kept" line) overlaps the model's; the job's wall with and without it is what it costs."""
+    from mocapd.report import preview
+
+    original = preview.frame_keeper
+    preview.frame_keeper = lambda job: None  # type: ignore[assignment]
+    try:
+        without = run_job(clip, folder)
+    finally:
+        preview.frame_keeper = original
+    job_steps = [step for step in states.STEPS if step in without]
+    wall_with = sum(with_copy[step] for step in job_steps)
+    wall_without = sum(without[step] for step in job_steps)
+    added = with_copy[states.TRACKING] - without[states.TRACKING]
+    marginal = with_copy[states.PACKAGING] + max(added, 0.0)  # a faster run with the copy is noise, not a gain
+    print(
+        f"  without the copy: tracking {without[states.TRACKING]:.2f} s wall (with it {with_copy[states.TRACKING]:.2f} s: "
+        f"{added:+.2f} s), packaging {without[states.PACKAGING]:.2f} s (with it {with_copy[states.PACKAGING]:.2f} s), "
+        f"job {wall_without:.2f} s (with it {wall_with:.2f} s)"
+    )
+    print(
+        f"  preview's cost / job, wall, with the copy at what it adds to tracking's wall: "
+        f"{marginal:.2f} / {wall_with:.2f} s = {marginal / wall_with:.1%} (packaging includes the zip and copy)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=60.0)
@@ -174,6 +203,11 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, help="keep the long clip here between runs")
     parser.add_argument(
         "--runs", type=int, default=3, help="jobs on the sample clip (its short steps vary with the load)"
+    )
+    parser.add_argument(
+        "--compare-copy",
+        action="store_true",
+        help="run the long clip again without the tracking step's copy: what the copy adds to the job's wall",
     )
     arguments = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
@@ -197,10 +231,10 @@ def main() -> None:
                 print(
                     f"\n(made the {arguments.seconds:g} s 1920x1080 clip in {time.perf_counter() - started:.1f} s)"
                 )
-            show(
-                f"{arguments.seconds:g} s 1920x1080 30 fps clip (the sample looped)",
-                run_job(clip, root / "long"),
-            )
+            with_copy = run_job(clip, root / "long")
+            show(f"{arguments.seconds:g} s 1920x1080 30 fps clip (the sample looped)", with_copy)
+            if arguments.compare_copy:
+                compare_copy(clip, root / "long-without-copy", with_copy)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(f"\npeak memory: {peak:.0f} MB (this process), {children:.0f} MB (largest child: Blender)")
