@@ -184,7 +184,9 @@ def compare_copy(clip: Path, folder: Path, with_copy: dict[str, float]) -> None:
     wall_with = sum(with_copy[step] for step in job_steps)
     wall_without = sum(without[step] for step in job_steps)
     added = with_copy[states.TRACKING] - without[states.TRACKING]
-    marginal = with_copy[states.PACKAGING] + max(added, 0.0)  # a faster run with the copy is noise, not a gain
+    marginal = with_copy[states.PACKAGING] + max(
+        added, 0.0
+    )  # a faster run with the copy is noise, not a gain
     print(
         f"  without the copy: tracking {without[states.TRACKING]:.2f} s wall (with it {with_copy[states.TRACKING]:.2f} s: "
         f"{added:+.2f} s), packaging {without[states.PACKAGING]:.2f} s (with it {with_copy[states.PACKAGING]:.2f} s), "
