@@ -156,11 +156,9 @@ def smooth_lift(deficit: np.ndarray, half: int) -> np.ndarray:
     a lift of a few centimetres for one frame no longer jerks the whole body (SinglePerson cam02)."""
     if half < 1 or deficit.shape[0] < 2 or not deficit.any():
         return deficit
-    window = 2 * half + 1
     padded = np.pad(deficit, half, mode="edge")
-    highest = np.lib.stride_tricks.sliding_window_view(padded, window).max(axis=-1)
-    padded = np.pad(highest, half, mode="edge")
-    return np.maximum(np.convolve(padded, np.ones(window) / window, mode="valid"), deficit)
+    highest = np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1).max(axis=-1)
+    return np.maximum(running_mean(highest, half), deficit)
 
 
 def lock_feet(
@@ -197,8 +195,7 @@ def lock_feet(
     heights = points[..., 1].min(axis=2)
     vertical = -(weights * heights).sum(axis=1) / np.maximum(1.0, total[:, 0])
     half = blend_frames(fps)
-    padded = np.pad(vertical, half, mode="edge")
-    vertical = np.convolve(padded, np.ones(2 * half + 1) / (2 * half + 1), mode="valid")
+    vertical = running_mean(vertical, half)
     result[:, 1] = root_positions[:, 1] - floor + vertical
     # No sole below the floor: lifted where needed, smoothly.
     lowest = foot_points(skeleton.positions_from_local(local_rotations, offsets, result), offsets)[..., 1]
