@@ -150,9 +150,8 @@ def solve_clip(
             times,
             below,
         )
-        # The world's floor: the plane the resting feet were held on, under the person's mean position.
-        centre = (joints[:, 0] + shift).mean(axis=0)
-        floor_point = centre - (centre @ up - found.floor) * up
+        # The world's floor: the plane the resting feet were held on.
+        floor_point = contacts.floor_point(joints[:, 0] + shift, up, found.floor)
     joints = joints + shift[:, None]
     fitted = fitted + shift[:, None]
     figures = {

@@ -63,6 +63,13 @@ def sole_heights(joints: np.ndarray, up: np.ndarray, offsets: np.ndarray) -> np.
     return joints[:, SOLE_JOINTS] @ up - rest_heights(offsets)
 
 
+def floor_point(pelvis: np.ndarray, up: np.ndarray, floor: float) -> np.ndarray:
+    """(3,) the point of the floor (`floor` along `up`) under the pelvis path's (N, 3) mean position:
+    what the world's floor is placed through (worldframe.clip_world)."""
+    centre = pelvis.mean(axis=0)
+    return centre - (centre @ up - floor) * up
+
+
 def image_speeds(image: np.ndarray, depth: np.ndarray, camera: Pinhole, times: np.ndarray) -> np.ndarray:
     """(N, 2, 2) metres per second of each foot's heel and toe landmarks in the image plane, over
     SPEED_SPAN frames (one-frame steps are mostly the model's pixel noise)."""

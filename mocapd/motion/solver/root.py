@@ -134,9 +134,8 @@ def solve_root(
                 moved, image, confidence, moved, found, up, rest, camera, times, below
             )
     if found.floor is not None and frames >= MIN_FRAMES:
-        # The world's floor: the plane the resting feet were held on, under the person's mean position.
-        centre = (joints[:, 0] + shift).mean(axis=0)
-        floor_point = centre - (centre @ up - found.floor) * up
+        # The world's floor: the plane the resting feet were held on.
+        floor_point = contacts.floor_point(joints[:, 0] + shift, up, found.floor)
     moved = joints + shift[:, None]
     figures = {
         "contact_share": round(found.share, 4),
