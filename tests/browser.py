@@ -6,6 +6,7 @@ One browser per test module; pages are opened from file:// URLs as a reviewer op
 from __future__ import annotations
 
 import base64
+import contextlib
 import itertools
 import json
 import shutil
@@ -52,7 +53,11 @@ class Browser:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=timeout) as response:
             targets = json.loads(response.read())
         page = next(target for target in targets if target["type"] == "page")
-        self.connection: ClientConnection = connect(page["webSocketDebuggerUrl"], max_size=None)
+        # websockets 17 wants connect() entered as a context manager; the stack closes it in close().
+        self.exits = contextlib.ExitStack()
+        self.connection: ClientConnection = self.exits.enter_context(
+            connect(page["webSocketDebuggerUrl"], max_size=None)
+        )
         self.ids = itertools.count(1)
         self.events: list[dict[str, Any]] = []
         for domain in ("Page", "Runtime", "Log", "Network"):
@@ -127,7 +132,7 @@ class Browser:
 
     def close(self) -> None:
         try:
-            self.connection.close()
+            self.exits.close()
         finally:
             self.process.terminate()
             try:
