@@ -345,15 +345,35 @@ def observe(
     smpl_model: SmplModel | None = None,
     focal_length_px: float | None = None,
     solve: bool = True,
+    up: np.ndarray | None = None,
 ) -> CameraTrack:
-    """One track in the camera frame, rows from its first to last detection.
+    """One track in the camera frame (`camera_track`), through the clip-level solver where `solve`:
+    embedded tracks (mocapd.motion.solver), 4D-Humans' root path (mocapd.motion.solver.root). up: the
+    camera's up where it is known from elsewhere (the scene's verticals, mocapd.motion.verticals),
+    else the solver estimates it from the person."""
+    track = camera_track(tracklets, tid, fps, smpl_model, focal_length_px)
+    if solve and tracklets.embedded:
+        real_rows = np.flatnonzero(track.observations.measured)
+        return solved_track(track, tracklets, real_rows, fps, focal_length_px, up)
+    if solve:
+        return rooted_track(track, focal_length_px, up)
+    return track
+
+
+def camera_track(
+    tracklets: Tracklets,
+    tid: int,
+    fps: float,
+    smpl_model: SmplModel | None = None,
+    focal_length_px: float | None = None,
+) -> CameraTrack:
+    """One track in the camera frame as the tracker fitted it, rows from its first to last detection.
 
     fps: the source video's frame rate (PHALP does not record it); frame times are the file's own
     timestamps where it has them, else index / fps. The motion's `fps` is the rate of its rows: the
     video's, or lower where the embedded backend skipped frames. focal_length_px: the real focal
     length where the video's metadata gives it; PHALP's depths are rescaled to it, or to mocapd's
-    default field of view (mocapd.motion.rootmotion) without one. solve: embedded tracks go through
-    the clip-level solver (mocapd.motion.solver); False keeps the tracker's per-frame fit.
+    default field of view (mocapd.motion.rootmotion) without one.
     """
     if not (np.isfinite(fps) and fps > 0):
         raise JobError(f"the frame rate must be a positive number, got {fps}")
@@ -397,7 +417,7 @@ def observe(
     confidence = _confidence(tracklets, observed, real_rows, rows, count)
     recorded = tracklets.timestamps(frame_idx)
     times = recorded if recorded is not None else frame_idx / float(fps)
-    track = CameraTrack(
+    return CameraTrack(
         tid=tid,
         row_fps=row_fps,
         frame_idx=frame_idx,
@@ -413,20 +433,18 @@ def observe(
         measured=measured,
         warnings=warnings,
     )
-    if solve and tracklets.embedded:
-        return solved_track(track, tracklets, real_rows, fps, focal_length_px)
-    if solve:
-        return rooted_track(track, focal_length_px)
-    return track
 
 
-def rooted_track(track: CameraTrack, focal_length_px: float | None) -> CameraTrack:
+def rooted_track(
+    track: CameraTrack, focal_length_px: float | None, up: np.ndarray | None = None
+) -> CameraTrack:
     """A 4D-Humans track with its per-frame root depth replaced by the solver's root path (its pose kept).
 
     The 2D evidence is the skeleton's joints projected through the real lens: PHALP's `2d_joints` are
     HMR 2.0's own 3D joints projected through its camera (no independent detector), in a layout not
     checked against a real file here. Up is estimated from the path smoothed before the contacts
-    (mocapd.motion.solver.root), and the track levelled by the same, so that its floor is level."""
+    (mocapd.motion.solver.root), and the track levelled by the same, so that its floor is level;
+    `up` where it is known from elsewhere (the scene)."""
     sizes = track.observations.image_size[track.observations.measured]
     if sizes.size == 0 or not np.isfinite(sizes).all():
         return track  # no image size: no lens to project through (extraction warned already)
@@ -434,7 +452,7 @@ def rooted_track(track: CameraTrack, focal_length_px: float | None) -> CameraTra
     camera = solver.Pinhole.for_image(height, width, focal_length_px)
     joints = camera_positions(track.camera_rotations, track.body, track.pelvis_camera, track.offsets)
     solved = solver_root.solve_root(
-        joints, camera.project(joints), track.confidence, track.offsets, camera, track.times
+        joints, camera.project(joints), track.confidence, track.offsets, camera, track.times, up
     )
     return replace(
         track,
@@ -446,16 +464,22 @@ def rooted_track(track: CameraTrack, focal_length_px: float | None) -> CameraTra
 
 
 def solved_track(
-    track: CameraTrack, tracklets: Tracklets, real_rows: np.ndarray, fps: float, focal_length_px: float | None
+    track: CameraTrack,
+    tracklets: Tracklets,
+    real_rows: np.ndarray,
+    fps: float,
+    focal_length_px: float | None,
+    up: np.ndarray | None = None,
 ) -> CameraTrack:
     """The per-frame track replaced by the clip-level solver's motion (unchanged where it cannot run).
 
     The camera's up is estimated from the per-frame motion, as before the solver (its figures were
     measured on it: MultiPerson cam02, 2.4-2.8 degrees off the calibration alone, against 2.8-9.5
     from the solved motion), and the solver places the floor with the same up, so that the
-    levelled feet land on it."""
+    levelled feet land on it. `up`: the camera's up where it is known from elsewhere (the scene)."""
     tilt_person = track.person()
-    up = gravity.estimate_from_people([tilt_person]).up
+    if up is None:
+        up = gravity.estimate_from_people([tilt_person]).up
     solved = solve_embedded(tracklets, track.observations, real_rows, fps, focal_length_px, up)
     if solved is None:
         return track

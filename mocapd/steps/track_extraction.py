@@ -11,7 +11,7 @@ import numpy as np
 from mocapd import trackfile
 from mocapd.errors import JobError
 from mocapd.job import Job, StepOutcome
-from mocapd.motion import association, extraction, quality, sharedfloor, smplmodel, tracklets
+from mocapd.motion import association, extraction, quality, sharedfloor, smplmodel, tracklets, verticals
 
 log = logging.getLogger(__name__)
 # A chosen track detected in fewer of its frames than this gets a warning in the report.
@@ -69,12 +69,17 @@ def run(job: Job) -> StepOutcome:
     model = None if data.embedded else smplmodel.load_or_explain(job.config.fourdhumans.smpl_model, warnings)
     for stale in job.tracks_dir.glob("track_*.npz"):  # from an earlier attempt with other options
         stale.unlink()
+    focal = job.video_info.focal_length_px
+    # One world: anchored on the main actor (the chosen person detected in most frames), so that
+    # everyone keeps their place and heading relative to them (docs/export.md).
+    main = next(summary.tid for summary in summaries if summary.tid in selected)
+    scene = scene_up(job, data, model, [summary.tid for summary in summaries], main)
     observed: dict[int, extraction.CameraTrack] = {}
     errors: dict[int, JobError] = {}
     for summary in summaries:
         try:
             observed[summary.tid] = extraction.observe(
-                data, summary.tid, fps, model, job.video_info.focal_length_px
+                data, summary.tid, fps, model, focal, up=scene.up if scene.trusted else None
             )
         except JobError as error:
             if summary.tid in selected:
@@ -82,13 +87,11 @@ def run(job: Job) -> StepOutcome:
             errors[summary.tid] = error
     # One camera films everyone: its tilt is estimated once from all of them, and every track is
     # levelled by it (MultiPerson cam01-04, 7 tracks: each alone 0.6-9.7 degrees off the calibration,
-    # together 2.0-4.6).
+    # together 2.0-4.6); the scene's vertical edges, where trusted, are better still (0.1-0.6).
     up = extraction.clip_up(list(observed.values())) if len(observed) > 1 else None
-    # One world: anchored on the main actor (the chosen person detected in most frames), so that
-    # everyone keeps their place and heading relative to them (docs/export.md).
-    main = next(summary.tid for summary in summaries if summary.tid in selected)
     if up is None:
         up = extraction.level(observed[main]).camera_tilt
+    up = verticals.fused(scene, up)
     # One floor under everyone: each chosen person's monocular size (and so depth) set by it.
     floor = sharedfloor.estimate([observed[tid] for tid in selected if tid in observed], up.up)
     observed = {tid: sharedfloor.scaled(track, floor.scales.get(tid, 1.0)) for tid, track in observed.items()}
@@ -151,6 +154,36 @@ def run(job: Job) -> StepOutcome:
             "strays": [list(stray) for stray in people.strays],
         },
     )
+
+
+def scene_up(
+    job: Job, data: tracklets.Tracklets, model: smplmodel.SmplModel | None, tids: list[int], main: int
+) -> verticals.SceneUp:
+    """The camera's up from the scene's vertical edges (mocapd.motion.verticals), looked for near the
+    people's (the tracker's own fit, before the solver, which is then given the scene's where trusted)."""
+    assert job.video_info is not None
+    if not job.video_path.is_file():
+        return verticals.SceneUp(None, "the video is not there to read")
+    tracks = []
+    for tid in tids:
+        try:
+            tracks.append(
+                extraction.camera_track(data, tid, job.video_info.fps, model, job.video_info.focal_length_px)
+            )
+        except JobError:
+            continue  # left out of the prior as of the clip (the error is reported below)
+    if not tracks:
+        return verticals.SceneUp(None, "no track to look near")
+    chosen = [track for track in tracks if track.tid == main] or tracks
+    prior = extraction.clip_up(tracks if len(tracks) > 1 else chosen)
+    try:
+        scene = verticals.from_video(
+            job.video_path, data, prior.up, job.video_info.focal_length_px, job.video_info.rotation
+        )
+    except JobError as error:
+        return verticals.SceneUp(None, f"the video's frames could not be read: {error}")
+    log.info("job %d: scene verticals %s %s", job.id, scene.figures, scene.reason or "trusted")
+    return scene
 
 
 def extraction_frames(summaries: list[extraction.TrackSummary], tid: int) -> int:
