@@ -9,8 +9,8 @@ import pytest
 
 from mocapd import decode
 from mocapd.motion import gravity, rootmotion, verticals
-from mocapd.motion.tracklets import Tracklets
-from mocapd.rotations import rotation_x
+from mocapd.motion.tracklets import Frame, Tracklets
+from mocapd.rotations import rotation_x, rotation_y
 from tests.test_gravity import POSE2SIM, camera_rotation, degrees_between, true_up
 
 WIDTH, HEIGHT = 540, 960
@@ -128,3 +128,33 @@ def test_sampled_frames_spread_over_a_short_clip_cheaply() -> None:
     frames = decode.sample_frames(POSE2SIM / "SinglePerson" / "videos" / "cam01.mp4", 5)
     assert [frame.frame_index for frame in frames] == [0, 8, 16, 24, 32]  # one keyframe: the first 40
     assert frames[0].image.ndim == 2 and max(frames[0].image.shape) == 960
+
+
+def test_a_panning_camera_gives_no_static_edges_and_the_person_is_kept() -> None:
+    rotation, up = tilted_camera()
+    frames = [
+        verticals.SceneFrame(scene(rotation @ rotation_y(np.radians(yaw))))
+        for yaw in (0.0, 0.5, 1.0, 1.5, 2.0)  # 7-29 px a frame: less than the edges are apart
+    ]
+    found = verticals.estimate(frames, FOCAL, prior_near(up, 4.0))
+    assert not found.trusted and found.figures["static_segments_per_frame"] < 1.0, found.figures
+    still = verticals.estimate([frames[0]] * 5, FOCAL, prior_near(up, 4.0))
+    assert still.trusted and still.up is not None and degrees_between(still.up, up) < 0.5
+
+
+def test_people_are_their_landmarks_bones_else_their_box() -> None:
+    marks = np.zeros((33, 2))
+    marks[:, 0], marks[:, 1] = 400.0, np.linspace(200.0, 900.0, 33)
+    frame = Frame(
+        10,
+        "frame_000010",
+        {
+            "tid": [1, 2],
+            "bbox": [[380.0, 180.0, 60.0, 740.0], [100.0, 300.0, 80.0, 400.0]],
+            "landmarks_image": [marks],
+        },
+    )
+    bones, radii = verticals.people_bones(Tracklets([frame], True), 11, 0.5)
+    assert bones.shape == (len(verticals.BODY_BONES) + 1, 2, 2)
+    assert np.allclose(radii[:-1], verticals.BODY_RADIUS_SHARE * 370.0)  # of the box's height, halved
+    assert np.allclose(bones[-1], [[70.0, 150.0], [70.0, 350.0]]) and radii[-1] == 20.0  # the box alone
