@@ -99,9 +99,16 @@ def test_both_people_share_one_world_at_their_real_distance(hidden: tuple[Job, S
     data = association.relabel(raw, association.associate(raw, job.video_info.fps))
     # Each person scaled about the camera onto the one floor (mocapd.motion.sharedfloor), as the step did.
     scales = outcome.data["world"]["floor"]["depth_scales"]
+    # The solver was given the camera's up where the scene's vertical edges gave it (mocapd.motion.verticals).
+    method = next(entry for entry in outcome.data["tracks"] if entry["tid"] == first.tid)["quality"][
+        "level_method"
+    ]
+    up = first.world_from_camera[:3, :3].T @ [0.0, 1.0, 0.0] if method == "verticals" else None
     in_camera = [
         sharedfloor.scaled(
-            extraction.observe(data, motion.tid, job.video_info.fps, None, job.video_info.focal_length_px),
+            extraction.observe(
+                data, motion.tid, job.video_info.fps, None, job.video_info.focal_length_px, up=up
+            ),
             scales[str(motion.tid)],
         )
         for motion in (first, second)
