@@ -7,7 +7,8 @@ several sampled frames only those seen again at the same place (a still camera's
 moving arm or a swaying curtain). Up is found by RANSAC among pairs of segments near the person's
 estimate (mocapd.motion.gravity), then refined on the inliers, after leaving out the edges of
 horizontal bundles (a floor's parallel edges that look vertical in the image); it is trusted only
-with enough inliers, spread across the image and near the person's estimate. The lens is taken as
+with enough inliers, spread across the image, near the person's estimate and found again with any
+one sampled frame left out; else the person's estimate is kept, saying why. The lens is taken as
 the default pinhole (no distortion, the principal point at the centre): nothing in a video says
 better. Measured on the 8 Pose2Sim views: bench/bench_gravity.py.
 """
@@ -78,15 +79,20 @@ MIN_BUNDLE = 3
 REFINE_ROUNDS = 3
 # Trust: at least this many inlier segments (counted once per sampled frame), making up this share
 # of the near-vertical segments' length, ... On the Pose2Sim views 9-23 inliers per frame gave
-# 0.2-0.7 degrees, save one at 2.6 (MultiPerson cam02: the verticals bunched at the left border,
-# where the lens bends them most; none of the figures here tells it from the others).
+# 0.2-0.7 degrees, save one at 2.6 (MultiPerson cam02: most verticals hidden behind a person, the
+# rest bunched at the left border; only the stability below tells it from the others).
 MIN_INLIERS = 8
 MIN_INLIER_SHARE = 0.2
 # ... spread across the image (the standard deviation of their midpoints' x as a share of the width):
 # edges in one spot meet at a poorly placed point, ...
 MIN_SPREAD = 0.12
-# ... and within this of the person's estimate.
+# ... within this of the person's estimate, ...
 MAX_PRIOR_DISAGREEMENT = 15.0
+# ... and stable: found again within this angle with any one of the sampled frames left out (with at
+# least MIN_STABILITY_FRAMES). An estimate carried by a few segments moves more: MultiPerson cam02
+# moves 0.73 (2.6 off the calibration), the other Pose2Sim views 0.03-0.38 (0.2-0.7 off).
+MAX_FRAME_INSTABILITY_DEGREES = 0.6
+MIN_STABILITY_FRAMES = 3
 # The scene's up is accurate to well under a degree: smaller tilts than the person's noise floor
 # (gravity.MIN_TILT_DEGREES) are still real, levelled from this on.
 MIN_SCENE_TILT_DEGREES = 0.5
@@ -258,37 +264,31 @@ def horizontal_bundle(normals: np.ndarray, weights: np.ndarray, up: np.ndarray, 
     return along
 
 
-def estimate(frames: list[SceneFrame], focal: float, prior: np.ndarray) -> SceneUp:
-    """The scene's up from sampled frames of one still camera (focal in the frames' pixels, the
-    principal point at their centre) near `prior`, the person's up; with why it is not trusted."""
-    if not frames:
-        return SceneUp(None, "no frame could be read")
-    height, width = frames[0].image.shape[:2]
-    detected = [detect(frame.image) for frame in frames]
-    candidates = len(detected) and int(np.mean([ends.shape[0] for ends in detected]))
-    kept_people = [
-        ends[off_people(ends, frame.bones, frame.radii)] for ends, frame in zip(detected, frames, strict=True)
-    ]
-    still = static(kept_people)
+@dataclass
+class _Fit:
+    """Up (None where no vertical edges were found) from one set of sampled frames' segments."""
+
+    up: np.ndarray | None
+    ends: np.ndarray  # (K, 4) the static segments
+    frame_of: np.ndarray  # (K,)
+    inliers: np.ndarray  # (K,) bool
+    horizontal: np.ndarray  # (K,) bool
+
+
+def _fit(kept: list[np.ndarray], focal: float, centre: tuple[float, float], prior: np.ndarray) -> _Fit:
+    """Up from each frame's segments off the people: the static ones, MSAC, horizontal bundles out."""
+    still = static(kept)
     ends = np.concatenate(
-        [segment[mask] for segment, mask in zip(kept_people, still, strict=True)] or [np.zeros((0, 4))]
+        [segment[mask] for segment, mask in zip(kept, still, strict=True)] or [np.zeros((0, 4))]
     )
-    frame_of = np.concatenate(
-        [np.full(np.count_nonzero(mask), index) for index, mask in enumerate(still)] or [np.zeros(0)]
-    ).astype(int)
-    figures: dict[str, float] = {
-        "frames": len(frames),
-        "segments_per_frame": candidates,
-        "static_segments_per_frame": round(ends.shape[0] / len(frames), 1),
-    }
-    prior = _unit(np.asarray(prior, dtype=np.float64))
+    frame_of = np.concatenate([np.full(np.count_nonzero(mask), index) for index, mask in enumerate(still)])
     lengths = np.linalg.norm(ends[:, 2:] - ends[:, :2], axis=1)
-    normals = plane_normals(ends, focal, (width / 2.0, height / 2.0))
+    normals = plane_normals(ends, focal, centre)
     found = vanishing_up(normals, lengths, prior)
     dropped = np.zeros(ends.shape[0], dtype=bool)
     for _ in range(BUNDLES if found is not None else 0):
         assert found is not None
-        bundle = horizontal_bundle(normals[~dropped], lengths[~dropped], found[0], len(frames))
+        bundle = horizontal_bundle(normals[~dropped], lengths[~dropped], found[0], len(kept))
         if not bundle.any():
             break
         dropped[np.flatnonzero(~dropped)[bundle]] = True
@@ -299,23 +299,54 @@ def estimate(frames: list[SceneFrame], focal: float, prior: np.ndarray) -> Scene
         inliers[np.flatnonzero(~dropped)] = again[1]
         found = again[0], inliers
     if found is None:
+        return _Fit(None, ends, frame_of.astype(int), np.zeros(ends.shape[0], dtype=bool), dropped)
+    return _Fit(found[0], ends, frame_of.astype(int), found[1], dropped)
+
+
+def estimate(frames: list[SceneFrame], focal: float, prior: np.ndarray) -> SceneUp:
+    """The scene's up from sampled frames of one still camera (focal in the frames' pixels, the
+    principal point at their centre) near `prior`, the person's up; with why it is not trusted."""
+    if not frames:
+        return SceneUp(None, "no frame could be read")
+    height, width = frames[0].image.shape[:2]
+    centre = (width / 2.0, height / 2.0)
+    detected = [detect(frame.image) for frame in frames]
+    kept = [
+        ends[off_people(ends, frame.bones, frame.radii)] for ends, frame in zip(detected, frames, strict=True)
+    ]
+    prior = _unit(np.asarray(prior, dtype=np.float64))
+    fit = _fit(kept, focal, centre, prior)
+    figures: dict[str, float] = {
+        "frames": len(frames),
+        "segments_per_frame": int(np.mean([ends.shape[0] for ends in detected])),
+        "static_segments_per_frame": round(fit.ends.shape[0] / len(frames), 1),
+    }
+    if fit.up is None:
         return SceneUp(
             None,
-            f"no vertical edges in the scene ({ends.shape[0]} static near-vertical segments)",
+            f"no vertical edges in the scene ({fit.ends.shape[0]} static near-vertical segments)",
             figures,
-            ends,
-            frame_of,
-            np.zeros(ends.shape[0], dtype=bool),
-            dropped,
+            fit.ends,
+            fit.frame_of,
+            fit.inliers,
+            fit.horizontal,
         )
-    up, inliers = found
-    middles = (ends[inliers, 0] + ends[inliers, 2]) / 2.0
+    up, inliers = fit.up, fit.inliers
+    lengths = np.linalg.norm(fit.ends[:, 2:] - fit.ends[:, :2], axis=1)
+    middles = (fit.ends[inliers, 0] + fit.ends[inliers, 2]) / 2.0
     figures |= {
         "inliers": round(np.count_nonzero(inliers) / len(frames), 1),
         "inlier_share": round(float(lengths[inliers].sum() / lengths.sum()), 3),
         "spread": round(float(np.std(middles) / width), 3),
         "from_person_deg": round(degrees_between(up, prior), 2),
     }
+    if len(frames) >= MIN_STABILITY_FRAMES:
+        others = [
+            _fit(kept[:index] + kept[index + 1 :], focal, centre, prior).up for index in range(len(frames))
+        ]
+        figures["frame_stability_deg"] = round(
+            max(degrees_between(up, other) if other is not None else 90.0 for other in others), 2
+        )
     problems = []
     if figures["inliers"] < MIN_INLIERS:
         problems.append(f"{figures['inliers']:g} vertical edges per frame, fewer than {MIN_INLIERS}")
@@ -327,7 +358,12 @@ def estimate(frames: list[SceneFrame], focal: float, prior: np.ndarray) -> Scene
         problems.append(f"they are bunched in {figures['spread']:.2f} of the width, under {MIN_SPREAD:g}")
     if figures["from_person_deg"] > MAX_PRIOR_DISAGREEMENT:
         problems.append(f"{figures['from_person_deg']:.1f} degrees from the person's estimate")
-    return SceneUp(up, "; ".join(problems), figures, ends, frame_of, inliers, dropped)
+    if figures.get("frame_stability_deg", 0.0) > MAX_FRAME_INSTABILITY_DEGREES:
+        problems.append(
+            f"leaving out one sampled frame moves it {figures['frame_stability_deg']:.2f} degrees, "
+            f"more than {MAX_FRAME_INSTABILITY_DEGREES:g}"
+        )
+    return SceneUp(up, "; ".join(problems), figures, fit.ends, fit.frame_of, inliers, fit.horizontal)
 
 
 def fused(scene: SceneUp, person: gravity.GravityEstimate) -> gravity.GravityEstimate:
