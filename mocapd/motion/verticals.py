@@ -93,9 +93,6 @@ MAX_PRIOR_DISAGREEMENT = 15.0
 # moves 0.73 (2.6 off the calibration), the other Pose2Sim views 0.03-0.38 (0.2-0.7 off).
 MAX_FRAME_INSTABILITY_DEGREES = 0.6
 MIN_STABILITY_FRAMES = 3
-# The scene's up is accurate to well under a degree: smaller tilts than the person's noise floor
-# (gravity.MIN_TILT_DEGREES) are still real, levelled from this on.
-MIN_SCENE_TILT_DEGREES = 0.5
 SAMPLE_FRAMES = 5
 
 
@@ -255,7 +252,9 @@ def horizontal_bundle(normals: np.ndarray, weights: np.ndarray, up: np.ndarray, 
     others = np.abs(normals @ up) >= threshold
     if np.count_nonzero(others) < MIN_BUNDLE * frames:
         return np.zeros(normals.shape[0], dtype=bool)
-    candidates = _unit(np.cross(normals[others], up))  # each other line's direction, were it horizontal
+    candidates = np.cross(normals[others], up)  # each other line's direction, were it horizontal
+    sizes = np.linalg.norm(candidates, axis=1)
+    candidates = np.where(sizes[:, None] > 1e-9, candidates / np.maximum(sizes, 1e-9)[:, None], 0.0)
     support = weights[others] @ (np.abs(normals[others] @ candidates.T) < threshold)
     best = candidates[int(np.argmax(support))]
     along = np.abs(normals @ best) < threshold
@@ -368,17 +367,14 @@ def estimate(frames: list[SceneFrame], focal: float, prior: np.ndarray) -> Scene
 
 def fused(scene: SceneUp, person: gravity.GravityEstimate) -> gravity.GravityEstimate:
     """The camera's up: the scene's where it is trusted (a fraction of a degree against the person's
-    several), else the person's, its reason saying why the scene's was not used."""
+    several: even a small tilt is kept, unlike gravity.MIN_TILT_DEGREES), else the person's, its
+    reason saying why the scene's was not used."""
     if scene.trusted and scene.up is not None:
         tilt = gravity.tilt_degrees(scene.up)
         summary = (
             f"{scene.figures['inliers']:g} vertical edges per frame meet {scene.figures['from_person_deg']:.1f} "
             f"degrees from the {person.method} estimate"
         )
-        if tilt < MIN_SCENE_TILT_DEGREES:
-            return gravity.GravityEstimate(
-                gravity.LEVEL_UP.copy(), 0.0, "level", f"the scene's {summary}, level"
-            )
         return gravity.GravityEstimate(scene.up, tilt, "verticals", f"the scene's {summary}")
     note = f"the scene's verticals not used: {scene.reason}"
     return gravity.GravityEstimate(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import cv2
 import numpy as np
 
 from mocapd import trackfile
@@ -73,7 +74,7 @@ def run(job: Job) -> StepOutcome:
     # One world: anchored on the main actor (the chosen person detected in most frames), so that
     # everyone keeps their place and heading relative to them (docs/export.md).
     main = next(summary.tid for summary in summaries if summary.tid in selected)
-    scene = scene_up(job, data, model, [summary.tid for summary in summaries], main)
+    scene = scene_up(job, data, model, [summary.tid for summary in summaries])
     observed: dict[int, extraction.CameraTrack] = {}
     errors: dict[int, JobError] = {}
     for summary in summaries:
@@ -87,7 +88,8 @@ def run(job: Job) -> StepOutcome:
             errors[summary.tid] = error
     # One camera films everyone: its tilt is estimated once from all of them, and every track is
     # levelled by it (MultiPerson cam01-04, 7 tracks: each alone 0.6-9.7 degrees off the calibration,
-    # together 2.0-4.6); the scene's vertical edges, where trusted, are better still (0.1-0.6).
+    # together 2.0-4.6); the scene's vertical edges, where trusted, are better still (0.2-0.7 on 7 of
+    # the 8 Pose2Sim views) and the solver was given them.
     up = extraction.clip_up(list(observed.values())) if len(observed) > 1 else None
     if up is None:
         up = extraction.level(observed[main]).camera_tilt
@@ -157,7 +159,7 @@ def run(job: Job) -> StepOutcome:
 
 
 def scene_up(
-    job: Job, data: tracklets.Tracklets, model: smplmodel.SmplModel | None, tids: list[int], main: int
+    job: Job, data: tracklets.Tracklets, model: smplmodel.SmplModel | None, tids: list[int]
 ) -> verticals.SceneUp:
     """The camera's up from the scene's vertical edges (mocapd.motion.verticals), looked for near the
     people's (the tracker's own fit, before the solver, which is then given the scene's where trusted)."""
@@ -171,16 +173,15 @@ def scene_up(
                 extraction.camera_track(data, tid, job.video_info.fps, model, job.video_info.focal_length_px)
             )
         except JobError:
-            continue  # left out of the prior as of the clip (the error is reported below)
+            continue  # left out here as from the clip's up below (its error is reported with the track)
     if not tracks:
         return verticals.SceneUp(None, "no track to look near")
-    chosen = [track for track in tracks if track.tid == main] or tracks
-    prior = extraction.clip_up(tracks if len(tracks) > 1 else chosen)
+    prior = extraction.clip_up(tracks)
     try:
         scene = verticals.from_video(
             job.video_path, data, prior.up, job.video_info.focal_length_px, job.video_info.rotation
         )
-    except JobError as error:
+    except (JobError, cv2.error) as error:  # the scene is a refinement: without it, the person's cue
         return verticals.SceneUp(None, f"the video's frames could not be read: {error}")
     log.info("job %d: scene verticals %s %s", job.id, scene.figures, scene.reason or "trusted")
     return scene
