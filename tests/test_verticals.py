@@ -3,6 +3,9 @@ and real frames of the Pose2Sim clips against their calibration."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import av
 import cv2
 import numpy as np
 import pytest
@@ -158,3 +161,23 @@ def test_people_are_their_landmarks_bones_else_their_box() -> None:
     assert bones.shape == (len(verticals.BODY_BONES) + 1, 2, 2)
     assert np.allclose(radii[:-1], verticals.BODY_RADIUS_SHARE * 370.0)  # of the box's height, halved
     assert np.allclose(bones[-1], [[70.0, 150.0], [70.0, 350.0]]) and radii[-1] == 20.0  # the box alone
+
+
+def test_a_clip_with_keyframes_is_sampled_at_them(tmp_path: Path) -> None:
+    """One seek and one decoded frame per sample: a long clip costs what a short one does."""
+    path = tmp_path / "keyframes.mp4"
+    with av.open(str(path), "w") as output:
+        stream = output.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 64, 96, "yuv420p"
+        stream.options = {"g": "10", "preset": "ultrafast"}
+        for index in range(60):
+            image = np.full((96, 64, 3), 4 * index, dtype=np.uint8)
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            frame.pts = index
+            output.mux(stream.encode(frame))
+        output.mux(stream.encode())
+    keys, last = decode.keyframe_times(path)
+    assert keys == pytest.approx([0.0, 1 / 3, 2 / 3, 1.0, 4 / 3, 5 / 3]) and last == pytest.approx(59 / 30)
+    frames = decode.sample_frames(path, 4)
+    assert [frame.frame_index for frame in frames] == [0, 20, 30, 50]  # keyframes spread over the clip
+    assert [int(frame.image.mean() // 4) for frame in frames] == pytest.approx([0, 20, 30, 50], abs=1)
