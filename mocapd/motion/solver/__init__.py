@@ -3,6 +3,7 @@
 Stages, one module each, run in this order by `solve_embedded`:
   flips     left/right labels the neighbouring frames contradict, repaired;
   bones     the person's one skeleton (segment lengths and SMPL offsets, left = right);
+  forearms  forearms folded back in depth mirrored, between posefit's two passes;
   posefit   every frame's landmarks fitted to the 2D image landmarks through the camera (camera),
             with the metric world landmarks as the depth prior, bone lengths and a temporal term;
   (ik)      the SMPL joint rotations of the fitted landmarks (mocapd.motion.ik), knees and elbows
@@ -23,7 +24,7 @@ import threadpoolctl
 
 from mocapd import skeleton
 from mocapd.motion import gravity, ik, landmarks, rootmotion, worldframe
-from mocapd.motion.solver import bones, contacts, flips, posefit, rootpath
+from mocapd.motion.solver import bones, contacts, flips, forearms, posefit, rootpath
 from mocapd.motion.solver.camera import Pinhole
 
 __all__ = ["Pinhole", "Solved", "solve_embedded"]
@@ -118,13 +119,18 @@ def solve_clip(
 
     # The pose fit, then again with the floor its resting feet show (held on it, still, not below).
     fitted = start
+    forearm_flips = 0
     if frames >= MIN_FRAMES:
         fitted = posefit.fit(image, world, confidence, camera, times, lengths, start)
+        # Forearms the model folded back in depth, mirrored (prior included) before the second pass.
+        fitted, world, forearm_flips = forearms.repair(fitted, world)
         ground = contacts.detect_landmarks(fitted, image, confidence, up, camera, times)
         if ground.floor is not None:
             fitted = posefit.fit(
                 image, world, confidence, camera, times, lengths, fitted, GROUND_ITERATIONS, ground, up
             )
+        elif forearm_flips:
+            fitted = posefit.fit(image, world, confidence, camera, times, lengths, fitted, GROUND_ITERATIONS)
 
     solution = ik.solve(landmarks.from_mediapipe(fitted), offsets, keypoint_confidence, IK_ITERATIONS)
     joints = skeleton.forward_kinematics(solution.global_rotations, offsets, solution.root)
@@ -157,6 +163,7 @@ def solve_clip(
     figures = {
         "reprojection_error_px": _round(posefit.reprojection_px(fitted, image, confidence, camera), 2),
         "flip_repaired_frames": int(np.count_nonzero(chosen)),
+        "forearm_flip_frames": forearm_flips,
         "contact_share": round(found.share, 4),
     } | floor_figures(joints, found, up, rest)
     return Solved(
