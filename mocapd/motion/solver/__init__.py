@@ -121,9 +121,12 @@ def solve_clip(
     fitted = start
     forearm_flips = 0
     if frames >= MIN_FRAMES:
+        # Forearms the model folded back in depth, mirrored (prior included): as the model placed them,
+        # and again as the first pass fitted them.
+        start, world, flipped_start = forearms.repair(start, world)
         fitted = posefit.fit(image, world, confidence, camera, times, lengths, start)
-        # Forearms the model folded back in depth, mirrored (prior included) before the second pass.
         fitted, world, forearm_flips = forearms.repair(fitted, world)
+        forearm_flips += flipped_start
         ground = contacts.detect_landmarks(fitted, image, confidence, up, camera, times)
         if ground.floor is not None:
             fitted = posefit.fit(

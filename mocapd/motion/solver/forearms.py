@@ -3,11 +3,12 @@
 The image fixes a wrist's ray, not its depth: with the elbow placed and the forearm's length known,
 the wrist lies at one of two points on that ray (the sphere about the elbow meets it twice), mirror
 images in depth. The model's world landmarks sometimes take the one that folds the forearm back, and
-the pose fit's hinge can only hold it straight, at the limit (SinglePerson cam02: the right forearm
-turned a quarter turn about the upper arm for 7 frames). Each frame of each arm has two hypotheses,
-as fitted and mirrored; the chosen sequence (Viterbi) bends the elbow forwards where one of them
-does, at a cost for every mirrored frame and for the wrist's jump where the hypothesis changes, so
-that a stretch turns over only where its ends meet (the ray passes near the elbow).
+the pose fit's hinge can only hold it at the limit (SinglePerson cam02: the right forearm turned a
+quarter turn about the upper arm for 7 frames). Each frame of each arm has two hypotheses, as placed
+and mirrored; the chosen sequence (Viterbi) is the one whose elbows bend closest to about their
+hinge axis, at a cost for every mirrored frame and for the wrist's jump where the hypothesis
+changes, so that a stretch turns over only where its ends meet (the ray passes near the elbow).
+The solver asks twice: of the model's landmarks as placed, and of the pose fit's first pass.
 """
 
 from __future__ import annotations
@@ -17,13 +18,13 @@ import numpy as np
 from mocapd.motion.landmarks import MEDIAPIPE_INDEX
 from mocapd.motion.solver import posefit
 
-# A forearm bends forwards of its hinge (posefit's bend, a sine) by at least this in a healthy pose;
-# less counts against a hypothesis, per BEND_SCALE.
-BEND_MARGIN = 0.09  # sin(5 deg)
-BEND_SCALE = 0.1
-# Cost of a mirrored frame, in units of BEND_SCALE: a frame held at the hinge's limit is mirrored
-# where that bends it forwards by the margin, a stretch where its ends' jumps are paid too.
-FLIP_COST = 0.5
+# A hinge bends about its axis: a hypothesis is charged its misalignment (misalignments) per this
+# (the chord of about 12 degrees).
+MISALIGNMENT_SCALE = 0.2
+# Cost of a mirrored frame, in those units: a frame is mirrored where that brings its bend closer to
+# the hinge's axis by more than FLIP_COST * MISALIGNMENT_SCALE, a stretch where its ends' jumps are
+# paid too.
+FLIP_COST = 1.0
 # The wrist's jump between neighbouring rows that costs one unit (metres): a flip inside a stretch,
 # where the mirror lies 10-30 cm away, costs tens of units; at a stretch's end, where it nearly
 # meets the fitted wrist, almost nothing.
@@ -41,30 +42,28 @@ def mirrored_wrists(positions: np.ndarray, elbow: int, wrist: int) -> np.ndarray
     return ray * (2.0 * np.sum(ray * positions[:, elbow], axis=-1) - along)[:, None]
 
 
-def bends(positions: np.ndarray, arm: tuple[int, ...], wrists: np.ndarray) -> np.ndarray:
-    """(N,) the elbow's bend (posefit's sine, > 0 forwards) with the wrists at `wrists` (N, 3)."""
+def misalignments(positions: np.ndarray, arm: tuple[int, ...], wrists: np.ndarray) -> np.ndarray:
+    """(N,) how far the elbow bends off its hinge with the wrists at `wrists` (N, 3): |v| - v . h, where
+    v = upper x lower (unit vectors; its length the sine of the flexion) and h the forward hinge axis
+    (posefit's). 0 for a straight arm or one bent forwards about the axis; 2 sin(flexion) bent backwards."""
     left, right = (posefit.FITTED[index] for index in posefit.SHOULDERS)
-    lateral = positions[:, left] - positions[:, right]
-    lateral /= np.maximum(np.linalg.norm(lateral, axis=-1, keepdims=True), 1e-9)
+    axis = positions[:, right] - positions[:, left]  # forwards for an elbow (posefit.HINGES' sign)
+    axis /= np.maximum(np.linalg.norm(axis, axis=-1, keepdims=True), 1e-9)
     shoulder, elbow, _ = (posefit.FITTED[index] for index in arm)
     upper = positions[:, elbow] - positions[:, shoulder]
     lower = wrists - positions[:, elbow]
     scale = np.maximum(np.linalg.norm(upper, axis=-1) * np.linalg.norm(lower, axis=-1), 1e-9)
-    return -np.sum(np.cross(upper, lower) * lateral, axis=-1) / scale
+    bend = np.cross(upper, lower) / scale[:, None]
+    return np.linalg.norm(bend, axis=-1) - np.sum(bend * axis, axis=-1)
 
 
 def choose(
     kept: np.ndarray, mirrored: np.ndarray, forearm_kept: np.ndarray, forearm_mirrored: np.ndarray
 ) -> np.ndarray:
-    """(N,) True where the mirrored hypothesis is taken: bends (N,) of each, forearm vectors (N, 3) of each."""
+    """(N,) True where the mirrored hypothesis is taken: misalignments (N,) of each, forearm vectors (N, 3) of each."""
     frames = kept.shape[0]
-    unary = np.stack(
-        [
-            np.maximum(BEND_MARGIN - kept, 0.0) / BEND_SCALE,
-            np.maximum(BEND_MARGIN - mirrored, 0.0) / BEND_SCALE + FLIP_COST,
-        ],
-        axis=1,
-    )
+    unary = np.stack([kept, mirrored], axis=1) / MISALIGNMENT_SCALE
+    unary[:, 1] += FLIP_COST
     forearms = np.stack([forearm_kept, forearm_mirrored], axis=1)  # (N, 2, 3)
     total = unary[0].copy()
     back = np.zeros((frames, 2), dtype=np.int64)
@@ -91,8 +90,8 @@ def repair(positions: np.ndarray, world: np.ndarray) -> tuple[np.ndarray, np.nda
         if positions.shape[0] < 2 or not np.isfinite(wrists).all():
             continue
         flip = choose(
-            bends(positions, arm, positions[:, wrist]),
-            bends(positions, arm, wrists),
+            misalignments(positions, arm, positions[:, wrist]),
+            misalignments(positions, arm, wrists),
             positions[:, wrist] - positions[:, elbow],
             wrists - positions[:, elbow],
         )
