@@ -2,7 +2,8 @@
 
 Stages, one module each, run in this order by `solve_embedded`:
   flips     left/right labels the neighbouring frames contradict, repaired;
-  bones     the person's one skeleton (segment lengths and SMPL offsets, left = right);
+  bones     the person's one skeleton (segment lengths and SMPL offsets, left = right), the legs'
+            long bones as the image measures them;
   forearms  forearms folded back in depth mirrored, between posefit's two passes;
   posefit   every frame's landmarks fitted to the 2D image landmarks through the camera (camera),
             with the metric world landmarks as the depth prior, bone lengths and a temporal term;
@@ -112,6 +113,11 @@ def solve_clip(
     start = world + _fill(translation)[:, None]
     keypoint_confidence = landmarks.confidence_from_mediapipe(confidence)
     offsets = bones.rest_offsets(landmarks.from_mediapipe(world), keypoint_confidence)
+    # The legs' long bones as the image measures them at the person's depth.
+    noise = posefit.image_sigma(image[:, posefit.FITTED])
+    measured = bones.image_lengths(lengths, image, world, start[..., 2], confidence, camera, noise)
+    offsets = bones.with_lengths(offsets, lengths, measured)
+    lengths = measured
     joint_confidence = landmarks.joint_confidence(confidence)
     fixed_up = up is not None
     if up is None:

@@ -69,6 +69,13 @@ CG_TOLERANCE = 1e-5
 CG_ITERATIONS = 30
 
 
+def image_sigma(image: np.ndarray) -> float:
+    """The noise of a confident 2D landmark (px) of a person seen at image (N, L, 2): it grows with the
+    person's size in the image (the model works on a person crop)."""
+    height = np.nanmedian(np.ptp(np.nan_to_num(image[..., 1]), axis=1)) if image.shape[0] else 0.0
+    return IMAGE_SIGMA_PX * max(float(height) / 1000.0, 0.25)
+
+
 def _rows(count: int, width: int, start: int) -> np.ndarray:
     return start + np.arange(count * width).reshape(count, width)
 
@@ -96,9 +103,7 @@ class Problem:
         self.prior = np.nan_to_num(world - world[:, HIPS].mean(axis=1, keepdims=True))
         self.camera = camera
         self.lengths = lengths
-        # The 2D noise grows with the person's size in the image (the model works on a person crop).
-        height = np.nanmedian(np.ptp(np.nan_to_num(self.image[..., 1]), axis=1)) if self.frames else 0.0
-        self.image_sigma = IMAGE_SIGMA_PX * max(float(height) / 1000.0, 0.25)
+        self.image_sigma = image_sigma(self.image)
         # Per inner row, the weights of its neighbours: the acceleration over the real time steps.
         self.acceleration_weights = timeline.second_difference(times) / ACCELERATION_M_S2
         self.adjacent = timeline.adjacent(times)
