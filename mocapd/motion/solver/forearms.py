@@ -62,13 +62,13 @@ def choose(
 ) -> np.ndarray:
     """(N,) True where the mirrored hypothesis is taken: misalignments (N,) of each, forearm vectors (N, 3) of each."""
     frames = kept.shape[0]
-    unary = np.stack([kept, mirrored], axis=1) / MISALIGNMENT_SCALE
+    unary = np.nan_to_num(np.stack([kept, mirrored], axis=1)) / MISALIGNMENT_SCALE
     unary[:, 1] += FLIP_COST
     forearms = np.stack([forearm_kept, forearm_mirrored], axis=1)  # (N, 2, 3)
     total = unary[0].copy()
     back = np.zeros((frames, 2), dtype=np.int64)
     for frame in range(1, frames):
-        jump = np.linalg.norm(forearms[frame][None, :] - forearms[frame - 1][:, None], axis=-1)
+        jump = np.nan_to_num(np.linalg.norm(forearms[frame][None, :] - forearms[frame - 1][:, None], axis=-1))
         candidates = total[:, None] + (jump / JUMP_SCALE_M) ** 2  # (from, to)
         back[frame] = np.argmin(candidates, axis=0)
         total = candidates[back[frame], [0, 1]] + unary[frame]
@@ -86,9 +86,11 @@ def repair(positions: np.ndarray, world: np.ndarray) -> tuple[np.ndarray, np.nda
     mirrored_frames = np.zeros(positions.shape[0], dtype=bool)
     for side, arm in zip(("left", "right"), posefit.ARMS, strict=True):
         elbow, wrist = (MEDIAPIPE_INDEX[f"{side}_{name}"] for name in ("elbow", "wrist"))
-        wrists = mirrored_wrists(positions, elbow, wrist)
-        if positions.shape[0] < 2 or not np.isfinite(wrists).all():
+        if positions.shape[0] < 2:
             continue
+        # Where a landmark is missing the mirror is the wrist itself: nothing to choose there.
+        wrists = mirrored_wrists(positions, elbow, wrist)
+        wrists = np.where(np.isfinite(wrists).all(axis=1, keepdims=True), wrists, positions[:, wrist])
         flip = choose(
             misalignments(positions, arm, positions[:, wrist]),
             misalignments(positions, arm, wrists),
