@@ -116,8 +116,8 @@ def solve_clip(
     # The legs' long bones as the image measures them at the person's depth.
     noise = posefit.image_sigma(image[:, posefit.FITTED])
     measured = bones.image_lengths(lengths, image, world, start[..., 2], confidence, camera, noise)
-    offsets = bones.with_lengths(offsets, lengths, measured)
     lengths = measured
+    offsets = bones.with_lengths(offsets, lengths)
     joint_confidence = landmarks.joint_confidence(confidence)
     fixed_up = up is not None
     if up is None:
