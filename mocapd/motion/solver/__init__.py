@@ -115,8 +115,7 @@ def solve_clip(
     offsets = bones.rest_offsets(landmarks.from_mediapipe(world), keypoint_confidence)
     # The legs' long bones as the image measures them at the person's depth.
     noise = posefit.image_sigma(image[:, posefit.FITTED])
-    measured = bones.image_lengths(lengths, image, world, start[..., 2], confidence, camera, noise)
-    lengths = measured
+    lengths = bones.image_lengths(lengths, image, world, start[..., 2], confidence, camera, noise)
     offsets = bones.with_lengths(offsets, lengths)
     joint_confidence = landmarks.joint_confidence(confidence)
     fixed_up = up is not None

@@ -109,8 +109,8 @@ def rest_offsets(keypoints: np.ndarray, confidence: np.ndarray | None) -> np.nda
 
 
 # The legs' long bones, measured in the image (image_lengths): (SIDED_SEGMENTS entry, the SMPL joint at
-# its far end, whose rest offset is the bone). Not the arms: a lower bound from the image made the
-# elbows worse there (SinglePerson cam01-04 elbow RMSE 17.0 -> 19.7 deg).
+# its far end, whose rest offset is the bone). Not the arms: measured so, SinglePerson cam02's right
+# forearm (its 2D landmarks are the worst) bent backwards in 5 frames instead of 2, elbow RMSE alike.
 LEG_BONES: tuple[tuple[tuple[str, str], str], ...] = ((("hip", "knee"), "knee"), (("knee", "ankle"), "ankle"))
 # A bone's image length over the clip: this percentile is where it lies across the view (below the
 # top, for a misplaced landmark), less what the 2D noise of its ends adds to it there.
@@ -167,13 +167,9 @@ def image_lengths(
         values, sine = np.concatenate(across), np.concatenate(sines)
         if not values.size:
             continue
-        noise = (
-            NOISE_QUANTILE
-            * np.sqrt(2.0)
-            * noise_px
-            * float(np.median(depth[np.isfinite(depth)]))
-            / camera.focal
-        )
+        # Both ends' 2D noise at the person's depth, in metres.
+        noise = NOISE_QUANTILE * np.sqrt(2.0) * noise_px * float(np.median(depth[np.isfinite(depth)]))
+        noise /= camera.focal
         measured = float(
             np.clip(np.percentile(values, IMAGE_PERCENTILE) - noise, model / MAX_CHANGE, model * MAX_CHANGE)
         )
