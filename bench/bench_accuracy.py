@@ -367,3 +367,64 @@ def round_trip(reference: np.ndarray) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def time_shifted(values: np.ndarray, shift: float, posed: np.ndarray) -> np.ndarray:
+    """(F, ...) samples at the video frames `posed` (NaN elsewhere) moved `shift` posed frames earlier:
+    the value at posed[k] becomes the one at posed[k] + shift steps, linear between samples (NaN past
+    the ends or next to a missing one)."""
+    result = np.full_like(values, np.nan)
+    if shift == 0.0:
+        result[posed] = values[posed]
+        return result
+    position = np.arange(len(posed)) + shift
+    lower = np.floor(position).astype(int)
+    inside = (lower >= 0) & (lower + 1 < len(posed))
+    weight = (position - lower)[inside].reshape((-1,) + (1,) * (values.ndim - 1))
+    below, above = values[posed[lower[inside]]], values[posed[lower[inside] + 1]]
+    result[posed[inside]] = (1.0 - weight) * below + weight * above
+    return result
+
+
+def view_offsets(
+    cameras: list[Camera], points: list[np.ndarray], weights: list[np.ndarray], posed: np.ndarray
+) -> np.ndarray:
+    """(V,) how many posed frames late each view's video runs against the views' mean clock.
+
+    Each view's image landmarks against the triangulation of the others reprojected into it, at shifts
+    of -3..3 posed frames; the best shift d_i (parabola through the lowest error and its neighbours) is
+    o_i - mean of the others' o, so o_i = d_i (V - 1) / V with the offsets summing to 0."""
+    views = len(cameras)
+    found = np.zeros(views)
+    for view in range(views):
+        others = [index for index in range(views) if index != view]
+        triangulated, _ = triangulate_consistent(
+            [cameras[index] for index in others],
+            [points[index][posed] for index in others],
+            [weights[index][posed] for index in others],
+        )
+        camera = cameras[view]
+        projected, _ = cv2.projectPoints(
+            np.nan_to_num(triangulated.reshape(-1, 3)),
+            cv2.Rodrigues(camera.rotation)[0],
+            camera.translation,
+            camera.matrix,
+            camera.distortion,
+        )
+        projected = projected.reshape(triangulated.shape[:2] + (2,))
+        projected[~np.isfinite(triangulated).all(axis=-1)] = np.nan
+        own, weight = points[view][posed], weights[view][posed]
+        errors = {}
+        for shift in range(-3, 4):
+            frames = np.arange(max(0, -shift), min(len(posed), len(posed) - shift))
+            distance = np.linalg.norm(own[frames + shift] - projected[frames], axis=-1)
+            kept = (weight[frames + shift] >= MIN_VISIBILITY) & np.isfinite(distance)
+            errors[shift] = float(np.median(distance[kept])) if kept.any() else float("inf")
+        best = min(errors, key=lambda shift: errors[shift])
+        found[view] = best
+        if -3 < best < 3:
+            before, at, after = errors[best - 1], errors[best], errors[best + 1]
+            curvature = before - 2.0 * at + after
+            if curvature > 0:
+                found[view] = best + 0.5 * (before - after) / curvature
+    return found * (views - 1) / views
