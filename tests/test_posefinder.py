@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import mediapipe
@@ -127,3 +128,38 @@ def test_a_newcomer_seen_on_consecutive_looks_grows_the_main_landmarker(tmp_path
     grown = sizes.index(2)
     assert 26 <= grown <= 28, sizes
     assert all(len(entry.main.pose_landmarks) == 2 for entry in posed[grown + 2 :])
+
+
+class Sighting:
+    """A painted-out look (a fake landmarker) that sees somebody on every frame it is given."""
+
+    def detect_for_video(self, image: mediapipe.Image, stamp: int) -> Any:
+        return SimpleNamespace(pose_landmarks=[[]])
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("counted", [True, False])
+def test_the_painted_out_look_follows_only_what_the_caller_counts_as_found(
+    tmp_path: Path, counted: bool
+) -> None:
+    finder: PoseFinder[int] = PoseFinder(tmp_path, hidden_found=lambda posed: counted)
+    finder.hidden.close()
+    finder.hidden = Sighting()
+    posed: list[Posed[int]] = []
+    try:
+        for index, frame in enumerate(iter_frames(SINGLE, 640, limit=40)):
+            image = mediapipe.Image(image_format=mediapipe.ImageFormat.SRGB, data=frame.image)
+            posed += finder.add(index, image, int(round(frame.time * 1000)), frame.time)
+        posed += finder.finish()
+    finally:
+        finder.close()
+    looked = [index for index, entry in enumerate(posed) if entry.hidden is not None]
+    if counted:  # someone new: it looks again on every frame
+        assert looked == list(range(looked[0], 40))
+    else:  # only the person painted out (paint that missed them): once per interval
+        interval = round(SCOUT_INTERVAL_SECONDS * RATE)
+        assert len(looked) >= 2 and all(
+            later - earlier >= interval for earlier, later in zip(looked, looked[1:], strict=False)
+        )

@@ -14,6 +14,7 @@ the next frame.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +41,10 @@ SCOUT_SETTLED_FRAMES = 3
 # grew it, and shrinking it back later lost a partly hidden person it was following and the detector
 # could not find again (MultiPerson cam01 at 30 fps: both people in 36 of 50 frames; with this, 49-50).
 GROW_AFTER_LOOKS = 2
-# The painted-out look runs on every frame for this long after it last found someone.
+# The painted-out look runs on every frame for this long after it last found someone new (the caller's
+# test): counting its sightings of the person painted out (paint that missed a limb) or of a shape in
+# the paint kept it on nearly every frame of one person alone (SinglePerson cam01 looped to 20 s: 325
+# looks in 600 frames, where 100 are due).
 HIDDEN_FOLLOW_SECONDS = 0.5
 # Grey paint over a found person: their landmarks' outline, widened by this share of their height.
 PAINT_MARGIN = 0.03
@@ -60,6 +64,12 @@ class Posed(Generic[Item]):
     hidden: Any = None  # the look at the frame with the people found painted out
     hidden_pending: Future[Any] | None = None
     painted: list[np.ndarray] | None = None  # the outlines painted out, (K, 2) pixels of the posed image
+    people: Any = None  # what the caller works out from the results, kept for it (tracking's detections)
+
+
+def anyone_hidden(posed: Posed[Any]) -> bool:
+    """Whether a frame's painted-out look found anybody: PoseFinder's test when the caller has none."""
+    return bool(posed.hidden.pose_landmarks)
 
 
 def outlines(people: list[np.ndarray]) -> list[np.ndarray]:
@@ -100,8 +110,16 @@ def share_inside(points: np.ndarray, shapes: list[np.ndarray]) -> float:
 class PoseFinder(Generic[Item]):
     """Both landmarkers over the frames of one video, in order: `add` each, then `finish`."""
 
-    def __init__(self, cache_dir: Path, max_people: int = MAX_PEOPLE) -> None:
+    def __init__(
+        self,
+        cache_dir: Path,
+        max_people: int = MAX_PEOPLE,
+        hidden_found: Callable[[Posed[Item]], bool] = anyone_hidden,
+    ) -> None:
+        """`hidden_found(posed)`: whether a frame's painted-out look found someone the main landmarker
+        and the scout did not (then it looks on every frame for HIDDEN_FOLLOW_SECONDS)."""
         self.cache_dir = cache_dir
+        self.hidden_found = hidden_found
         self.scout = posemodel.create_landmarker(max_people, cache_dir=cache_dir)
         self.hidden = posemodel.create_landmarker(max_people, cache_dir=cache_dir)
         self.last_hidden_time = -np.inf
@@ -191,14 +209,16 @@ class PoseFinder(Generic[Item]):
         posed, self.waiting = self.waiting, None
         if posed is None:
             return []
-        if posed.hidden_pending is not None:
-            posed.hidden = posed.hidden_pending.result()
-            posed.hidden_pending = None
-            if posed.hidden.pose_landmarks:
-                self.last_hidden_found = self.last_hidden_time
         if posed.pending is not None:
             posed.scout = posed.pending.result()
             posed.pending = None
+        if posed.hidden_pending is not None:
+            posed.hidden = posed.hidden_pending.result()
+            posed.hidden_pending = None
+            # Both results are in: the caller's test may hold the painted-out look's people against the scout's.
+            if posed.hidden.pose_landmarks and self.hidden_found(posed):
+                self.last_hidden_found = self.last_hidden_time
+        if posed.scout is not None:
             seen = len(posed.scout.pose_landmarks)
             if self.scout_counts and seen != self.scout_counts[-1]:
                 self.scout_counts = []  # a change: look again on the next frames

@@ -149,15 +149,32 @@ class TrackingState:
     size: tuple[int, int] = (0, 0)
     preview: PreviewWriter | None = None
 
+    def detections(
+        self, posed: Posed[decode.DecodedFrame]
+    ) -> tuple[list[Detection], list[Detection], list[Detection]]:
+        """The main landmarker's, the scout's and the painted-out look's people (worked out once a frame)."""
+        if posed.people is None:
+            frame = posed.item
+            height, width = frame.image.shape[:2]
+            size = (int(round(height / frame.scale)), int(round(width / frame.scale)))
+            posed.people = tuple(
+                [] if result is None else detections_from_result(result, width, height, frame.scale, size)
+                for result in (posed.main, posed.scout, posed.hidden)
+            )
+        return cast(tuple[list[Detection], list[Detection], list[Detection]], posed.people)
+
+    def hidden_found(self, posed: Posed[decode.DecodedFrame]) -> bool:
+        """Whether the painted-out look found someone the tracker is given (merge_hidden keeps them)."""
+        main, scout, hidden = self.detections(posed)
+        found = merge_detections(main, scout)
+        return len(merge_hidden(found, hidden, posed.painted or [], posed.item.scale)) > len(found)
+
     def take(self, posed: Posed[decode.DecodedFrame]) -> None:
         """One posed frame: its people to the tracker, their measurements to their tracks."""
         frame = posed.item
         height, width = frame.image.shape[:2]
         self.size = (int(round(height / frame.scale)), int(round(width / frame.scale)))
-        main, scout, hidden = (
-            [] if result is None else detections_from_result(result, width, height, frame.scale, self.size)
-            for result in (posed.main, posed.scout, posed.hidden)
-        )
+        main, scout, hidden = self.detections(posed)
         self.frame_times.append((frame.frame_index, frame.time))
         for detection in main + scout + hidden:
             # Before anything is drawn on the frame.
@@ -197,7 +214,9 @@ def track_video(job: Job) -> StepOutcome:
     info = job.video_info
     rotation = info.rotation if info is not None else 0
     state = TrackingState(job)
-    finder: PoseFinder[decode.DecodedFrame] = PoseFinder(job.config.state_path / "models")
+    finder: PoseFinder[decode.DecodedFrame] = PoseFinder(
+        job.config.state_path / "models", hidden_found=state.hidden_found
+    )
     last_stamp = -1
     # The report's preview is drawn on a small copy of these frames, kept as they are decoded (None:
     # the preview decodes the source again).
