@@ -144,12 +144,21 @@ class PoseFinder(Generic[Item]):
         self.last_full_time = time
         self.most_found_since_full = 0
 
-    def scout_due(self, time: float) -> bool:
-        """Whether the scout looks at this frame."""
-        settled = len(self.scout_counts) >= SCOUT_SETTLED_FRAMES and len(set(self.scout_counts)) == 1
+    def scout_settled(self) -> bool:
+        """Whether the scout has counted the same number of people on its last looks."""
+        return len(self.scout_counts) >= SCOUT_SETTLED_FRAMES and len(set(self.scout_counts)) == 1
+
+    def scout_due(self, time: float, watched: bool = False) -> bool:
+        """Whether the scout looks at this frame (`watched`: the painted-out look runs on it)."""
+        settled = self.scout_settled()
         # While the main landmarker has not found everyone the scout sees, the scout's people fill in.
         behind = bool(self.scout_counts) and self.last_main_count < self.scout_counts[-1]
-        return not settled or behind or time - self.last_scout_time >= SCOUT_INTERVAL_SECONDS
+        # Once settled, the painted-out look watches for newcomers in the scout's place: it sees anyone
+        # the main landmarker has not found (and whoever stands behind them); someone new it finds
+        # sends the scout looking again (finish). One look instead of two every interval.
+        return (
+            not settled or behind or (not watched and time - self.last_scout_time >= SCOUT_INTERVAL_SECONDS)
+        )
 
     def add(self, item: Item, image: mediapipe.Image, stamp: int, time: float) -> list[Posed[Item]]:
         """Pose one frame (`stamp`: increasing milliseconds); returns the frames now complete, in order.
@@ -172,16 +181,20 @@ class PoseFinder(Generic[Item]):
                 self.most_found_since_full = max(self.most_found_since_full, found)
         done += self.finish()
         pending = None
-        if self.main is None or lost or self.scout_due(time):
+        watched = main_result is not None and bool(main_result.pose_landmarks) and self.hidden_due(time)
+        if self.main is None or lost or self.scout_due(time, watched):
             if lost:
                 self.scout_counts = []  # look again on the next frames
             pending = self.helper.submit(self.scout.detect_for_video, image, stamp)
             self.last_scout_time = time
-        elif self.main_size > 1 and time - self.last_full_time > MAX_GAP_SECONDS:
-            # Someone left a while ago (the tracker has ended their track): stop looking for them each frame.
-            self.resize_main(max(1, self.most_found_since_full), time)
+        else:
+            if watched:  # the painted-out look looks for newcomers on this frame
+                self.last_scout_time = time
+            if self.main_size > 1 and time - self.last_full_time > MAX_GAP_SECONDS:
+                # Someone left a while ago (the tracker has ended their track): stop looking for them each frame.
+                self.resize_main(max(1, self.most_found_since_full), time)
         hidden_pending = None
-        if main_result is not None and main_result.pose_landmarks and self.hidden_due(time):
+        if watched and main_result is not None:
             frame = image.numpy_view()
             height, width = frame.shape[:2]
             people = [
@@ -218,6 +231,8 @@ class PoseFinder(Generic[Item]):
             # Both results are in: the caller's test may hold the painted-out look's people against the scout's.
             if posed.hidden.pose_landmarks and self.hidden_found(posed):
                 self.last_hidden_found = self.last_hidden_time
+                if self.scout_settled():  # someone new: the scout counts again on the next frames
+                    self.scout_counts = []
         if posed.scout is not None:
             seen = len(posed.scout.pose_landmarks)
             if self.scout_counts and seen != self.scout_counts[-1]:
