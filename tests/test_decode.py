@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import threading
 import tracemalloc
 from fractions import Fraction
 from pathlib import Path
@@ -178,3 +180,29 @@ def test_on_frame_sees_every_decoded_frame_first_with_its_time_and_rotation() ->
     assert len(frames) == 50 and len(seen) == 100  # every frame, posed or not
     assert [time for time, _ in seen] == pytest.approx([index / 60 for index in range(100)], abs=1e-6)
     assert {turns for _, turns in seen} == {0}
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="counts threads in /proc")
+def test_downscaling_starts_no_threads_per_frame() -> None:
+    seen: set[str] = set()
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            seen.update(os.listdir("/proc/self/task"))
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        frames = list(iter_frames(SINGLE, 640, limit=30))
+    finally:
+        done.set()
+        watcher.join()
+    assert len(frames) == 30 and frames[0].scale < 1.0
+    # The decoder's own threads and this test's; swscale's default started two more on every frame.
+    assert len(seen) < 15, len(seen)
+    with av.open(str(SINGLE)) as container:
+        first = next(container.decode(video=0))
+        height, width = frames[0].image.shape[:2]
+        # The same pixels as swscale's default threads.
+        assert np.array_equal(frames[0].image, first.to_ndarray(width=width, height=height, format="rgb24"))
