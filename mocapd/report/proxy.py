@@ -26,7 +26,7 @@ import av
 import cv2
 import numpy as np
 
-from mocapd.decode import FrameSampler
+from mocapd.decode import SWSCALE_THREADS, FrameSampler
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,9 @@ def planes(frame: av.VideoFrame, size: tuple[int, int], turns: int) -> np.ndarra
     quarter_turns = int(round(turns / 90.0)) % 4
     width, height = size if quarter_turns % 2 == 0 else (size[1], size[0])
     # swscale's area averaging on the planes (as quick as its fast bilinear pass, and no aliasing).
-    scaled = frame.reformat(width=width, height=height, format="yuv420p", interpolation="AREA")
+    scaled = frame.reformat(
+        width=width, height=height, format="yuv420p", interpolation="AREA", threads=SWSCALE_THREADS
+    )
     luma, blue, red = (
         np.rot90(view, k=quarter_turns) if quarter_turns else view
         for view in (
