@@ -260,6 +260,20 @@ def ground_rows(
         vals.append(np.broadcast_to(up / FLOOR_SIGMA_M, (on_frames.size, 3)))
         residuals.append((positions[on_frames, on_landmarks] @ up - floor) / FLOOR_SIGMA_M)
         start += on_frames.size
+    # Supported: in frames with no resting foot, the lowest heel or toe drawn down towards the floor
+    # (a walker always stands on one foot; along its ray this is the depth the image leaves open).
+    lowest = heights.reshape(heights.shape[0], 4)
+    choice = np.argmin(lowest, axis=1)
+    height = lowest[np.arange(lowest.shape[0]), choice]
+    free = np.flatnonzero(~ground.resting.any(axis=1) & (height > 0.0) & (height < contacts.SUPPORT_BAND_M))
+    if free.size and contacts.SUPPORT_SIGMA_M > 0:
+        landmark = SOLE.reshape(4)[choice[free]]
+        block = start + np.arange(free.size)
+        rows.append(np.broadcast_to(block[:, None], (free.size, 3)))
+        cols.append(unknown[free, landmark])
+        vals.append(np.broadcast_to(up / contacts.SUPPORT_SIGMA_M, (free.size, 3)))
+        residuals.append((positions[free, landmark] @ up - floor) / contacts.SUPPORT_SIGMA_M)
+        start += free.size
     # Still: the resting point of each side between two resting frames.
     for side in range(2):
         # Neighbouring frames only: across a gap the foot may have stepped unseen.

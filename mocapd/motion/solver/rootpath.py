@@ -133,6 +133,21 @@ def solve(
                 -height / FLOOR_SIGMA_M,
             )
 
+    # Frames with no resting foot: the lowest sole point, where above the floor, drawn towards it.
+    if found.floor is not None and contact_module.SUPPORT_SIGMA_M > 0:
+        heights = sole @ up - rest[None, None, :] - found.floor  # (N, 2, 2)
+        lowest = heights.reshape(frames, 4).min(axis=1)
+        free = np.flatnonzero(
+            ~found.resting.any(axis=1) & (lowest > 0.0) & (lowest < contact_module.SUPPORT_BAND_M)
+        )
+        if free.size:
+            add(
+                np.broadcast_to(np.arange(free.size)[:, None], (free.size, 3)),
+                3 * free[:, None] + np.arange(3),
+                np.broadcast_to(up / contact_module.SUPPORT_SIGMA_M, (free.size, 3)),
+                -lowest[free] / contact_module.SUPPORT_SIGMA_M,
+            )
+
     # Smooth pelvis: second differences of (pelvis + translation).
     if frames >= 3:
         weights = timeline.second_difference(times) / ACCELERATION_M_S2  # (inner, 3), real time steps
