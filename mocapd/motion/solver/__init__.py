@@ -163,6 +163,7 @@ def solve_clip(
             camera,
             times,
             below,
+            support=True,
         )
         # The world's floor: the plane the resting feet were held on.
         floor_point = contacts.floor_point(joints[:, 0] + shift, up, found.floor)
