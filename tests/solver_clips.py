@@ -12,11 +12,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from mocapd import skeleton
-from mocapd.motion.landmarks import MEDIAPIPE_INDEX, NUM_MEDIAPIPE
+from mocapd.motion.landmarks import MEDIAPIPE_INDEX, NUM_MEDIAPIPE, joint_confidence, landmark_confidence
 from mocapd.motion.solver import Pinhole
 from mocapd.motion.solver.flips import HYPOTHESES
 from mocapd.motion.worldframe import view_ray_rotation
 from tests import deepmimic
+from tests.fake_4dhumans.layout import IMAGE_SIZE, LayoutBuilder, Person
 
 JOINT = skeleton.JOINT_INDEX
 HEIGHT, WIDTH = 1080, 1920
@@ -136,3 +137,27 @@ def solve(clip: Clip, known_up: bool = False):  # type: ignore[no-untyped-def]
 
     up = clip.up if known_up else None
     return solve_embedded(clip.image, clip.world, clip.visibility, clip.times, CAMERA, (HEIGHT, WIDTH), up)
+
+
+def embedded_file(frames: int = 45, hidden: range = range(0), fps: float = 30.0) -> dict:  # type: ignore[type-arg]
+    """The synthetic walk as the embedded backend writes it (landmarks per person and frame), the
+    person not detected in the frames `hidden`."""
+    assert tuple(IMAGE_SIZE) == (HEIGHT, WIDTH)
+    clip = make_clip(frames=frames)
+    confidence = landmark_confidence(clip.image, clip.visibility, (HEIGHT, WIDTH))
+    builder = LayoutBuilder(frames)
+    for frame in range(frames):
+        if frame in hidden:
+            continue
+        person = Person(tid=1)
+        person.extra = {
+            "landmarks_image": clip.image[frame].astype(np.float32),
+            "landmarks_world": clip.world[frame].astype(np.float32),
+            "landmarks_visibility": clip.visibility[frame].astype(np.float32),
+            "joint_confidence": joint_confidence(confidence[frame]).astype(np.float32),
+        }
+        builder.add(frame, person)
+    raw = builder.build()
+    for index, key in enumerate(builder.keys):
+        raw[key]["timestamp"] = index / fps
+    return raw

@@ -5,9 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from mocapd.motion import extraction, quality, tracklets
-from mocapd.motion.landmarks import joint_confidence, landmark_confidence
-from tests.fake_4dhumans.layout import IMAGE_SIZE, LayoutBuilder, Person
-from tests.solver_clips import HEIGHT, WIDTH, make_clip
+from tests.solver_clips import embedded_file
 
 FPS = 30.0
 SOLVER_FIGURES = (
@@ -18,27 +16,6 @@ SOLVER_FIGURES = (
     "floor_penetration_cm",
     "planted_sliding_cm",
 )
-
-
-def embedded_file(frames: int = 45) -> dict:  # type: ignore[type-arg]
-    """The synthetic walk as the embedded backend writes it (landmarks per person and frame)."""
-    assert tuple(IMAGE_SIZE) == (HEIGHT, WIDTH)
-    clip = make_clip(frames=frames)
-    confidence = landmark_confidence(clip.image, clip.visibility, (HEIGHT, WIDTH))
-    builder = LayoutBuilder(frames)
-    for frame in range(frames):
-        person = Person(tid=1)
-        person.extra = {
-            "landmarks_image": clip.image[frame].astype(np.float32),
-            "landmarks_world": clip.world[frame].astype(np.float32),
-            "landmarks_visibility": clip.visibility[frame].astype(np.float32),
-            "joint_confidence": joint_confidence(confidence[frame]).astype(np.float32),
-        }
-        builder.add(frame, person)
-    raw = builder.build()
-    for index, key in enumerate(builder.keys):
-        raw[key]["timestamp"] = index / FPS
-    return raw
 
 
 def test_an_embedded_track_is_solved_and_its_figures_reach_the_quality_dict() -> None:

@@ -6,43 +6,19 @@ import numpy as np
 import pytest
 
 from mocapd.motion import extraction, tracklets
-from mocapd.motion.landmarks import MEDIAPIPE_INDEX, joint_confidence, landmark_confidence
+from mocapd.motion.landmarks import MEDIAPIPE_INDEX
 from mocapd.motion.solver import contacts
-from tests.fake_4dhumans.layout import IMAGE_SIZE, LayoutBuilder, Person
-from tests.solver_clips import HEIGHT, WIDTH, make_clip, solve
+from tests.solver_clips import embedded_file, make_clip, solve
 from tests.test_solver import joints_of, true_floor_heights
 
 FPS = 30.0
 FEET = [7, 8, 10, 11]  # SMPL ankles and feet
 
 
-def hidden_walk(frames: int, hidden: range) -> dict:  # type: ignore[type-arg]
-    """The synthetic walk as the embedded backend writes it, the person not detected in `hidden`."""
-    assert tuple(IMAGE_SIZE) == (HEIGHT, WIDTH)
-    clip = make_clip(frames=frames)
-    confidence = landmark_confidence(clip.image, clip.visibility, (HEIGHT, WIDTH))
-    builder = LayoutBuilder(frames)
-    for frame in range(frames):
-        if frame in hidden:
-            continue
-        person = Person(tid=1)
-        person.extra = {
-            "landmarks_image": clip.image[frame].astype(np.float32),
-            "landmarks_world": clip.world[frame].astype(np.float32),
-            "landmarks_visibility": clip.visibility[frame].astype(np.float32),
-            "joint_confidence": joint_confidence(confidence[frame]).astype(np.float32),
-        }
-        builder.add(frame, person)
-    raw = builder.build()
-    for index, key in enumerate(builder.keys):
-        raw[key]["timestamp"] = index / FPS
-    return raw
-
-
 def gap_feet() -> tuple[np.ndarray, np.ndarray]:
     """(lowest sole's height above the true floor per row, measured per row) of a walk hidden for
     40 frames, in the camera frame with the camera's true up (1 m above the floor)."""
-    data = tracklets.from_dict(hidden_walk(100, range(30, 70)))
+    data = tracklets.from_dict(embedded_file(100, range(30, 70)))
     up = make_clip(frames=1).up
     track = extraction.observe(data, 1, FPS, up=up)
     joints = extraction.camera_positions(
