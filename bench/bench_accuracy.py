@@ -67,6 +67,19 @@ class Camera:
         camera = points @ self.rotation.T + self.translation
         return camera[..., :2] / camera[..., 2:3] * np.diag(self.matrix)[:2] + self.matrix[:2, 2]
 
+    def project_distorted(self, points: np.ndarray) -> np.ndarray:
+        """(..., 2) pixel positions of world points (..., 3) through the lens; NaN where a point is."""
+        projected, _ = cv2.projectPoints(
+            np.nan_to_num(points.reshape(-1, 3)),
+            cv2.Rodrigues(self.rotation)[0],
+            self.translation,
+            self.matrix,
+            self.distortion,
+        )
+        projected = projected.reshape(points.shape[:-1] + (2,))
+        projected[~np.isfinite(points).all(axis=-1)] = np.nan
+        return projected
+
 
 def read_qca(path: Path) -> tuple[list[dict[str, float]], list[str]]:
     root = ElementTree.parse(path).getroot()
@@ -211,14 +224,7 @@ def reprojection_error(
         camera_points = reference @ camera.rotation.T + camera.translation
         if np.nanmedian(camera_points[..., 2]) <= 0:
             return float("inf")
-        distorted, _ = cv2.projectPoints(
-            np.nan_to_num(reference.reshape(-1, 3)),
-            cv2.Rodrigues(camera.rotation)[0],
-            camera.translation,
-            camera.matrix,
-            camera.distortion,
-        )
-        distance = np.linalg.norm(distorted.reshape(view.shape) - view, axis=-1)
+        distance = np.linalg.norm(camera.project_distorted(reference) - view, axis=-1)
         usable = (weight >= MIN_VISIBILITY) & np.isfinite(reference).all(axis=-1)
         errors.append(distance[usable])
     return float(np.median(np.concatenate(errors)))
@@ -404,15 +410,7 @@ def view_offsets(
             [weights[index][posed] for index in others],
         )
         camera = cameras[view]
-        projected, _ = cv2.projectPoints(
-            np.nan_to_num(triangulated.reshape(-1, 3)),
-            cv2.Rodrigues(camera.rotation)[0],
-            camera.translation,
-            camera.matrix,
-            camera.distortion,
-        )
-        projected = projected.reshape(triangulated.shape[:2] + (2,))
-        projected[~np.isfinite(triangulated).all(axis=-1)] = np.nan
+        projected = camera.project_distorted(triangulated)
         own, weight = points[view][posed], weights[view][posed]
         errors = {}
         for shift in range(-3, 4):

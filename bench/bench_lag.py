@@ -24,7 +24,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
@@ -60,21 +59,6 @@ def pixel_curve(ours: np.ndarray, truth: np.ndarray, weight: np.ndarray) -> dict
         return float(np.mean(np.linalg.norm(ours[other][usable] - truth[frame][usable], axis=-1)))
 
     return bench_solver.shift_curve(error, np.isfinite(truth).all(axis=(1, 2)), kept.any(axis=-1))
-
-
-def project(camera: accuracy.Camera, points: np.ndarray) -> np.ndarray:
-    """(F, L, 2) distorted pixel positions of world points (F, L, 3); NaN where a point is."""
-    flat = points.reshape(-1, 3)
-    result, _ = cv2.projectPoints(
-        np.nan_to_num(flat),
-        cv2.Rodrigues(camera.rotation)[0],
-        camera.translation,
-        camera.matrix,
-        camera.distortion,
-    )
-    result = result.reshape(points.shape[:-1] + (2,))
-    result[~np.isfinite(points).all(axis=-1)] = np.nan
-    return result
 
 
 def stage_joints(motion: trackfile.TrackMotion, frames: int) -> np.ndarray:
@@ -123,7 +107,7 @@ def run_demo(demo: str, cache: Path | None, folder: Path) -> list[tuple[str, dic
             weight = np.nan_to_num(accuracy.dense(track, "landmarks_visibility", frames))[posed][
                 :, accuracy.MEDIAPIPE_JOINTS
             ]
-            projected = project(cameras[video.stem], reference[posed][:, accuracy.MEDIAPIPE_JOINTS])
+            projected = cameras[video.stem].project_distorted(reference[posed][:, accuracy.MEDIAPIPE_JOINTS])
             curves["image"] = pixel_curve(image, projected, weight)
             tid = bench_solver.person_of(data, fragment)
             for stage, path in (("solver", job.track_path(tid)), ("smoothed", job.smoothed_path(tid))):
