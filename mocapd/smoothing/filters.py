@@ -11,7 +11,6 @@ from __future__ import annotations
 from math import comb
 
 import numpy as np
-from scipy import signal
 from scipy.linalg import solveh_banded
 
 # Smallest weight a frame gets: a frame with confidence 0 still anchors the solution a little.
@@ -78,6 +77,9 @@ def butterworth(values: np.ndarray, cutoff: float, order: int = 2) -> np.ndarray
     """Zero-phase (forward-backward) Butterworth low-pass; `cutoff` is a fraction of Nyquist."""
     if cutoff >= 1.0:
         return values.copy()
+    # Imported here: scipy.signal takes ~1 s to import and the smoothing step's default needs none of it.
+    from scipy import signal
+
     numerator, denominator = signal.butter(order, cutoff)
     padding = min(values.shape[0] - 1, 3 * max(len(numerator), len(denominator)))
     return signal.filtfilt(numerator, denominator, values, axis=0, padlen=padding, padtype="odd")
@@ -88,6 +90,8 @@ def savitzky_golay(values: np.ndarray, window: int, polynomial: int = 3) -> np.n
     window = min(window | 1, values.shape[0] - (1 - values.shape[0] % 2))
     if window <= polynomial:
         return values.copy()
+    from scipy import signal  # imported here, as in butterworth
+
     return signal.savgol_filter(values, window, polynomial, axis=0, mode="interp")
 
 
