@@ -26,6 +26,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
 
 from mocapd import states  # noqa: E402
 from tests.stages.harness import Daemon, Setup, wait_for  # noqa: E402
@@ -303,9 +304,40 @@ def measure(root: Path, clip: Path, duration: float, arguments: argparse.Namespa
         f"{fork_cpu:.2f} s in all); peak memory of a step {max(e.tree_kb for e in children) / 1024:.0f} MB, "
         f"daemon {sampler.seen[daemon.pid].peak_kb / 1024:.0f} MB"
     )
-    data = status.get("steps") or {}
-    if isinstance(data, dict) and data:
-        print(f"  status.json steps: {', '.join(sorted(data))}")
+    if status["status"] == "completed":
+        with_solver, without = solver_share(setup)
+        print(
+            f"  the solver's share (the extraction step run again in this process, with and without it): "
+            f"{with_solver - without:.2f} CPU s = {(with_solver - without) / duration:.3f}x "
+            f"(extraction {with_solver:.2f} CPU s with it, {without:.2f} without)"
+        )
+
+
+def solver_share(setup: Setup) -> tuple[float, float]:
+    """CPU seconds of the job's extraction step run here with the solver, and without it."""
+    import resource
+
+    from bench_solver import solver_enabled
+
+    from mocapd import config as config_module
+    from mocapd.service.runner import job_from_record
+    from mocapd.steps import track_extraction
+    from mocapd.store import open_store
+
+    config = config_module.load(setup.config)
+    record = open_store(config.state_path).job(1)
+    assert record is not None
+    job = job_from_record(record, config)
+    track_extraction.run(job)  # the imports and caches warm
+    seconds = []
+    for enabled in (True, False):
+        with solver_enabled(enabled):
+            usage = resource.getrusage(resource.RUSAGE_SELF)
+            before = usage.ru_utime + usage.ru_stime
+            track_extraction.run(job)
+            usage = resource.getrusage(resource.RUSAGE_SELF)
+            seconds.append(usage.ru_utime + usage.ru_stime - before)
+    return seconds[0], seconds[1]
 
 
 if __name__ == "__main__":
