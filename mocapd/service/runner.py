@@ -77,7 +77,7 @@ _context: Any = None
 
 
 def child_context(stage_package: str = DEFAULT_STAGE_PACKAGE) -> Any:
-    """The forkserver context: children fork from a clean single-threaded process, cheaply.
+    """The forkserver context: children fork from a clean process (none of the daemon's threads or locks), cheaply.
 
     multiprocessing re-runs the parent's main module in every child (`mocapd.cli` for the daemon);
     preloading it, the stage package and the shared libraries in the forkserver makes that a matter of

@@ -1,6 +1,6 @@
 """The child process side of a step: runs one stage and writes what happened to a result file.
 
-Started through multiprocessing's forkserver (a clean, single-threaded parent), in its own session so
+Started through multiprocessing's forkserver (a clean parent: none of the daemon's threads or locks), in its own session so
 the runner can kill it and everything it started (Blender, 4D-Humans) as one process group.
 """
 
