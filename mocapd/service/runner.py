@@ -67,10 +67,20 @@ RETRYABLE = (stepchild.TRANSIENT, TIMEOUT, CRASHED)
 # What a truncated copy is told (the original stays in the inbox).
 INCOMPLETE = "the copy looks incomplete"
 
-# Libraries most steps import, loaded once in the forkserver so that each step's child starts with
-# them (a 20 s clip's job: ~2 CPU s of imports saved over its six children). Where one is missing the
-# forkserver skips it and the step that needs it fails as before.
-SHARED_LIBRARIES = ("numpy", "scipy.sparse.linalg", "scipy.spatial.transform", "av", "cv2", "joblib")
+# Libraries most steps import, and the large ones of the tracking (mediapipe, which brings matplotlib's
+# pyplot) and packaging (matplotlib) steps: loaded once in the forkserver so that each step's child
+# starts with them (a 20 s clip's job: ~3 CPU s of imports saved over its six children). Where one is
+# missing the forkserver skips it and the step that needs it fails as before.
+PRELOADED_LIBRARIES = (
+    "numpy",
+    "scipy.sparse.linalg",
+    "scipy.spatial.transform",
+    "av",
+    "cv2",
+    "joblib",
+    "mediapipe",
+    "matplotlib.figure",
+)
 
 _context_lock = threading.Lock()
 _context: Any = None
@@ -88,7 +98,7 @@ def child_context(stage_package: str = DEFAULT_STAGE_PACKAGE) -> Any:
         if _context is None:
             _context = multiprocessing.get_context("forkserver")
             _context.set_forkserver_preload(
-                ["mocapd.service.stepchild", "mocapd.cli", stage_package, *SHARED_LIBRARIES]
+                ["mocapd.service.stepchild", "mocapd.cli", stage_package, *PRELOADED_LIBRARIES]
             )
         return _context
 
