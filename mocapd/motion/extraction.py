@@ -346,12 +346,15 @@ def observe(
     focal_length_px: float | None = None,
     solve: bool = True,
     up: np.ndarray | None = None,
+    track: CameraTrack | None = None,
 ) -> CameraTrack:
     """One track in the camera frame (`camera_track`), through the clip-level solver where `solve`:
     embedded tracks (mocapd.motion.solver), 4D-Humans' root path (mocapd.motion.solver.root). up: the
     camera's up where it is known from elsewhere (the scene's verticals, mocapd.motion.verticals),
-    else the solver estimates it from the person."""
-    track = camera_track(tracklets, tid, fps, smpl_model, focal_length_px)
+    else the solver estimates it from the person. track: camera_track's result for these arguments,
+    where the caller has it already."""
+    if track is None:
+        track = camera_track(tracklets, tid, fps, smpl_model, focal_length_px)
     if solve and tracklets.embedded:
         real_rows = np.flatnonzero(track.observations.measured)
         return solved_track(track, tracklets, real_rows, fps, focal_length_px, up)

@@ -74,13 +74,20 @@ def run(job: Job) -> StepOutcome:
     # One world: anchored on the main actor (the chosen person detected in most frames), so that
     # everyone keeps their place and heading relative to them (docs/export.md).
     main = next(summary.tid for summary in summaries if summary.tid in selected)
-    scene = scene_up(job, data, model, [summary.tid for summary in summaries])
+    per_frame = per_frame_tracks(job, data, model, [summary.tid for summary in summaries])
+    scene = scene_up(job, data, list(per_frame.values()))
     observed: dict[int, extraction.CameraTrack] = {}
     errors: dict[int, JobError] = {}
     for summary in summaries:
         try:
             observed[summary.tid] = extraction.observe(
-                data, summary.tid, fps, model, focal, up=scene.up if scene.trusted else None
+                data,
+                summary.tid,
+                fps,
+                model,
+                focal,
+                up=scene.up if scene.trusted else None,
+                track=per_frame.get(summary.tid),
             )
         except JobError as error:
             if summary.tid in selected:
@@ -158,22 +165,29 @@ def run(job: Job) -> StepOutcome:
     )
 
 
-def scene_up(
+def per_frame_tracks(
     job: Job, data: tracklets.Tracklets, model: smplmodel.SmplModel | None, tids: list[int]
-) -> verticals.SceneUp:
+) -> dict[int, extraction.CameraTrack]:
+    """Each track as the tracker fitted it (extraction.camera_track), computed once for the scene's up
+    and the solver; a track it refuses is left out (its error is reported with the track)."""
+    assert job.video_info is not None
+    tracks = {}
+    for tid in tids:
+        try:
+            tracks[tid] = extraction.camera_track(
+                data, tid, job.video_info.fps, model, job.video_info.focal_length_px
+            )
+        except JobError:
+            continue
+    return tracks
+
+
+def scene_up(job: Job, data: tracklets.Tracklets, tracks: list[extraction.CameraTrack]) -> verticals.SceneUp:
     """The camera's up from the scene's vertical edges (mocapd.motion.verticals), looked for near the
     people's (the tracker's own fit, before the solver, which is then given the scene's where trusted)."""
     assert job.video_info is not None
     if not job.video_path.is_file():
         return verticals.SceneUp(None, "the video is not there to read")
-    tracks = []
-    for tid in tids:
-        try:
-            tracks.append(
-                extraction.camera_track(data, tid, job.video_info.fps, model, job.video_info.focal_length_px)
-            )
-        except JobError:
-            continue  # left out here as from the clip's up below (its error is reported with the track)
     if not tracks:
         return verticals.SceneUp(None, "no track to look near")
     prior = extraction.clip_up(tracks)
