@@ -67,6 +67,24 @@ def test_read_round_trips_a_compressed_joblib_file_and_names_bad_files(tmp_path:
         tracklets.read(tmp_path / "bad.pkl")
 
 
+def test_a_plain_pickle_and_joblib_files_read_alike(tmp_path: Path) -> None:
+    """The embedded backend's plain pickle goes through the C unpickler, joblib's own layouts
+    (array wrappers uncompressed, or compressed) through joblib: the same tracklets either way."""
+    import pickle
+
+    builder = LayoutBuilder(5)
+    builder.add(1, Person(tid=4, camera=[1.0, 0.5, 5.0]))
+    builder.add(2, Person(tid=4, camera=[1.5, 0.5, 5.0]))
+    raw = builder.build()
+    (tmp_path / "plain.pkl").write_bytes(pickle.dumps(raw, protocol=pickle.HIGHEST_PROTOCOL))
+    joblib.dump(raw, tmp_path / "wrapped.pkl")
+    joblib.dump(raw, tmp_path / "packed.pkl", compress=("gzip", 3))
+    read = [tracklets.read(tmp_path / name) for name in ("plain.pkl", "wrapped.pkl", "packed.pkl")]
+    cameras = [tracklets.observations(data, 4).camera for data in read]
+    assert all(np.array_equal(camera, cameras[0]) for camera in cameras)
+    assert not np.array_equal(cameras[0][0], cameras[0][1])  # two different frames, not one repeated
+
+
 def test_observations_index_by_position_in_tid_and_prefer_the_real_entry() -> None:
     builder = LayoutBuilder(4)
     builder.add(0, Person(tid=2, tracked_time=3, camera=[9.0, 9.0, 9.0]))

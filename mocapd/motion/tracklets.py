@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import os
+import pickle
 import re
 import stat
 from dataclasses import dataclass, field
@@ -148,10 +149,11 @@ def read(path: Path, own_folder: Path | None = None) -> Tracklets:
     """
     try:
         if own_folder is None:
-            raw = joblib.load(path)
+            with open(path, "rb") as handle:
+                raw = load(handle)
         else:
             with open_own_file(path, own_folder) as handle:
-                raw = joblib.load(handle)
+                raw = load(handle)
     except JobError:
         raise
     except FileNotFoundError as error:
@@ -159,6 +161,29 @@ def read(path: Path, own_folder: Path | None = None) -> Tracklets:
     except Exception as error:  # joblib raises many kinds of error on a truncated or foreign file
         raise JobError(f"cannot read tracklets file {path.name}: {type(error).__name__}: {error}") from error
     return from_dict(raw, path.name)
+
+
+class JoblibPickle(Exception):
+    """The stream holds joblib's own objects (its array wrappers): joblib must read it."""
+
+
+class PlainUnpickler(pickle.Unpickler):
+    """Python's C unpickler, refusing joblib's classes (their arrays follow the pickle, unframed)."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if module.split(".")[0] == "joblib":
+            raise JoblibPickle(f"{module}.{name}")
+        return super().find_class(module, name)
+
+
+def load(handle: BinaryIO) -> Any:
+    """The object in a joblib file or a plain pickle (the embedded backend's): a plain one with the C
+    unpickler (a 20 s clip's 600 frames: 0.014 CPU s; joblib.load's pure-Python unpickler 0.08)."""
+    try:
+        return PlainUnpickler(handle).load()
+    except Exception:  # joblib's layout, compressed, or damaged: joblib reads it or says why not
+        handle.seek(0)
+        return joblib.load(handle)
 
 
 def open_own_file(path: Path, own_folder: Path) -> BinaryIO:
