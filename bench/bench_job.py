@@ -32,15 +32,15 @@ from mocapd import states  # noqa: E402
 from tests.stages.harness import Daemon, Setup, wait_for  # noqa: E402
 
 CLIP = REPO / "tests" / "data" / "pose2sim" / "SinglePerson" / "videos" / "cam01.mp4"
-# The watch rule is shortened (the user's settle wait is not the job's work); runner defaults are kept.
+# The watch rule's waits are shortened (the user's settle wait is not the job's work); its poll
+# interval and the runner's settings are the defaults.
 CONFIG = """
 inbox = "{inbox}"
 outbox = "{outbox}"
 state_dir = "{state}"
 [watch]
-poll_interval = 0.2
 settle_time = {settle}
-stable_polls = 2
+stable_polls = 1
 sidecar_grace = {settle}
 [limits]
 min_free_disk_mb = 0.0
