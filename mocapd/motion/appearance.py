@@ -81,12 +81,36 @@ def typical(rows: np.ndarray) -> np.ndarray:
     return result
 
 
-def mean(rows: np.ndarray) -> np.ndarray:
-    """(SIZE,) the mean of several frames' histograms (N, SIZE), region by region, ignoring NaN rows."""
-    result = np.full(SIZE, np.nan, dtype=np.float32)
+def running_means(rows: np.ndarray, cuts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(len(cuts), SIZE) the mean of several frames' histograms rows[:cut], and of rows[cut:], for every
+    cut, region by region, ignoring NaN rows (NaN where a side has none): from running sums."""
+    before = np.full((cuts.shape[0], SIZE), np.nan, dtype=np.float32)
+    after = np.full((cuts.shape[0], SIZE), np.nan, dtype=np.float32)
     for index in range(len(REGIONS)):
-        part = rows[:, index * REGION_BINS : (index + 1) * REGION_BINS]
-        part = part[np.isfinite(part).all(axis=1)]
-        if part.shape[0]:
-            result[index * REGION_BINS : (index + 1) * REGION_BINS] = part.mean(axis=0)
-    return result
+        columns = slice(index * REGION_BINS, (index + 1) * REGION_BINS)
+        part = rows[:, columns]
+        valid = np.isfinite(part).all(axis=1)
+        sums = np.zeros((rows.shape[0] + 1, REGION_BINS))
+        np.cumsum(np.where(valid[:, None], part, 0.0), axis=0, out=sums[1:])
+        counts = np.concatenate([[0], np.cumsum(valid)])
+        head, tail = counts[cuts], counts[-1] - counts[cuts]
+        with np.errstate(invalid="ignore", divide="ignore"):  # no valid row on a side: NaN
+            before[:, columns] = np.where(head[:, None] > 0, sums[cuts] / head[:, None], np.nan)
+            after[:, columns] = np.where(tail[:, None] > 0, (sums[-1] - sums[cuts]) / tail[:, None], np.nan)
+    return before, after
+
+
+def distances(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """`distance` row by row of (M, SIZE) histograms: (M,), NaN where no region is shown in both."""
+    total = np.zeros(first.shape[0])
+    shown = np.zeros(first.shape[0])
+    for index in range(len(REGIONS)):
+        a = first[:, index * REGION_BINS : (index + 1) * REGION_BINS]
+        b = second[:, index * REGION_BINS : (index + 1) * REGION_BINS]
+        both = np.isfinite(a).all(axis=1) & np.isfinite(b).all(axis=1)
+        with np.errstate(invalid="ignore"):
+            overlap = np.sum(np.sqrt(np.clip(a, 0, None) * np.clip(b, 0, None)), axis=1).astype(np.float64)
+        total += np.where(both, np.sqrt(np.maximum(1.0 - overlap, 0.0)), 0.0)
+        shown += both
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(shown > 0, total / shown, np.nan)

@@ -233,20 +233,22 @@ def _slice(piece: Fragment, start: int, stop: int | None, tid: int) -> Fragment:
 
 
 def _swap_point(piece: Fragment) -> tuple[int, float] | None:
-    """Where the colours before and after differ most, if by more than SPLIT_APPEARANCE_DISTANCE."""
+    """Where the colours before and after differ most, if by more than SPLIT_APPEARANCE_DISTANCE.
+
+    Every cut at once from running sums: linear in the fragment's length (one mean per cut was
+    quadratic: 0.14 s for 600 frames, minutes for a long clip)."""
     if piece.looks is None or piece.frames.shape[0] < 2 * SPLIT_MIN_FRAMES:
         return None
-    best: tuple[int, float] | None = None
-    for index in range(SPLIT_MIN_FRAMES, piece.frames.shape[0] - SPLIT_MIN_FRAMES + 1):
-        # Means, not medians: a mean mixes both people's colours unless the cut is at the swap itself.
-        before = appearance.mean(piece.looks[:index])
-        after = appearance.mean(piece.looks[index:])
-        distance = appearance.distance(before, after)
-        if distance is not None and (best is None or distance > best[1]):
-            best = (index, distance)
-    if best is None or best[1] < SPLIT_APPEARANCE_DISTANCE:
+    cuts = np.arange(SPLIT_MIN_FRAMES, piece.frames.shape[0] - SPLIT_MIN_FRAMES + 1)
+    # Means, not medians: a mean mixes both people's colours unless the cut is at the swap itself.
+    before, after = appearance.running_means(piece.looks, cuts)
+    distances = appearance.distances(before, after)
+    if not np.isfinite(distances).any():
         return None
-    return best
+    best = int(np.nanargmax(distances))  # the first of equal ones, as a strict > over the cuts in order
+    if distances[best] < SPLIT_APPEARANCE_DISTANCE:
+        return None
+    return int(cuts[best]), float(distances[best])
 
 
 def join_cost(earlier: Fragment, later: Fragment) -> Join | None:
