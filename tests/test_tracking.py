@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import shutil
+import threading
 from pathlib import Path
 
 import joblib
 import numpy as np
 import pytest
 
-from mocapd.backends.embedded.posefinder import SCOUT_INTERVAL_SECONDS
-from mocapd.backends.embedded.tracking import track_video
+from mocapd.backends.embedded.posefinder import SCOUT_INTERVAL_SECONDS, Posed
+from mocapd.backends.embedded.tracking import TrackingState, track_video
 from mocapd.config import Config
-from mocapd.decode import iter_frames
+from mocapd.decode import DecodedFrame, iter_frames
 from mocapd.errors import JobError
 from mocapd.export.prepare import PrepareSettings, prepare
 from mocapd.job import Job, StepOutcome
@@ -282,3 +283,25 @@ def test_a_phone_video_filmed_sideways_is_tracked_upright(tmp_path: Path) -> Non
     assert all(list(entry["size"][0]) == [640, 360] for entry in frames if entry["tid"])
     boxes = np.concatenate([np.array(entry["bbox"]) for entry in frames if entry["tid"]])
     assert np.median(boxes[:, 3] / boxes[:, 2]) > 1.5  # a standing person: taller than wide
+
+
+def test_a_failure_while_taking_a_frame_is_raised_by_track_video(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The posed frames are taken on their own thread: its error stops tracking and reaches the caller."""
+    taken: list[int] = []
+    original = TrackingState.take
+
+    def take(self: TrackingState, posed: Posed[DecodedFrame]) -> None:
+        if len(taken) == 5:
+            raise RuntimeError("taking failed")
+        taken.append(posed.item.frame_index)
+        original(self, posed)
+
+    monkeypatch.setattr(TrackingState, "take", take)
+    job = make_job(tmp_path, SINGLE)
+    with pytest.raises(RuntimeError, match="taking failed"):
+        track_video(job)
+    assert taken == [0, 1, 2, 3, 4]  # in order, none after the failure
+    assert not job.tracklets_path.exists()
+    assert not any(thread.name.startswith("tracking-take") for thread in threading.enumerate())

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import pickle
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -41,6 +43,9 @@ SAME_PERSON_SHARE = 0.1
 # A painted-out look's detection with more of its confident landmarks on the paint than this is not
 # a person behind the one painted out: someone behind shows their visible parts beside the paint.
 MAX_SHARE_ON_PAINT = 0.4
+# Posed frames handed to the taking thread and not yet taken: enough to ride out a slow frame, few
+# enough for memory (each holds its image).
+TAKE_BACKLOG = 4
 
 
 @dataclass
@@ -233,6 +238,16 @@ def track_video(job: Job) -> StepOutcome:
             on_frame=keeper.add if keeper is not None else None,
         )
     )
+    # The posed frames' Python work (detections, colours, the tracker, the preview) runs on its own
+    # thread, one frame after another in order, so the main landmarker starts on the next frame at once.
+    taker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tracking-take")
+    taking: deque[Future[None]] = deque()
+
+    def take(posed: Posed[decode.DecodedFrame]) -> None:
+        while taking and (taking[0].done() or len(taking) >= TAKE_BACKLOG):
+            taking.popleft().result()  # in order; raises the taking thread's error here
+        taking.append(taker.submit(state.take, posed))
+
     try:
         for frame in frames:
             # VIDEO mode needs strictly increasing millisecond stamps; real timestamps keep VFR spacing.
@@ -244,11 +259,16 @@ def track_video(job: Job) -> StepOutcome:
                 state.preview = PreviewWriter(job.visualization_path, width, height, rate)
             image = mediapipe.Image(image_format=mediapipe.ImageFormat.SRGB, data=frame.image)
             for posed in finder.add(frame, image, stamp, frame.time):
-                state.take(posed)
+                take(posed)
         for posed in finder.finish():
-            state.take(posed)
+            take(posed)
+        while taking:
+            taking.popleft().result()
         decoded = True
     finally:
+        for pending in taking:
+            pending.cancel()
+        taker.shutdown(wait=True)
         frames.close()  # stops the decoding thread when tracking fails part-way
         finder.close()
         if keeper is not None:
