@@ -43,6 +43,7 @@ sys.path.insert(0, str(REPO / "bench"))
 import bench_accuracy as accuracy  # noqa: E402
 
 from mocapd import skeleton, trackfile  # noqa: E402
+from mocapd.backends.embedded import posemodel  # noqa: E402
 from mocapd.backends.embedded.tracking import track_video  # noqa: E402
 from mocapd.config import Config  # noqa: E402
 from mocapd.inbox.probe import probe  # noqa: E402
@@ -640,6 +641,8 @@ def speed(seconds: float, folder: Path) -> None:
         times[name] = (time.perf_counter() - wall, cpu_seconds() - cpu)
         return result
 
+    # The daemon builds the pose model's bundle once per install (state folder), not per job.
+    posemodel.ensure_task_file(job.config.state_path / "models")
     timed("tracking", track_video)
     with solver_enabled(False):
         timed("extraction without solver", track_extraction.run)
