@@ -550,6 +550,8 @@ def run_demo(
 SOLVER_KEYS = (
     "reprojection_error_px",
     "flip_repaired_frames",
+    "forearm_flip_frames",
+    "leg_flip_frames",
     "contact_share",
     "floor_penetration_cm",
     "planted_sliding_cm",

@@ -30,6 +30,7 @@ KNOWN: dict[str, tuple[str, str, str]] = {
     "contact_share": ("foot contact, left / right", "% of frames", "share"),
     "flip_repaired_frames": ("frames with a flip repaired", "frames", "count"),
     "forearm_flip_frames": ("frames with a forearm's depth repaired", "frames", "count"),
+    "leg_flip_frames": ("frames with a leg's depth repaired", "frames", "count"),
     "floor_found": ("floor found", "", "bool"),
     "floor_penetration_cm": ("feet through the floor", "cm", "number"),
     "sliding_mm_per_frame": ("foot sliding in the solve", "mm/frame", "number"),

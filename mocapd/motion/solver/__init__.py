@@ -4,7 +4,8 @@ Stages, one module each, run in this order by `solve_embedded`:
   flips     left/right labels the neighbouring frames contradict, repaired;
   bones     the person's one skeleton (segment lengths and SMPL offsets, left = right), the legs'
             long bones as the image measures them;
-  forearms  forearms folded back in depth mirrored, between posefit's two passes;
+  forearms  forearms folded back in depth mirrored, before and between posefit's two passes;
+  legs      knees and ankles the model put at the mirror of their depth, likewise;
   posefit   every frame's landmarks fitted to the 2D image landmarks through the camera (camera),
             with the metric world landmarks as the depth prior, bone lengths and a temporal term;
   (ik)      the SMPL joint rotations of the fitted landmarks (mocapd.motion.ik), knees and elbows
@@ -25,7 +26,7 @@ import threadpoolctl
 
 from mocapd import skeleton
 from mocapd.motion import gravity, ik, landmarks, rootmotion, worldframe
-from mocapd.motion.solver import bones, contacts, flips, forearms, posefit, rootpath
+from mocapd.motion.solver import bones, contacts, flips, forearms, legs, posefit, rootpath
 from mocapd.motion.solver.camera import Pinhole
 
 __all__ = ["Pinhole", "Solved", "solve_embedded"]
@@ -124,20 +125,26 @@ def solve_clip(
 
     # The pose fit, then again with the floor its resting feet show (held on it, still, not below).
     fitted = start
-    forearm_flips = 0
+    forearm_flips = leg_flips = 0
     if frames >= MIN_FRAMES:
         # Forearms the model folded back in depth, mirrored (prior included): as the model placed them,
         # and again as the first pass fitted them.
         start, world, flipped_start = forearms.repair(start, world)
+        start, world, legs_start = legs.repair(start, world)
         fitted = posefit.fit(image, world, confidence, camera, times, lengths, start)
         fitted, world, forearm_flips = forearms.repair(fitted, world)
         forearm_flips += flipped_start
+        # The legs again, with the resting feet and the floor the first pass shows.
         ground = contacts.detect_landmarks(fitted, image, confidence, up, camera, times)
+        fitted, world, leg_flips = legs.repair(fitted, world, ground, up)
+        if leg_flips:
+            ground = contacts.detect_landmarks(fitted, image, confidence, up, camera, times)
+        leg_flips += legs_start
         if ground.floor is not None:
             fitted = posefit.fit(
                 image, world, confidence, camera, times, lengths, fitted, GROUND_ITERATIONS, ground, up
             )
-        elif forearm_flips:
+        elif forearm_flips or leg_flips:
             fitted = posefit.fit(image, world, confidence, camera, times, lengths, fitted, GROUND_ITERATIONS)
 
     solution = ik.solve(landmarks.from_mediapipe(fitted), offsets, keypoint_confidence, IK_ITERATIONS)
@@ -173,6 +180,7 @@ def solve_clip(
         "reprojection_error_px": _round(posefit.reprojection_px(fitted, image, confidence, camera), 2),
         "flip_repaired_frames": int(np.count_nonzero(chosen)),
         "forearm_flip_frames": forearm_flips,
+        "leg_flip_frames": leg_flips,
         "contact_share": round(found.share, 4),
     } | floor_figures(joints, found, up, rest)
     return Solved(

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from mocapd.motion.landmarks import MEDIAPIPE_INDEX
-from mocapd.motion.solver import posefit
+from mocapd.motion.solver import depthflip, posefit
 
 # A hinge bends about its axis: a hypothesis is charged its misalignment (misalignments) per this
 # (the chord of about 12 degrees).
@@ -35,48 +35,27 @@ HAND_PARTS = ("wrist", "pinky", "index", "thumb")
 
 def mirrored_wrists(positions: np.ndarray, elbow: int, wrist: int) -> np.ndarray:
     """(N, 3) each wrist mirrored in depth about its elbow along its own ray from the camera."""
-    point = positions[:, wrist]
-    ray = point / np.maximum(np.linalg.norm(point, axis=-1, keepdims=True), 1e-9)
-    # On the ray, the elbow's sphere is met at t and at 2 (ray . elbow) - t.
-    along = np.sum(ray * point, axis=-1)
-    return ray * (2.0 * np.sum(ray * positions[:, elbow], axis=-1) - along)[:, None]
+    return depthflip.mirrored_on_ray(positions[:, wrist], positions[:, elbow])
 
 
 def misalignments(positions: np.ndarray, arm: tuple[int, ...], wrists: np.ndarray) -> np.ndarray:
-    """(N,) how far the elbow bends off its hinge with the wrists at `wrists` (N, 3): |v| - v . h, where
-    v = upper x lower (unit vectors; its length the sine of the flexion) and h the forward hinge axis
-    (posefit's). 0 for a straight arm or one bent forwards about the axis; 2 sin(flexion) bent backwards."""
+    """(N,) how far the elbow bends off its hinge with the wrists at `wrists` (N, 3) (depthflip.misalignments,
+    about posefit's forward axis of an elbow: right - left shoulder, posefit.HINGES' sign)."""
     left, right = (posefit.FITTED[index] for index in posefit.SHOULDERS)
-    axis = positions[:, right] - positions[:, left]  # forwards for an elbow (posefit.HINGES' sign)
-    axis /= np.maximum(np.linalg.norm(axis, axis=-1, keepdims=True), 1e-9)
     shoulder, elbow, _ = (posefit.FITTED[index] for index in arm)
-    upper = positions[:, elbow] - positions[:, shoulder]
-    lower = wrists - positions[:, elbow]
-    scale = np.maximum(np.linalg.norm(upper, axis=-1) * np.linalg.norm(lower, axis=-1), 1e-9)
-    bend = np.cross(upper, lower) / scale[:, None]
-    return np.linalg.norm(bend, axis=-1) - np.sum(bend * axis, axis=-1)
+    axis = positions[:, right] - positions[:, left]
+    return depthflip.misalignments(positions[:, shoulder], positions[:, elbow], wrists, axis)
 
 
 def choose(
     kept: np.ndarray, mirrored: np.ndarray, forearm_kept: np.ndarray, forearm_mirrored: np.ndarray
 ) -> np.ndarray:
     """(N,) True where the mirrored hypothesis is taken: misalignments (N,) of each, forearm vectors (N, 3) of each."""
-    frames = kept.shape[0]
     unary = np.nan_to_num(np.stack([kept, mirrored], axis=1)) / MISALIGNMENT_SCALE
     unary[:, 1] += FLIP_COST
     forearms = np.stack([forearm_kept, forearm_mirrored], axis=1)  # (N, 2, 3)
-    total = unary[0].copy()
-    back = np.zeros((frames, 2), dtype=np.int64)
-    for frame in range(1, frames):
-        jump = np.nan_to_num(np.linalg.norm(forearms[frame][None, :] - forearms[frame - 1][:, None], axis=-1))
-        candidates = total[:, None] + (jump / JUMP_SCALE_M) ** 2  # (from, to)
-        back[frame] = np.argmin(candidates, axis=0)
-        total = candidates[back[frame], [0, 1]] + unary[frame]
-    chosen = np.zeros(frames, dtype=np.int64)
-    chosen[-1] = int(np.argmin(total))
-    for frame in range(frames - 1, 0, -1):
-        chosen[frame - 1] = back[frame, chosen[frame]]
-    return chosen.astype(bool)
+    jump = np.nan_to_num(np.linalg.norm(forearms[1:, None, :] - forearms[:-1, :, None], axis=-1))
+    return depthflip.viterbi(unary, (jump / JUMP_SCALE_M) ** 2).astype(bool)
 
 
 def repair(positions: np.ndarray, world: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:

@@ -1,0 +1,60 @@
+"""What the forearm and leg depth-flip repairs share: points on their camera rays, hinges, a Viterbi.
+
+The image fixes a landmark's ray, not its depth: a limb's far end at a known distance from its near
+end lies at one of the two points where the sphere about the near end meets the ray.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def rays(points: np.ndarray) -> np.ndarray:
+    """(N, 3) unit rays from the camera through points (N, 3)."""
+    return points / np.maximum(np.linalg.norm(points, axis=-1, keepdims=True), 1e-9)
+
+
+def mirrored_on_ray(points: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """(N, 3) each point mirrored in depth about its centre along its own ray from the camera."""
+    ray = rays(points)
+    # On the ray, the centre's sphere through the point is met at t and at 2 (ray . centre) - t.
+    along = np.sum(ray * points, axis=-1)
+    return ray * (2.0 * np.sum(ray * centres, axis=-1) - along)[:, None]
+
+
+def on_ray_at(points: np.ndarray, centres: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """((N, 2, 3), (N,)): the two points on each point's ray at `lengths` from its centre, nearer first,
+    and how far the ray misses that sphere (0 where it meets it; there both are its closest point)."""
+    ray = rays(points)
+    middle = np.sum(ray * centres, axis=-1)
+    closest = np.linalg.norm(centres - ray * middle[:, None], axis=-1)
+    half = np.sqrt(np.maximum(lengths**2 - closest**2, 0.0))
+    solutions = ray[:, None] * np.stack([middle - half, middle + half], axis=1)[..., None]
+    return solutions, np.maximum(closest - lengths, 0.0)
+
+
+def misalignments(first: np.ndarray, middle: np.ndarray, last: np.ndarray, axis: np.ndarray) -> np.ndarray:
+    """(N,) how far a hinge bends off its axis: |v| - v . h, where v = upper x lower (unit vectors; its
+    length the sine of the flexion) and h the forward hinge axis (N, 3). 0 for a straight limb or one
+    bent forwards about the axis; 2 sin(flexion) bent backwards."""
+    axis = axis / np.maximum(np.linalg.norm(axis, axis=-1, keepdims=True), 1e-9)
+    upper, lower = middle - first, last - middle
+    scale = np.maximum(np.linalg.norm(upper, axis=-1) * np.linalg.norm(lower, axis=-1), 1e-9)
+    bend = np.cross(upper, lower) / scale[:, None]
+    return np.linalg.norm(bend, axis=-1) - np.sum(bend * axis, axis=-1)
+
+
+def viterbi(unary: np.ndarray, transition: np.ndarray) -> np.ndarray:
+    """(N,) the cheapest sequence of hypotheses: unary (N, H) costs, transition (N - 1, H, H) (from, to)."""
+    frames, count = unary.shape
+    total = unary[0].copy()
+    back = np.zeros((frames, count), dtype=np.int64)
+    for frame in range(1, frames):
+        candidates = total[:, None] + transition[frame - 1]
+        back[frame] = np.argmin(candidates, axis=0)
+        total = candidates[back[frame], np.arange(count)] + unary[frame]
+    chosen = np.zeros(frames, dtype=np.int64)
+    chosen[-1] = int(np.argmin(total))
+    for frame in range(frames - 1, 0, -1):
+        chosen[frame - 1] = back[frame, chosen[frame]]
+    return chosen
