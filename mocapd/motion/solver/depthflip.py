@@ -58,3 +58,26 @@ def viterbi(unary: np.ndarray, transition: np.ndarray) -> np.ndarray:
     for frame in range(frames - 1, 0, -1):
         chosen[frame - 1] = back[frame, chosen[frame]]
     return chosen
+
+
+def steady_viterbi(unary: np.ndarray, parts: np.ndarray, scale_m: float) -> np.ndarray:
+    """(N,) the cheapest sequence of hypotheses: unary (N, H) costs and the parts each moves (N, H, P, 3),
+    their acceleration charged per scale_m squared only where it exceeds the as-placed path's (H = 0):
+    a hypothesis is never chosen for being steadier than the model's noise. A Viterbi over pairs of rows."""
+    frames, count = unary.shape
+    if frames < 3:
+        return np.zeros(frames, dtype=np.int64)
+    before, now, after = parts[:-2, :, None, None], parts[1:-1, None, :, None], parts[2:, None, None, :]
+    acceleration = np.linalg.norm(after - 2.0 * now + before, axis=-1)  # (N-2, a, b, c, P)
+    cost = np.nan_to_num(np.sum((acceleration / scale_m) ** 2, axis=-1))
+    cost = np.maximum(cost - cost[:, :1, :1, :1], 0.0)
+    transition = np.full((frames - 2, count, count, count, count), np.inf)  # (a, b) -> (b', c)
+    for middle in range(count):
+        transition[:, :, middle, middle, :] = cost[:, :, middle, :]
+    pair_unary = np.repeat(unary[1:, None, :], count, axis=1)  # (N-1, a, b): row n's b
+    pair_unary[0] += unary[0, :, None]
+    pairs = viterbi(
+        pair_unary.reshape(frames - 1, count * count),
+        transition.reshape(frames - 2, count * count, count * count),
+    )
+    return np.concatenate([[pairs[0] // count], pairs % count])

@@ -99,30 +99,11 @@ def choose(
     unary = unary_costs(positions, side, knees, ankles) + np.nan_to_num(misses / MISS_SCALE_M) ** 2
     if ground is not None and ground.floor is not None and up is not None:
         unary += floor_costs(positions, side, ankles, ground, up)
-    frames, count = unary.shape
-    if frames < 3:
-        return np.zeros(frames, dtype=np.int64), knees, ankles
     # Continuity is judged on the knee's and ankle's acceleration (relative to the hip), not their
-    # steps: a leg swings fast, and the mirror of a swing can have the shorter steps. The Viterbi runs
-    # over pairs (the hypothesis of a row and of the one before).
-    hip = positions[:, _landmark(side, "hip"), None, None]
-    parts = np.stack([knees, ankles], axis=2) - hip  # (N, H, 2, 3)
-    before, now, after = parts[:-2, :, None, None], parts[1:-1, None, :, None], parts[2:, None, None, :]
-    acceleration = np.linalg.norm(after - 2.0 * now + before, axis=-1)  # (N-2, a, b, c, 2)
-    cost = np.nan_to_num(np.sum((acceleration / ACCELERATION_SCALE_M) ** 2, axis=-1))
-    # Only what is jerkier than the model's own path is charged: a hypothesis is never chosen for
-    # being steadier than the model's noise (MultiPerson cam04: a straight leg's mirror, 8 frames).
-    cost = np.maximum(cost - cost[:, :1, :1, :1], 0.0)
-    transition = np.full((frames - 2, count, count, count, count), np.inf)  # (a, b) -> (b', c)
-    for middle in range(count):
-        transition[:, :, middle, middle, :] = cost[:, :, middle, :]
-    pair_unary = np.repeat(unary[1:, None, :], count, axis=1)  # (N-1, a, b): row n's b
-    pair_unary[0] += unary[0, :, None]
-    pairs = depthflip.viterbi(
-        pair_unary.reshape(frames - 1, count * count),
-        transition.reshape(frames - 2, count * count, count * count),
-    )
-    chosen = np.concatenate([[pairs[0] // count], pairs % count])
+    # steps: a leg swings fast, and the mirror of a swing can have the shorter steps (MultiPerson
+    # cam04: a straight leg's mirror chosen for 8 frames for being steadier than the model's noise).
+    parts = np.stack([knees, ankles], axis=2) - positions[:, _landmark(side, "hip"), None, None]
+    chosen = depthflip.steady_viterbi(unary, parts, ACCELERATION_SCALE_M)
     return chosen, knees, ankles
 
 
