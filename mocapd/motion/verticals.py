@@ -24,6 +24,7 @@ import numpy as np
 
 from mocapd import decode
 from mocapd.motion import gravity, rootmotion
+from mocapd.motion.ik import unit
 from mocapd.motion.landmarks import MEDIAPIPE_INDEX
 from mocapd.motion.tracklets import Tracklets
 
@@ -126,12 +127,8 @@ class SceneUp:
         return self.up is not None and not self.reason
 
 
-def _unit(vectors: np.ndarray) -> np.ndarray:
-    return vectors / np.linalg.norm(vectors, axis=-1, keepdims=True)
-
-
 def degrees_between(first: np.ndarray, second: np.ndarray) -> float:
-    return float(np.degrees(np.arccos(np.clip(abs(_unit(first) @ _unit(second)), 0.0, 1.0))))
+    return float(np.degrees(np.arccos(np.clip(abs(unit(first) @ unit(second)), 0.0, 1.0))))
 
 
 def detect(image: np.ndarray) -> np.ndarray:
@@ -175,11 +172,11 @@ def static(segments: list[np.ndarray]) -> list[np.ndarray]:
     for index, ends in enumerate(segments):
         seen = np.zeros(ends.shape[0], dtype=int)
         middle = (ends[:, :2] + ends[:, 2:]) / 2.0
-        direction = _unit(ends[:, 2:] - ends[:, :2])
+        direction = unit(ends[:, 2:] - ends[:, :2])
         for other_index, other in enumerate(segments):
             if other_index == index or other.shape[0] == 0 or ends.shape[0] == 0:
                 continue
-            other_direction = _unit(other[:, 2:] - other[:, :2])
+            other_direction = unit(other[:, 2:] - other[:, :2])
             other_middle = (other[:, :2] + other[:, 2:]) / 2.0
             offset = middle[:, None] - other[None, :, :2]  # (M, O, 2) from the other's start
             along = (offset * other_direction[None]).sum(axis=-1)
@@ -209,7 +206,7 @@ def plane_normals(ends: np.ndarray, focal: float, centre: tuple[float, float]) -
         )
         for column in (0, 2)
     ]
-    return _unit(np.cross(rays[0], rays[1]))
+    return unit(np.cross(rays[0], rays[1]))
 
 
 def vanishing_up(
@@ -313,7 +310,7 @@ def estimate(frames: list[SceneFrame], focal: float, prior: np.ndarray) -> Scene
     kept = [
         ends[off_people(ends, frame.bones, frame.radii)] for ends, frame in zip(detected, frames, strict=True)
     ]
-    prior = _unit(np.asarray(prior, dtype=np.float64))
+    prior = unit(np.asarray(prior, dtype=np.float64))
     fit = _fit(kept, focal, centre, prior)
     figures: dict[str, float] = {
         "frames": len(frames),

@@ -8,15 +8,12 @@ from __future__ import annotations
 
 import numpy as np
 
-
-def rays(points: np.ndarray) -> np.ndarray:
-    """(N, 3) unit rays from the camera through points (N, 3)."""
-    return points / np.maximum(np.linalg.norm(points, axis=-1, keepdims=True), 1e-9)
+from mocapd.motion.ik import unit
 
 
 def mirrored_on_ray(points: np.ndarray, centres: np.ndarray) -> np.ndarray:
     """(N, 3) each point mirrored in depth about its centre along its own ray from the camera."""
-    ray = rays(points)
+    ray = unit(points)  # from the camera through each point
     # On the ray, the centre's sphere through the point is met at t and at 2 (ray . centre) - t.
     along = np.sum(ray * points, axis=-1)
     return ray * (2.0 * np.sum(ray * centres, axis=-1) - along)[:, None]
@@ -25,7 +22,7 @@ def mirrored_on_ray(points: np.ndarray, centres: np.ndarray) -> np.ndarray:
 def on_ray_at(points: np.ndarray, centres: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """((N, 2, 3), (N,)): the two points on each point's ray at `lengths` from its centre, nearer first,
     and how far the ray misses that sphere (0 where it meets it; there both are its closest point)."""
-    ray = rays(points)
+    ray = unit(points)  # from the camera through each point
     middle = np.sum(ray * centres, axis=-1)
     closest = np.linalg.norm(centres - ray * middle[:, None], axis=-1)
     half = np.sqrt(np.maximum(lengths**2 - closest**2, 0.0))
@@ -37,7 +34,7 @@ def misalignments(first: np.ndarray, middle: np.ndarray, last: np.ndarray, axis:
     """(N,) how far a hinge bends off its axis: |v| - v . h, where v = upper x lower (unit vectors; its
     length the sine of the flexion) and h the forward hinge axis (N, 3). 0 for a straight limb or one
     bent forwards about the axis; 2 sin(flexion) bent backwards."""
-    axis = axis / np.maximum(np.linalg.norm(axis, axis=-1, keepdims=True), 1e-9)
+    axis = unit(axis)
     upper, lower = middle - first, last - middle
     scale = np.maximum(np.linalg.norm(upper, axis=-1) * np.linalg.norm(lower, axis=-1), 1e-9)
     bend = np.cross(upper, lower) / scale[:, None]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from mocapd.motion.ik import unit
 from mocapd.motion.landmarks import MEDIAPIPE_INDEX
 from mocapd.motion.solver import contacts, depthflip, forearms
 
@@ -63,15 +64,15 @@ def unary_costs(positions: np.ndarray, side: str, knees: np.ndarray, ankles: np.
     reach (both per MISALIGNMENT_SCALE) and FLIP_COST per part moved."""
     hips = positions[:, [_landmark(name, "hip") for name in ("left", "right")]]
     shoulders = positions[:, [_landmark(name, "shoulder") for name in ("left", "right")]]
-    up = depthflip.rays(shoulders.mean(axis=1) - hips.mean(axis=1))
+    up = unit(shoulders.mean(axis=1) - hips.mean(axis=1))
     lateral = hips[:, 0] - hips[:, 1]  # the knees' forward hinge axis (posefit.HINGES' sign)
-    forward = depthflip.rays(np.cross(lateral, up))
+    forward = unit(np.cross(lateral, up))
     hip = positions[:, _landmark(side, "hip")]
     costs = np.zeros(knees.shape[:2])
     for index, (knee_moved, ankle) in enumerate(HYPOTHESES):
         knee = knees[:, index]
         hinge = depthflip.misalignments(hip, knee, ankles[:, index], lateral)
-        behind = np.maximum(-np.sum(depthflip.rays(knee - hip) * forward, axis=-1) - HIP_EXTENSION_SINE, 0.0)
+        behind = np.maximum(-np.sum(unit(knee - hip) * forward, axis=-1) - HIP_EXTENSION_SINE, 0.0)
         costs[:, index] = (hinge + behind) / MISALIGNMENT_SCALE
         costs[:, index] += FLIP_COST * (int(knee_moved) + int(ankle is not None))
     return np.nan_to_num(costs)
