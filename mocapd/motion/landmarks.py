@@ -87,6 +87,30 @@ MEDIAPIPE_SOURCE = {name: name for name in KEYPOINT_NAMES if name in MEDIAPIPE_I
     "right_toe": "right_foot_index",
 }
 
+# The bones between MediaPipe landmarks (the preview draws them).
+BONES: tuple[tuple[str, str], ...] = tuple(
+    (first, second)
+    for side in ("left", "right")
+    for first, second in (
+        ("shoulder", "elbow"),
+        ("elbow", "wrist"),
+        ("wrist", "index"),
+        ("hip", "knee"),
+        ("knee", "ankle"),
+        ("ankle", "heel"),
+        ("heel", "foot_index"),
+        ("ankle", "foot_index"),
+        ("shoulder", "hip"),
+    )
+    for first, second in [(f"{side}_{first}", f"{side}_{second}")]
+) + (
+    ("left_shoulder", "right_shoulder"),
+    ("left_hip", "right_hip"),
+    ("left_ear", "nose"),
+    ("right_ear", "nose"),
+)
+BONE_INDICES = tuple((MEDIAPIPE_INDEX[first], MEDIAPIPE_INDEX[second]) for first, second in BONES)
+
 # .trc marker names (Pose2Sim's HALPE-style body model) -> our keypoints; a list is averaged.
 TRC_SOURCE: dict[str, tuple[str, ...]] = {
     "left_hip": ("LHip",),

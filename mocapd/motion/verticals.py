@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 from mocapd import decode
-from mocapd.motion import gravity, rootmotion
+from mocapd.motion import gravity, landmarks, rootmotion
 from mocapd.motion.ik import unit
 from mocapd.motion.landmarks import MEDIAPIPE_INDEX
 from mocapd.motion.tracklets import Tracklets
@@ -43,22 +43,18 @@ BORDER_PX = 3.0
 BODY_RADIUS_SHARE = 0.05
 ON_PERSON_SHARE = 0.3
 SEGMENT_SAMPLES = 9
-# The image landmarks' bones (MediaPipe names): limbs, the torso's sides and diagonals, the head.
-BODY_BONES = tuple(
+# The image landmarks' bones: the skeleton's (landmarks.BONE_INDICES) and the torso's diagonals and the
+# head's, so that the whole body's outline is covered.
+BODY_BONES = landmarks.BONE_INDICES + tuple(
     (MEDIAPIPE_INDEX[first], MEDIAPIPE_INDEX[second])
     for first, second in (
-        ("left_shoulder", "right_shoulder"), ("left_hip", "right_hip"), ("left_shoulder", "left_hip"),
-        ("right_shoulder", "right_hip"), ("left_shoulder", "right_hip"), ("right_shoulder", "left_hip"),
-        ("left_shoulder", "left_elbow"), ("left_elbow", "left_wrist"), ("left_wrist", "left_index"),
-        ("right_shoulder", "right_elbow"), ("right_elbow", "right_wrist"), ("right_wrist", "right_index"),
-        ("left_hip", "left_knee"), ("left_knee", "left_ankle"), ("left_ankle", "left_heel"),
-        ("left_heel", "left_foot_index"), ("left_ankle", "left_foot_index"),
-        ("right_hip", "right_knee"), ("right_knee", "right_ankle"), ("right_ankle", "right_heel"),
-        ("right_heel", "right_foot_index"), ("right_ankle", "right_foot_index"),
-        ("nose", "left_ear"), ("nose", "right_ear"), ("left_ear", "right_ear"),
-        ("nose", "left_shoulder"), ("nose", "right_shoulder"),
+        ("left_shoulder", "right_hip"),
+        ("right_shoulder", "left_hip"),
+        ("left_ear", "right_ear"),
+        ("nose", "left_shoulder"),
+        ("nose", "right_shoulder"),
     )
-)  # fmt: skip
+)
 # A segment is static where another sampled frame has one along the same line: at most this far
 # (px, its midpoint from the other's line) and this different in direction, overlapping it.
 STATIC_PX = 2.0

@@ -10,31 +10,8 @@ import av
 import cv2
 import numpy as np
 
-from mocapd.motion.landmarks import MEDIAPIPE_INDEX
+from mocapd.motion.landmarks import BONE_INDICES
 
-# Bones drawn between MediaPipe landmarks.
-BONES: tuple[tuple[str, str], ...] = tuple(
-    (first, second)
-    for side in ("left", "right")
-    for first, second in (
-        ("shoulder", "elbow"),
-        ("elbow", "wrist"),
-        ("wrist", "index"),
-        ("hip", "knee"),
-        ("knee", "ankle"),
-        ("ankle", "heel"),
-        ("heel", "foot_index"),
-        ("ankle", "foot_index"),
-        ("shoulder", "hip"),
-    )
-    for first, second in [(f"{side}_{first}", f"{side}_{second}")]
-) + (
-    ("left_shoulder", "right_shoulder"),
-    ("left_hip", "right_hip"),
-    ("left_ear", "nose"),
-    ("right_ear", "nose"),
-)
-BONE_INDICES = tuple((MEDIAPIPE_INDEX[first], MEDIAPIPE_INDEX[second]) for first, second in BONES)
 # Landmarks less confident than this are not drawn.
 DRAW_CONFIDENCE = 0.3
 # Timestamps are written in this unit (seconds), fine enough for any real frame rate.
