@@ -78,6 +78,17 @@ def floor_point(pelvis: np.ndarray, up: np.ndarray, floor: float) -> np.ndarray:
     return centre - (centre @ up - floor) * up
 
 
+def unsupported(heights: np.ndarray, resting: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, points): the frames the support term draws down, and which of their four sole points
+    (side * 2 + point) is lowest. heights (N, 2, 2) of the sole points above the floor, resting (N, 2):
+    frames with no resting foot whose lowest point is above the floor, by less than SUPPORT_BAND_M."""
+    lowest = heights.reshape(heights.shape[0], 4)
+    choice = np.argmin(lowest, axis=1)
+    height = lowest[np.arange(lowest.shape[0]), choice]
+    free = np.flatnonzero(~resting.any(axis=1) & (height > 0.0) & (height < SUPPORT_BAND_M))
+    return free, choice[free]
+
+
 def image_speeds(image: np.ndarray, depth: np.ndarray, camera: Pinhole, times: np.ndarray) -> np.ndarray:
     """(N, 2, 2) metres per second of each foot's heel and toe landmarks in the image plane, over
     SPEED_SPAN frames (one-frame steps are mostly the model's pixel noise)."""

@@ -262,12 +262,9 @@ def ground_rows(
         start += on_frames.size
     # Supported: in frames with no resting foot, the lowest heel or toe drawn down towards the floor
     # (a walker always stands on one foot; along its ray this is the depth the image leaves open).
-    lowest = heights.reshape(heights.shape[0], 4)
-    choice = np.argmin(lowest, axis=1)
-    height = lowest[np.arange(lowest.shape[0]), choice]
-    free = np.flatnonzero(~ground.resting.any(axis=1) & (height > 0.0) & (height < contacts.SUPPORT_BAND_M))
+    free, choice = contacts.unsupported(heights, ground.resting)
     if free.size and contacts.SUPPORT_SIGMA_M > 0:
-        landmark = SOLE.reshape(4)[choice[free]]
+        landmark = SOLE.reshape(4)[choice]
         block = start + np.arange(free.size)
         rows.append(np.broadcast_to(block[:, None], (free.size, 3)))
         cols.append(unknown[free, landmark])

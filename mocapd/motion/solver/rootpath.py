@@ -141,9 +141,7 @@ def solve(
     if support and found.floor is not None and contact_module.SUPPORT_SIGMA_M > 0:
         heights = sole @ up - rest[None, None, :] - found.floor  # (N, 2, 2)
         lowest = heights.reshape(frames, 4).min(axis=1)
-        free = np.flatnonzero(
-            ~found.resting.any(axis=1) & (lowest > 0.0) & (lowest < contact_module.SUPPORT_BAND_M)
-        )
+        free, _ = contact_module.unsupported(heights, found.resting)
         if free.size:
             add(
                 np.broadcast_to(np.arange(free.size)[:, None], (free.size, 3)),
