@@ -92,6 +92,21 @@ def open_video(path: Path) -> av.container.InputContainer:
     return container
 
 
+def converted(
+    frame: av.VideoFrame, turns: int, max_resolution: int, pixel_format: str = "rgb24"
+) -> tuple[np.ndarray, float]:
+    """(upright image, scale) of a decoded frame: longest side <= max_resolution, in `pixel_format`."""
+    sideways = int(round(turns / 90.0)) % 2 == 1
+    upright_width, upright_height = (frame.height, frame.width) if sideways else (frame.width, frame.height)
+    width, height, scale = inference_size(upright_width, upright_height, max_resolution)
+    # Scale before rotating: swscale does the resize and the conversion in one pass.
+    stored_width, stored_height = (height, width) if sideways else (width, height)
+    image = frame.to_ndarray(
+        width=stored_width, height=stored_height, format=pixel_format, threads=SWSCALE_THREADS
+    )
+    return upright(image, turns), scale
+
+
 def iter_frames(
     path: Path,
     max_resolution: int = 1280,
@@ -132,17 +147,8 @@ def iter_frames(
                 if not sampler.take(float(seconds)):
                     index += 1
                     continue
-                sideways = int(round(turns / 90.0)) % 2 == 1
-                upright_width, upright_height = (
-                    (frame.height, frame.width) if sideways else (frame.width, frame.height)
-                )
-                width, height, scale = inference_size(upright_width, upright_height, max_resolution)
-                # Scale before rotating: swscale does the resize and the RGB conversion in one pass.
-                stored_width, stored_height = (height, width) if sideways else (width, height)
-                image = frame.to_ndarray(
-                    width=stored_width, height=stored_height, format="rgb24", threads=SWSCALE_THREADS
-                )
-                yield DecodedFrame(index, float(seconds), upright(image, turns), scale)
+                image, scale = converted(frame, turns, max_resolution)
+                yield DecodedFrame(index, float(seconds), image, scale)
                 index += 1
         except av.error.FFmpegError as error:
             raise JobError(f"cannot decode {path.name} at frame {index}: {error}") from error
@@ -261,17 +267,8 @@ def _frames_from(
                 moment = (
                     (frame.pts - start) * time_base if frame.pts is not None and time_base else decoded / rate
                 )
-                turns = frame_rotation(frame, rotation)
-                sideways = int(round(turns / 90.0)) % 2 == 1
-                upright_width, upright_height = (
-                    (frame.height, frame.width) if sideways else (frame.width, frame.height)
-                )
-                width, height, scale = inference_size(upright_width, upright_height, max_resolution)
-                stored_width, stored_height = (height, width) if sideways else (width, height)
-                image = frame.to_ndarray(width=stored_width, height=stored_height, format=pixel_format)
-                frames.append(
-                    DecodedFrame(int(round(moment * rate)), float(moment), upright(image, turns), scale)
-                )
+                image, scale = converted(frame, frame_rotation(frame, rotation), max_resolution, pixel_format)
+                frames.append(DecodedFrame(int(round(moment * rate)), float(moment), image, scale))
                 if len(frames) >= count:
                     break
         except av.error.FFmpegError as error:
