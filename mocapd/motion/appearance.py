@@ -59,14 +59,8 @@ def describe(image: np.ndarray, points: np.ndarray) -> np.ndarray:
 
 def distance(first: np.ndarray, second: np.ndarray) -> float | None:
     """Mean Bhattacharyya distance (0 same colours .. 1 none shared) over the regions both show; None if none."""
-    distances = []
-    for index in range(len(REGIONS)):
-        a = first[index * REGION_BINS : (index + 1) * REGION_BINS]
-        b = second[index * REGION_BINS : (index + 1) * REGION_BINS]
-        if np.isfinite(a).all() and np.isfinite(b).all():
-            overlap = float(np.sum(np.sqrt(np.clip(a, 0, None) * np.clip(b, 0, None))))
-            distances.append(np.sqrt(max(1.0 - overlap, 0.0)))
-    return float(np.mean(distances)) if distances else None
+    value = float(distances(first[None], second[None])[0])
+    return value if np.isfinite(value) else None
 
 
 def typical(rows: np.ndarray) -> np.ndarray:
