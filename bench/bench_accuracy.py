@@ -232,6 +232,11 @@ def reprojection_error(
 
 def procrustes_error(predicted: np.ndarray, reference: np.ndarray) -> float:
     """Mean joint distance after the best similarity transform of `predicted` onto `reference`."""
+    return float(np.mean(procrustes_distances(predicted, reference)))
+
+
+def procrustes_distances(predicted: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """(J,) each joint's distance after the best similarity transform of `predicted` onto `reference`."""
     mean_p, mean_r = predicted.mean(axis=0), reference.mean(axis=0)
     p, r = predicted - mean_p, reference - mean_r
     u, s, vt = np.linalg.svd(p.T @ r)
@@ -240,7 +245,7 @@ def procrustes_error(predicted: np.ndarray, reference: np.ndarray) -> float:
     rotation = u @ correction @ vt
     scale = np.sum(s * np.diag(correction)) / np.sum(p**2)
     aligned = scale * p @ rotation + mean_r
-    return float(np.mean(np.linalg.norm(aligned - reference, axis=-1)))
+    return np.linalg.norm(aligned - reference, axis=-1)
 
 
 def joint_angles(joints: np.ndarray) -> dict[str, np.ndarray]:

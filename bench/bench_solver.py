@@ -69,6 +69,8 @@ BACKWARDS_DEG = 5.0
 MAX_LAG = 3
 # The first and last posed frames of a track, whose PA-MPJPE is printed beside the whole track's.
 ENDS = 5
+# bench_accuracy's 12 compared joints, by name.
+COMPARED_NAMES = [f"{side}_{name}" for side in SIDES for name in accuracy.COMPARED]
 
 
 @dataclass
@@ -89,6 +91,9 @@ class Figures:
     knee_backwards: int
     elbow_backwards: int  # elbows bent backwards > 5 deg where the reference's are not
     frames: int
+    # Each mirrored frame: (video frame, PA-MPJPE as labelled, swapped (mm), the joint furthest off as
+    # labelled and its distance (mm)), to tell a swapped body from a frame one misplaced joint decides.
+    mirrored_frames: tuple[tuple[int, float, float, str, float], ...] = ()
 
 
 def track_clip(video: Path, folder: Path, cache: Path | None, demo: str) -> tuple[Path, float]:
@@ -254,11 +259,23 @@ def figures(
     ends = np.concatenate([both[:ENDS], both[-ENDS:]])
     ends_pa = float(np.mean([accuracy.procrustes_error(compared[frame], truth[frame]) for frame in ends]))
     swap = [6, 7, 8, 9, 10, 11, 0, 1, 2, 3, 4, 5]
-    mirrored = sum(
-        accuracy.procrustes_error(compared[frame][swap], truth[frame])
-        < accuracy.procrustes_error(compared[frame], truth[frame])
-        for frame in np.flatnonzero(usable)
-    )
+    mirrored_frames = []
+    for frame in np.flatnonzero(usable):
+        labelled = accuracy.procrustes_error(compared[frame], truth[frame])
+        swapped = accuracy.procrustes_error(compared[frame][swap], truth[frame])
+        if swapped < labelled:
+            distances = accuracy.procrustes_distances(compared[frame], truth[frame])
+            worst = int(np.argmax(distances))
+            mirrored_frames.append(
+                (
+                    int(posed[frame]),
+                    labelled * 1000.0,
+                    swapped * 1000.0,
+                    COMPARED_NAMES[worst],
+                    float(distances[worst]) * 1000.0,
+                )
+            )
+    mirrored = len(mirrored_frames)
     angles, truth_angles = accuracy.joint_angles(compared[usable]), accuracy.joint_angles(truth[usable])
 
     def rmse(names: tuple[str, str]) -> float:
@@ -320,6 +337,7 @@ def figures(
             knee_backwards=backwards,
             elbow_backwards=elbow_backwards,
             frames=int(usable.sum()),
+            mirrored_frames=tuple(mirrored_frames),
         ),
         reference_figures,
     )
@@ -544,7 +562,33 @@ def run_demo(
             rows.append((label, pair[0][0], pair[1][0], ref_figures))
             solver_figures = {key: pair[1][1].get(key) for key in SOLVER_KEYS}
             print(f"  {label}: solver figures {solver_figures}")
+            detected = detected_frames(observed[video.stem], pair[1][1].get("fragments", [fragment]))
+            for name, (figure, _) in zip(("before", "after"), pair, strict=True):
+                if figure.mirrored_frames:
+                    print(
+                        f"  {label} {name}, mirrored frames: {describe_mirrored(figure.mirrored_frames, detected)}"
+                    )
     return rows
+
+
+def detected_frames(tracks: dict[int, tracklets.TrackObservations], fragments: list[int]) -> set[int]:
+    """The video frames where the tracker detected the person (any of its fragments), not filled in."""
+    frames: set[int] = set()
+    for fragment in fragments:
+        if fragment in tracks:
+            observed = tracks[fragment]
+            frames.update(int(frame) for frame in observed.frame_idx[observed.measured])
+    return frames
+
+
+def describe_mirrored(mirrored: tuple[tuple[int, float, float, str, float], ...], detected: set[int]) -> str:
+    """One line: each mirrored frame's PA-MPJPE as labelled / swapped (mm), the joint furthest off as
+    labelled and its distance; 'gap' where the tracker had no detection (the motion is filled in)."""
+    return "; ".join(
+        f"frame {frame}{'' if frame in detected else ' gap'}: {labelled:.0f}/{swapped:.0f} mm, "
+        f"{joint} {distance:.0f} mm"
+        for frame, labelled, swapped, joint, distance in mirrored
+    )
 
 
 SOLVER_KEYS = (
