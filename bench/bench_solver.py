@@ -74,6 +74,19 @@ COMPARED_NAMES = [f"{side}_{name}" for side in SIDES for name in accuracy.COMPAR
 
 
 @dataclass
+class Mirrored:
+    """One frame whose left/right swapped body fits the reference better."""
+
+    frame: int  # the video frame
+    labelled_mm: float  # PA-MPJPE as labelled
+    swapped_mm: float  # and swapped
+    worst_joint: str  # our joint furthest off as labelled
+    worst_mm: float
+    reference_segment: str  # the reference's limb segment furthest off its length over the clip
+    reference_off: float  # by this share of that length (signed)
+
+
+@dataclass
 class Figures:
     pa_mpjpe: float
     ends_pa_mpjpe: float  # over the track's first and last ENDS frames
@@ -91,9 +104,9 @@ class Figures:
     knee_backwards: int
     elbow_backwards: int  # elbows bent backwards > 5 deg where the reference's are not
     frames: int
-    # Each mirrored frame: (video frame, PA-MPJPE as labelled, swapped (mm), the joint furthest off as
-    # labelled and its distance (mm)), to tell a swapped body from a frame one misplaced joint decides.
-    mirrored_frames: tuple[tuple[int, float, float, str, float], ...] = ()
+    # Each mirrored frame, to tell a swapped body from a frame one misplaced joint (ours or the
+    # reference's) decides.
+    mirrored_frames: tuple[Mirrored, ...] = ()
 
 
 def track_clip(video: Path, folder: Path, cache: Path | None, demo: str) -> tuple[Path, float]:
@@ -259,6 +272,10 @@ def figures(
     ends = np.concatenate([both[:ENDS], both[-ENDS:]])
     ends_pa = float(np.mean([accuracy.procrustes_error(compared[frame], truth[frame]) for frame in ends]))
     swap = [6, 7, 8, 9, 10, 11, 0, 1, 2, 3, 4, 5]
+    # The reference's limb segments against their lengths over the clip: a triangulated joint off by
+    # much is the reference's (bones are rigid).
+    segments = np.stack([np.linalg.norm(truth[:, b] - truth[:, a], axis=-1) for a, b in SEGMENTS], axis=1)
+    segment_off = segments / np.nanmedian(segments, axis=0) - 1.0
     mirrored_frames = []
     for frame in np.flatnonzero(usable):
         labelled = accuracy.procrustes_error(compared[frame], truth[frame])
@@ -266,13 +283,17 @@ def figures(
         if swapped < labelled:
             distances = accuracy.procrustes_distances(compared[frame], truth[frame])
             worst = int(np.argmax(distances))
+            segment = int(np.nanargmax(np.abs(segment_off[frame])))
+            first, second = SEGMENTS[segment]
             mirrored_frames.append(
-                (
+                Mirrored(
                     int(posed[frame]),
                     labelled * 1000.0,
                     swapped * 1000.0,
                     COMPARED_NAMES[worst],
                     float(distances[worst]) * 1000.0,
+                    f"{COMPARED_NAMES[first]}-{COMPARED_NAMES[second].split('_', 1)[1]}",
+                    float(segment_off[frame, segment]),
                 )
             )
     mirrored = len(mirrored_frames)
@@ -581,13 +602,15 @@ def detected_frames(tracks: dict[int, tracklets.TrackObservations], fragments: l
     return frames
 
 
-def describe_mirrored(mirrored: tuple[tuple[int, float, float, str, float], ...], detected: set[int]) -> str:
-    """One line: each mirrored frame's PA-MPJPE as labelled / swapped (mm), the joint furthest off as
-    labelled and its distance; 'gap' where the tracker had no detection (the motion is filled in)."""
+def describe_mirrored(mirrored: tuple[Mirrored, ...], detected: set[int]) -> str:
+    """One line: each mirrored frame's PA-MPJPE as labelled / swapped (mm), our joint furthest off as
+    labelled and its distance, the reference's segment furthest off its length; 'gap' where the
+    tracker had no detection (the motion is filled in)."""
     return "; ".join(
-        f"frame {frame}{'' if frame in detected else ' gap'}: {labelled:.0f}/{swapped:.0f} mm, "
-        f"{joint} {distance:.0f} mm"
-        for frame, labelled, swapped, joint, distance in mirrored
+        f"frame {entry.frame}{'' if entry.frame in detected else ' gap'}: "
+        f"{entry.labelled_mm:.0f}/{entry.swapped_mm:.0f} mm, {entry.worst_joint} {entry.worst_mm:.0f} mm, "
+        f"ref {entry.reference_segment} {entry.reference_off:+.0%}"
+        for entry in mirrored
     )
 
 
