@@ -91,13 +91,19 @@ def make_clip(
     world_noise_m: float = 0.02,
     lift_m: np.ndarray | None = None,
     cycles: int = 3,
+    heading_deg: float = 0.0,
 ) -> Clip:
-    """A DeepMimic clip seen by CAMERA; `lift_m` (N,) raises the actor off the floor per frame."""
+    """A DeepMimic clip seen by CAMERA; `lift_m` (N,) raises the actor off the floor per frame;
+    `heading_deg` turns the motion about the vertical (0: away from the camera, 90: across the image)."""
     motion = deepmimic.load_track(name, cycles=cycles)
     count = motion.frame_count if frames is None else min(frames, motion.frame_count)
-    local = np.concatenate([motion.R_root[:count, None], motion.R_body[:count]], axis=1)
+    angle = np.radians(heading_deg)
+    turn = np.array(
+        [[np.cos(angle), 0.0, np.sin(angle)], [0.0, 1.0, 0.0], [-np.sin(angle), 0.0, np.cos(angle)]]
+    )
+    local = np.concatenate([turn @ motion.R_root[:count, None], motion.R_body[:count]], axis=1)
     global_rotations = skeleton.local_to_global(local)
-    trans = motion.trans[:count].copy()
+    trans = motion.trans[:count] @ turn.T
     trans[:, [0, 2]] -= trans[:, [0, 2]].mean(axis=0)  # centred in front of the camera
     if lift_m is not None:
         trans[:, 1] += lift_m[:count]

@@ -27,6 +27,11 @@ SOLE_LANDMARKS = np.array(
 CONTACT_SPEED_M_S = 0.35
 # ... and its sole is within this of the floor (metres).
 CONTACT_HEIGHT_M = 0.06
+# Walking has no flight: while neither foot rests by the rule above and one is on the floor, that one
+# is the stance foot if slower than this in the image (the other swings at 3-5 m/s). The model's
+# landmarks of a stance foot the swinging leg passes in front of wander at 0.35-0.6 m/s (SinglePerson
+# cam01, cam02, cam04: the triangulated foot stays within 2 cm meanwhile), which is no step.
+STANCE_SPEED_M_S = 1.0
 # Between contacts the lowest foot is drawn towards the floor with this sigma (metres, one-sided: only
 # from above). Walking has no flight: a stance foot the detector missed because the depth's error
 # (the image leaves it open along the ray) lifted it would otherwise float there. MultiPerson cam03
@@ -45,6 +50,13 @@ MIN_CONFIDENCE = 0.5
 MIN_CONTACT_S = 0.1
 # Image speed is measured over this many frames.
 SPEED_SPAN = 4
+# The model puts a planted foot's landmarks on the other foot for a frame or two while that one swings
+# past it (SinglePerson cam02: jumps of 100-200 px at confidence 0.95), which a plain difference reads
+# as a step: a landmark further than SPIKE_FRACTION of the person's height in the image (5 cm of a
+# 1.7 m body) from the median of the MEDIAN_SPAN rows around it is replaced by that median. A foot's
+# own motion is never that far from it: a steady one (a swing, a heel rising) is its own median.
+MEDIAN_SPAN = 5
+SPIKE_FRACTION = 0.03
 
 
 @dataclass
@@ -92,7 +104,7 @@ def unsupported(heights: np.ndarray, resting: np.ndarray) -> tuple[np.ndarray, n
 def image_speeds(image: np.ndarray, depth: np.ndarray, camera: Pinhole, times: np.ndarray) -> np.ndarray:
     """(N, 2, 2) metres per second of each foot's heel and toe landmarks in the image plane, over
     SPEED_SPAN frames (one-frame steps are mostly the model's pixel noise)."""
-    points = image[:, SOLE_LANDMARKS]  # (N, 2, 2, 2)
+    points = despiked(image[:, SOLE_LANDMARKS], image, times)  # (N, 2, 2, 2)
     frames = points.shape[0]
     speed = np.zeros(points.shape[:3])
     if frames < 2:
@@ -106,6 +118,39 @@ def image_speeds(image: np.ndarray, depth: np.ndarray, camera: Pinhole, times: n
     pixels = np.linalg.norm(points[after] - points[before], axis=-1) / seconds[:, None, None]
     metres = camera.metres_per_pixel(depth[:, None, None]) * pixels
     return np.nan_to_num(metres, nan=np.inf)
+
+
+def running_median(values: np.ndarray, span: int, adjacent: np.ndarray | None = None) -> np.ndarray:
+    """(N, ...) the median of the `span` rows centred on each row along the first axis, NaN rows
+    skipped (NaN where all are). The window narrows towards the ends, staying centred, so that a
+    steady motion there is kept too; it does not reach across a gap (adjacent (N-1,) False)."""
+    frames = values.shape[0]
+    result = np.array(values, dtype=np.float64)
+    cuts = [0] + ([] if adjacent is None else list(np.flatnonzero(~adjacent) + 1)) + [frames]
+    for first, stop in zip(cuts[:-1], cuts[1:], strict=True):
+        segment = result[first:stop]
+        length = stop - first
+        for half in range(1, min(span // 2, (length - 1) // 2) + 1):
+            rows = np.arange(first + half, stop - half)
+            windows = np.stack([values[rows + offset] for offset in range(-half, half + 1)])
+            known = np.isfinite(windows)
+            count = known.sum(axis=0)
+            # nanmedian without its all-NaN warning: unknown entries sorted last, the middle known ones.
+            ordered = np.sort(np.where(known, windows, np.inf), axis=0)
+            low = np.take_along_axis(ordered, np.maximum((count - 1) // 2, 0)[None], axis=0)[0]
+            high = np.take_along_axis(ordered, np.maximum(count // 2, 0)[None], axis=0)[0]
+            segment[rows - first] = np.where(count > 0, 0.5 * (low + high), np.nan)
+    return result
+
+
+def despiked(points: np.ndarray, image: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """(N, ..., 2) image points with the rows further than SPIKE_FRACTION of the person's height (from
+    image (N, 33, 2)) from their MEDIAN_SPAN rows' median replaced by that median."""
+    median = running_median(points, MEDIAN_SPAN, timeline.adjacent(times))
+    heights = np.ptp(image[..., 1], axis=1)
+    height = float(np.nanmedian(heights)) if np.isfinite(heights).any() else 0.0
+    far = np.linalg.norm(points - median, axis=-1) > SPIKE_FRACTION * height
+    return np.where(far[..., None], median, points)
 
 
 def clean(mask: np.ndarray, minimum: int) -> np.ndarray:
@@ -187,4 +232,32 @@ def detect_points(
     resting = np.stack([clean(resting[:, side], minimum) for side in range(2)], axis=1)
     if not resting.any():
         return Contacts(resting, point, None)
-    return Contacts(resting, point, float(np.median(lower[resting])))
+    floor = float(np.median(lower[resting]))
+    resting, point = with_stance(resting, point, speeds, heights - floor, seen, minimum)
+    return Contacts(resting, point, floor)
+
+
+def with_stance(
+    resting: np.ndarray,
+    point: np.ndarray,
+    speeds: np.ndarray,
+    heights: np.ndarray,
+    seen: np.ndarray,
+    minimum: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Resting feet (N, 2) and their points (N, 2) with the stance foot added in frames where neither
+    rests but the body is on the floor: of the feet whose lowest point is within CONTACT_HEIGHT_M of
+    it, seen, and slower than STANCE_SPEED_M_S in the image, the slower one, resting on that point.
+    speeds (N, 2, 2) m/s and heights (N, 2, 2) m above the floor of each foot's heel and toe."""
+    frames = resting.shape[0]
+    lowest = np.argmin(heights, axis=2)  # (N, 2)
+    rows, sides = np.arange(frames)[:, None], np.arange(2)[None, :]
+    height, speed = heights[rows, sides, lowest], speeds[rows, sides, lowest]
+    candidate = seen & (np.abs(height) < CONTACT_HEIGHT_M) & (speed < STANCE_SPEED_M_S)
+    free = np.flatnonzero(~resting.any(axis=1) & candidate.any(axis=1))
+    chosen = np.argmin(np.where(candidate[free], speed[free], np.inf), axis=1)
+    combined = resting.copy()
+    combined[free, chosen] = True
+    combined = np.stack([clean(combined[:, side], minimum) for side in range(2)], axis=1)
+    added = combined & ~resting
+    return combined, np.where(added, lowest, point)
