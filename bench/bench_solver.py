@@ -226,19 +226,16 @@ def floor_figures(sole: np.ndarray, horizontal: np.ndarray, fps: float) -> tuple
     for side in range(2):
         point = np.argmin(sole[:, side], axis=1)
         rows = np.arange(len(sole))
-        position = horizontal[rows, side, point]
         height = sole[rows, side, point]
-        step = np.linalg.norm(np.diff(position, axis=0), axis=-1)
-        step_other = np.linalg.norm(
-            horizontal[1:, side, point[:-1]] - horizontal[:-1, side, point[:-1]], axis=-1
+        # The step of the point lowest in the earlier frame, between it and the next (row-wise: a
+        # slice beside an index array would pair every frame with every frame's point).
+        step = np.linalg.norm(
+            horizontal[rows[1:], side, point[:-1]] - horizontal[rows[:-1], side, point[:-1]], axis=-1
         )
         planted = (
-            (height[1:] < NEAR_FLOOR_M)
-            & (height[:-1] < NEAR_FLOOR_M)
-            & (step_other * fps < CONTACT_SPEED_M_S)
+            (height[1:] < NEAR_FLOOR_M) & (height[:-1] < NEAR_FLOOR_M) & (step * fps < CONTACT_SPEED_M_S)
         )
-        slides.append(step_other[planted])
-        del step
+        slides.append(step[planted])
     sliding = np.concatenate(slides)
     return near, worst, below, float(sliding.mean() * 1000.0) if sliding.size else float("nan")
 
