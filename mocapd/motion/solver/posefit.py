@@ -62,6 +62,8 @@ HINGES = tuple((leg, HIPS, 1.0) for leg in LEGS) + tuple((arm, SHOULDERS, -1.0) 
 # A resting foot's heel or toe stays on the floor and does not slide along it (metres).
 FLOOR_SIGMA_M = 0.01
 SLIDE_SIGMA_M = 0.003
+# A resting foot's other end within this of the floor is down as well (the foot is flat).
+FLAT_M = 0.03
 SOLE = np.array([[FIT_POSITION[int(landmark)] for landmark in side] for side in contacts.SOLE_LANDMARKS])
 ITERATIONS = 3
 DAMPING = 1e-6
@@ -277,7 +279,12 @@ def ground_rows(
         pairs = np.flatnonzero(ground.resting[:-1, side] & ground.resting[1:, side] & problem.adjacent)
         if not pairs.size:
             continue
-        landmark = SOLE[side, ground.point[pairs, side]]
+        point = ground.point[pairs, side]
+        # A flat foot rests on both ends: the other one too where it is as low in both frames.
+        other = 1 - point
+        flat = (heights[pairs, side, other] < FLAT_M) & (heights[pairs + 1, side, other] < FLAT_M)
+        pairs = np.concatenate([pairs, pairs[flat]])
+        landmark = SOLE[side, np.concatenate([point, other[flat]])]
         step = positions[pairs + 1, landmark] - positions[pairs, landmark]
         for axis in axes:
             block = start + np.arange(pairs.size)
