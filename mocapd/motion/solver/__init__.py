@@ -10,7 +10,8 @@ Stages, one module each, run in this order by `solve_embedded`:
             with the metric world landmarks as the depth prior, bone lengths and a temporal term;
   (ik)      the SMPL joint rotations of the fitted landmarks (mocapd.motion.ik), knees and elbows
             as hinges that do not bend backwards;
-  contacts  resting feet (image speed, height, confidence) and the floor under them;
+  contacts  resting feet (image speed, height, confidence; the stance foot while the other swings)
+            and the floor under them;
   rootpath  the pelvis path that keeps planted feet still and on the floor, depth included.
 contacts and rootpath need only joints in the camera frame, 2D observations and a camera: they
 are the part a backend with its own pose (4D-Humans) can use as well.

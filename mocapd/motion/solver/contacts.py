@@ -3,7 +3,9 @@
 Speed is measured in the image (the model's 2D landmarks, turned into metres at the foot's depth),
 not from the 3D positions, whose per-frame depth jitter would make every planted foot look as if it
 slid. Height is measured along up from a floor that the contacts themselves give: a first guess
-from the clip's lowest feet, then the median height of the feet found resting.
+from the clip's lowest feet, then the median height of the feet found resting. Walking has no
+flight: where neither foot rests by speed but one is on the floor and not stepping, it is the
+stance foot (with_stance).
 """
 
 from __future__ import annotations
