@@ -175,3 +175,37 @@ def test_a_bent_limb_whose_bend_turns_across_its_reference_keeps_its_twist() -> 
     # Where the bend agrees with the reference it is the bending plane's normal with that sign.
     normal = ik.unit(np.cross(ik.unit(upper), ik.unit(lower)))
     assert np.sum(reference[0] * normal[0]) > 0.99
+
+
+def test_a_straight_legs_twist_follows_its_foot_until_the_foot_turns_past_the_hips() -> None:
+    # A thigh hanging down, the hips along x, the foot turning from forward (+z) round to backwards.
+    turns = np.radians(np.linspace(0.0, 180.0, 91))
+    foot = np.stack([np.sin(turns), np.zeros_like(turns), np.cos(turns)], axis=1)
+    thigh = np.tile([0.0, -0.4, 0.0], (len(turns), 1))
+    hips = np.tile([0.2, 0.0, 0.0], (len(turns), 1))
+    reference = ik.knee_fallback(foot, thigh, hips)
+    follows = np.cos(turns) >= ik.FOOT_TWIST_COSINE
+    np.testing.assert_allclose(reference[follows], ik.unit(np.cross(foot, thigh))[follows], atol=1e-12)
+    backwards = np.cos(turns) < -1e-9
+    np.testing.assert_allclose(
+        reference[backwards], np.tile([1.0, 0.0, 0.0], (backwards.sum(), 1)), atol=1e-12
+    )
+    steps = np.degrees(np.arccos(np.clip(np.sum(reference[1:] * reference[:-1], axis=-1), -1.0, 1.0)))
+    assert steps.max() < 10.0  # the foot turns 2 degrees a step: it follows, never turning over
+
+
+def test_a_knee_bent_forwards_about_the_hips_bends_forwards_about_its_own_axis() -> None:
+    """With the foot misread backwards (heel and toe swapped), a bent knee is still solved bent, not
+    bent backwards with the thigh twisted half a turn."""
+    from mocapd import hinges
+
+    keypoints = load("Balancing_for_IK.trc")
+    for side in ("left", "right"):
+        heel, toe = KEY[f"{side}_heel"], KEY[f"{side}_toe"]
+        keypoints[:, [heel, toe]] = keypoints[:, [toe, heel]]
+    offsets, _, local_rotations, _ = round_trip(keypoints)
+    bends = hinges.bends(local_rotations, offsets)
+    knees = [index for index, hinge in enumerate(hinges.HINGES) if hinge.middle.endswith("knee")]
+    bent = bends[:, knees, 1] > 20.0  # about the hips
+    assert bent.any()
+    assert bends[:, knees, 0][bent].min() > 0.0

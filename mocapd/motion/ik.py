@@ -32,6 +32,9 @@ HEAD_CENTRE_FRACTION = 0.4
 BEND_BLEND = (0.15, 0.5)
 # Cosine between the bending-plane normal and the straight-limb reference over which its sign fades in.
 SIGN_BLEND = 0.3
+# A straight leg's twist follows its foot while the foot's hinge axis lies within this cosine of the hip
+# line's (60 degrees: feet turn out 0-30), and the hip line beyond (knee_fallback).
+FOOT_TWIST_COSINE = 0.5
 # Cost of turning a fully bent limb's hinge axis over between two frames, in frames of full disagreement
 # with the straight-limb reference (bend_reference): it turns over only for long, clear disagreement.
 HINGE_SWITCH_COST = 20.0
@@ -164,16 +167,20 @@ def head_position(keypoints: np.ndarray, present: np.ndarray, neck: np.ndarray) 
     return None
 
 
-def bend_reference(upper: np.ndarray, lower: np.ndarray, fallback: np.ndarray) -> np.ndarray:
-    """The twist reference of a limb: its bending plane's normal, or `fallback` while nearly straight."""
+def bend_reference(
+    upper: np.ndarray, lower: np.ndarray, fallback: np.ndarray, side: np.ndarray | None = None
+) -> np.ndarray:
+    """The twist reference of a limb: its bending plane's normal, or `fallback` while nearly straight.
+    side: the direction a forward bend's normal takes (default the fallback's)."""
     normal = np.cross(unit(upper), unit(lower))
     sine = np.linalg.norm(normal, axis=-1, keepdims=True)
     low, high = BEND_BLEND
     weight = np.clip((sine - low) / (high - low), 0.0, 1.0)
-    # Elbows and knees bend one way: a normal against the fallback is an overstretched joint (or
+    # Elbows and knees bend one way: a normal against `side` is an overstretched joint (or
     # noise), read as a bend about the same axis. Over a clip the side is chosen per bent stretch
-    # (hinge_signs), so that a bent limb whose normal turns across the fallback keeps its twist.
-    agreement = np.sum(unit(normal) * unit(fallback), axis=-1, keepdims=True)
+    # (hinge_signs), so that a bent limb whose normal turns across it keeps its twist.
+    side = fallback if side is None else side
+    agreement = np.sum(unit(normal) * unit(side), axis=-1, keepdims=True)
     if normal.ndim == 2 and normal.shape[0] > 1:
         signed = unit(normal) * hinge_signs(agreement[:, 0], weight[:, 0])[:, None]
     else:
@@ -352,6 +359,17 @@ def solve_arm(
     rotations[:, hand_joint] = rotations[:, JOINT[f"{side}_wrist"]]
 
 
+def knee_fallback(foot_forward: np.ndarray, upper: np.ndarray, hip_line: np.ndarray) -> np.ndarray:
+    """(N, 3) a straight leg's twist reference: the foot's (foot x thigh) while it lies within
+    FOOT_TWIST_COSINE of the hip line, blending into the hip line as the foot turns further (a foot
+    turned more than a quarter turn from the hips is a misread foot, or one the knee turns away from)."""
+    thigh = unit(upper)
+    foot = unit(np.cross(unit(foot_forward), thigh))
+    hips = unit(hip_line - np.sum(hip_line * thigh, axis=-1, keepdims=True) * thigh)
+    weight = np.clip(np.sum(foot * hips, axis=-1, keepdims=True) / FOOT_TWIST_COSINE, 0.0, 1.0)
+    return unit(weight * foot + (1.0 - weight) * hips)
+
+
 def solve_leg(
     side: str,
     keypoints: np.ndarray,
@@ -373,7 +391,11 @@ def solve_leg(
         foot_forward = rotations[:, JOINT["pelvis"], :, 2]
         rest_foot_forward = np.array([0.0, 0.0, 1.0])
     upper, lower = knee - hip, ankle - knee
-    reference = bend_reference(upper, lower, np.cross(unit(foot_forward), unit(upper)))
+    # A knee bends forwards about the hip line: its side is read against that, not the foot (MultiPerson
+    # cam02 person 2's knee was read bent 70 degrees backwards with the thigh twisted half a turn, where
+    # about the hips it bent 59 degrees forwards).
+    hip_line = point(keypoints, "left_hip") - point(keypoints, "right_hip")
+    reference = bend_reference(upper, lower, knee_fallback(foot_forward, upper, hip_line), hip_line)
     rest_upper, rest_lower = offsets[JOINT[f"{side}_knee"]], offsets[JOINT[f"{side}_ankle"]]
     rest_reference = bend_reference(
         rest_upper, rest_lower, np.cross(unit(rest_foot_forward), unit(rest_upper))
