@@ -7,7 +7,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from mocapd import skeleton
+from mocapd import hinges, skeleton
 from mocapd.errors import JobError
 from mocapd.export import footlock
 from mocapd.export.prepare import (
@@ -141,3 +141,25 @@ def test_a_track_sampled_at_half_the_video_rate_is_exported_with_every_video_fra
     assert prepare(sampled, PrepareSettings(fps=sampled.fps, foot_locking=False)).motion.frame_count == (
         sampled.frame_count
     )
+
+
+def test_no_knee_or_elbow_is_written_bent_backwards() -> None:
+    """A track whose knee and elbow bend 40 degrees past straight is written within the hinges' limit."""
+    track = load_track("walk")
+    local = track.local_rotations().copy()
+    for name in ("left_knee", "right_elbow"):
+        hinge = next(hinge for hinge in hinges.HINGES if hinge.middle == name)
+        axis = hinges.rest_axis(hinge, track.offsets)
+        cross = np.array([[0.0, -axis[2], axis[1]], [axis[2], 0.0, -axis[0]], [-axis[1], axis[0], 0.0]])
+        angle = np.radians(-40.0 - hinges.bends(local, track.offsets)[:, hinges.HINGES.index(hinge), 0])
+        turn = (
+            np.eye(3)
+            + np.sin(angle)[:, None, None] * cross
+            + (1.0 - np.cos(angle))[:, None, None] * (cross @ cross)
+        )
+        local[:, skeleton.JOINT_INDEX[name]] = turn @ local[:, skeleton.JOINT_INDEX[name]]
+    assert np.nanmin(hinges.bends(local, track.offsets)) < -35.0
+    track = replace(track, R_root=local[:, 0], R_body=local[:, 1:])
+    motion = prepare(track, PrepareSettings(preset="smpl")).motion
+    written = motion.rotations[:, motion.smpl_joints]
+    assert np.nanmin(hinges.bends(written, track.offsets)) >= -hinges.HYPEREXTENSION_DEG - 1e-6

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from mocapd import skeleton
+from mocapd import hinges, skeleton
 from mocapd.errors import JobError
 from mocapd.export import footlock, rig
 from mocapd.export.motion import ExportMotion
@@ -132,6 +132,9 @@ def prepare(track: TrackMotion, settings: PrepareSettings) -> Prepared:
         hold = 1.0 / track.fps if fps > track.fps * (1.0 + 1e-6) else 0.0
         rotations, positions = resample(track.time, rotations, positions, fps, hold, start_frame / fps)
         report["resampled"] = True
+    # The last change to the joints: smoothing and resampling blend rotations, which can carry a knee or an
+    # elbow across straight; the feet are locked on the limited pose.
+    rotations = hinges.limit(rotations, track.offsets)
     if settings.foot_locking:
         # The track's world has its floor at y = 0 (mocapd.motion.worldframe, the solver's floor
         # where it ran): locking holds feet on that one floor instead of estimating another.
