@@ -121,3 +121,31 @@ def test_an_elbow_the_model_bends_backwards_in_depth_is_fitted_as_a_hinge() -> N
     # Held at straight at worst (the hinge's inequality), no longer bent backwards by the prior.
     assert np.degrees(np.arcsin(np.clip(elbow_bend(fitted, "left"), -1, 1))).min() > -5.0
     assert np.linalg.norm(fitted[:, elbow] - clip.truth[:, elbow], axis=-1).mean() < 0.05
+
+
+@pytest.mark.parametrize("extra", [0, 2])
+def test_a_knee_a_step_bends_backwards_gets_more_steps(extra: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mocapd.motion.landmarks import MEDIAPIPE_INDEX as INDEX
+    from mocapd.motion.solver import bones, posefit
+    from tests.solver_clips import CAMERA
+
+    clip = make_clip(frames=40)
+    hip, knee = INDEX["left_hip"], INDEX["left_knee"]
+    hips = clip.truth[:, [INDEX["left_hip"], INDEX["right_hip"]]].mean(axis=1, keepdims=True)
+    world = clip.truth - hips
+    # The model's foot 30 cm in front of its knee's hinge (the knee bent backwards): the fit starts from
+    # the true pose, where the hinge's inequality is not active, so its first step follows the prior.
+    lateral = world[:, INDEX["left_hip"]] - world[:, INDEX["right_hip"]]
+    forwards = np.cross(world[:, knee] - world[:, hip], lateral)
+    forwards /= np.linalg.norm(forwards, axis=-1, keepdims=True)
+    moved = world.copy()
+    for part in ("ankle", "heel", "foot_index"):
+        moved[:, INDEX[f"left_{part}"]] += 0.3 * forwards
+    assert posefit.knees_bent_backwards(moved[:, posefit.FITTED])
+    assert not posefit.knees_bent_backwards(clip.truth[:, posefit.FITTED])
+    confidence = np.full(clip.visibility.shape, 0.95)
+    lengths = bones.segment_lengths(world, confidence)
+    monkeypatch.setattr(posefit, "HINGE_ITERATIONS", extra)
+    fitted = posefit.fit(clip.image, moved, confidence, CAMERA, clip.times, lengths, clip.truth, 1)
+    # One planned step leaves the knee bent backwards; the extra steps bring it within the tolerance.
+    assert posefit.knees_bent_backwards(fitted[:, posefit.FITTED]) == (extra == 0)

@@ -45,6 +45,9 @@ ACCELERATION_M_S2 = 5.0
 # A knee (or elbow, ARMS) bent the other way is pushed back to straight with this scale (the sine of
 # its angle).
 HINGE_SIGMA = 0.02
+# A knee bent backwards past this (the sine of about 3 degrees) after the planned steps gets more steps.
+KNEE_TOLERANCE = 0.05
+HINGE_ITERATIONS = 2
 LEGS = tuple(
     tuple(FIT_POSITION[MEDIAPIPE_INDEX[f"{side}_{name}"]] for name in ("hip", "knee", "ankle"))
     for side in ("left", "right")
@@ -194,13 +197,9 @@ class Problem:
 
         # Knee and elbow hinges: a residual only where one is bent backwards (an inequality, active set).
         for (first_end, middle, last_end), (left, right), sign in HINGES:
-            lateral = positions[:, left] - positions[:, right]
-            lateral /= np.maximum(np.linalg.norm(lateral, axis=-1, keepdims=True), 1e-6)
-            lateral *= sign
-            thigh = positions[:, middle] - positions[:, first_end]
-            shank = positions[:, last_end] - positions[:, middle]
-            scale = 1.0 / np.maximum(np.linalg.norm(thigh, axis=-1) * np.linalg.norm(shank, axis=-1), 1e-6)
-            bend = np.sum(np.cross(thigh, shank) * lateral, axis=-1) * scale  # sine, > 0 bent forwards
+            lateral, thigh, shank, scale, bend = hinge_bend(
+                positions, first_end, middle, last_end, left, right, sign
+            )
             active = np.flatnonzero(bend < 0.0)
             if not active.size:
                 continue
@@ -229,6 +228,30 @@ class Problem:
             shape=(start, self.unknowns),
         )
         return matrix, np.concatenate(residuals)
+
+
+def hinge_bend(
+    positions: np.ndarray, first_end: int, middle: int, last_end: int, left: int, right: int, sign: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(signed side axis, upper and lower segment (N, 3), 1 / their lengths' product (N,), bend (N,)) of
+    one hinge: the bend is the sine of its angle about the axis, > 0 bent forwards."""
+    lateral = positions[:, left] - positions[:, right]
+    lateral /= np.maximum(np.linalg.norm(lateral, axis=-1, keepdims=True), 1e-6)
+    lateral *= sign
+    thigh = positions[:, middle] - positions[:, first_end]
+    shank = positions[:, last_end] - positions[:, middle]
+    scale = 1.0 / np.maximum(np.linalg.norm(thigh, axis=-1) * np.linalg.norm(shank, axis=-1), 1e-6)
+    bend = np.sum(np.cross(thigh, shank) * lateral, axis=-1) * scale
+    return lateral, thigh, shank, scale, bend
+
+
+def knees_bent_backwards(positions: np.ndarray) -> bool:
+    """Whether a knee of the fitted landmarks (N, FIT_COUNT, 3) bends backwards past KNEE_TOLERANCE."""
+    for (first_end, middle, last_end), (left, right), sign in HINGES[: len(LEGS)]:
+        bend = hinge_bend(positions, first_end, middle, last_end, left, right, sign)[4]
+        if np.any(bend < -KNEE_TOLERANCE):
+            return True
+    return False
 
 
 def ground_rows(
@@ -342,13 +365,19 @@ def fit(
     `up`, resting feet are held on the floor and still, and no heel or toe goes below it."""
     problem = Problem(image, world, confidence, camera, times, lengths, ground, up)
     positions = np.array(start[:, FITTED], dtype=np.float64)
-    for _ in range(ITERATIONS if iterations is None else iterations):
+    planned = ITERATIONS if iterations is None else iterations
+    done = 0
+    # The hinges are an active set: a step that bends a knee backwards (the floor's pull on a resting
+    # foot: MultiPerson cam03 person 1's knee 31 degrees) is only resisted at the next linearisation,
+    # so the fit goes on while one is left bent so, up to HINGE_ITERATIONS more steps.
+    while done < planned or (done < planned + HINGE_ITERATIONS and knees_bent_backwards(positions)):
         jacobian, residual = problem.linearise(positions)
         normal = (jacobian.T @ jacobian).tocsr()
         normal = normal + DAMPING * scipy.sparse.identity(problem.unknowns, format="csr")
         step = solve_normal(normal, -(jacobian.T @ residual), problem.frames)
         positions = positions + step.reshape(positions.shape)
         positions[..., 2] = np.maximum(positions[..., 2], 0.1)
+        done += 1
     result = np.array(start, dtype=np.float64)
     shift = positions[:, HIPS].mean(axis=1) - start[:, FITTED[HIPS]].mean(axis=1)
     result += shift[:, None]
