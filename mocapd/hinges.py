@@ -1,4 +1,4 @@
-"""Knees and elbows as hinges: no joint of a motion bent backwards past a small anatomical allowance.
+"""Knees and elbows as hinges: none bent backwards past a small anatomical allowance, nor folded past its range.
 
 A hinge's bend is the angle of its lower bone from the upper bone's direction in its flexion plane,
 the plane across the hinge's axis; a part of the lower bone along the axis (a sideways bend) is left
@@ -7,9 +7,10 @@ rest pose flexes about, which turns with the thigh's or upper arm's twist), and 
 hip line (left - right hip, as the pose fit and the bench read it), since a thigh twisted half a turn
 bends its shank backwards however its own axis reads. An elbow is not read about the shoulder line:
 the upper arm twists too far for that (the real punch in tests/data bends 38 degrees "backwards" about
-it). Where a bend goes backwards past HYPEREXTENSION_DEG, the lower bone turns about the axis, through
-the joint, to the nearest allowed bend: the limit, or (about its own axis) the folded end of the plane
-where the bone lies almost along the axis (a few degrees away there, not half a turn). The bone below it (ankle, wrist)
+it). Where a bend goes backwards past HYPEREXTENSION_DEG, or (about its own axis) folds past
+MAX_FLEXION_DEG, the lower bone turns about the axis, through the joint, to the nearer end of the allowed
+range round the circle (a forearm folded 177 degrees over the back of its upper arm is taken to the most
+folded bend, not half a turn forwards). The bone below it (ankle, wrist)
 keeps its orientation in the world, so a foot stays flat on the floor. numpy only (the exporter runs it).
 """
 
@@ -25,9 +26,9 @@ JOINT = skeleton.JOINT_INDEX
 # How far past straight a knee or an elbow may go (degrees): knees extend 0-5 degrees past straight,
 # elbows 0-10; kept under the 5 degrees the bench counts as bent backwards.
 HYPEREXTENSION_DEG = 3.0
-# Where the nearest allowed bend is the folded end of the flexion plane, it is taken this far inside it
-# (degrees), so that it stays on the allowed side.
-FOLDED_MARGIN_DEG = 1.0
+# How far a knee and an elbow fold (degrees, about their own axis): a deep squat folds a knee 150-160,
+# an elbow stops at 140-150 (the real motions in tests/data reach 154 and 143).
+MAX_FLEXION_DEG = {"knee": 160.0, "elbow": 150.0}
 # Passes over a knee's two readings (alternating projections onto both allowed sets).
 ROUNDS = 2
 # The rest pose faces +Z: an elbow flexes its forearm forwards, a knee its shank backwards.
@@ -112,14 +113,18 @@ def bends(local_rotations: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     return result
 
 
-def corrections(bend: np.ndarray, limit: float = HYPEREXTENSION_DEG, folded: bool = True) -> np.ndarray:
+def corrections(
+    bend: np.ndarray, limit: float = HYPEREXTENSION_DEG, maximum: float | None = None
+) -> np.ndarray:
     """(N,) the turn (degrees, positive further forward) that brings each bend (N,) within the allowed
-    range [-limit, 180 - FOLDED_MARGIN_DEG]: to whichever of its ends is nearer (folded False: to the
-    limit); 0 where it is inside."""
-    up = -limit - bend  # > 0 where the bend is past the limit
-    down = bend + 360.0 - (180.0 - FOLDED_MARGIN_DEG)  # the same bend seen from the folded end
-    turn = np.where((up <= down) | (not folded), up, -down)
-    return np.where(bend < -limit, turn, 0.0)
+    range [-limit, maximum] to whichever of its ends is nearer round the circle (maximum None: no upper
+    end, up to -limit); 0 where it is inside."""
+    up = np.mod(-limit - bend, 360.0)  # forwards to the limit
+    if maximum is None:
+        return np.where(bend < -limit, up, 0.0)
+    down = np.mod(bend - maximum, 360.0)  # backwards to the most folded bend
+    outside = (bend < -limit) | (bend > maximum)
+    return np.where(outside, np.where(up <= down, up, -down), 0.0)
 
 
 def limit(
@@ -139,9 +144,10 @@ def limit(
             positions = skeleton.forward_kinematics(global_rotations, offsets, np.zeros((local.shape[0], 3)))
             along, axis = axes(hinge, global_rotations, positions, offsets)[reading]
             bone = positions[:, lower] - positions[:, middle]
-            # About the side line a bend is only ever brought up to the limit: its folded end is the
-            # hinge's own axis turned over (a thigh twisted half a turn), not a knee folded forwards.
-            turn = corrections(bend_about(bone, along, axis), hyperextension_deg, folded=reading == 0)
+            # About the side line a bend is only ever brought up to the limit: a bend folded past the
+            # maximum about it is the hinge's own axis turned over (a thigh twisted half a turn).
+            maximum = MAX_FLEXION_DEG[hinge.middle.split("_")[1]] if reading == 0 else None
+            turn = corrections(bend_about(bone, along, axis), hyperextension_deg, maximum)
             rows = np.flatnonzero(turn != 0.0)
             if not rows.size:
                 continue

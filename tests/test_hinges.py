@@ -116,7 +116,17 @@ def test_a_knee_bent_backwards_by_a_twisted_thigh_is_held_about_the_hips() -> No
 
 
 def test_corrections_take_the_nearer_end_of_the_allowed_range() -> None:
-    turn = hinges.corrections(np.array([-10.0, -176.0, 20.0, -2.0, -179.5]), 3.0)
-    folded = 180.0 - hinges.FOLDED_MARGIN_DEG
-    np.testing.assert_allclose(turn, [7.0, folded - 184.0, 0.0, 0.0, folded - 180.5])
-    np.testing.assert_allclose(hinges.corrections(np.array([-176.0]), 3.0, folded=False), [173.0])
+    turn = hinges.corrections(np.array([-10.0, -176.0, 20.0, -2.0, -179.5, 160.0]), 3.0, 150.0)
+    np.testing.assert_allclose(turn, [7.0, -34.0, 0.0, 0.0, -30.5, -10.0])
+    # Without an upper end (the side line's reading) a bend is only ever brought up to the limit.
+    np.testing.assert_allclose(hinges.corrections(np.array([-176.0, 170.0]), 3.0), [173.0, 0.0])
+
+
+def test_an_elbow_folded_over_the_back_of_its_upper_arm_goes_to_the_most_folded_bend() -> None:
+    track = load_track("punch")
+    bend = hinges.bends(track.local_rotations(), track.offsets)[:, HINGE["left_elbow"], 0]
+    folded = turned(track, "left_elbow", slice(None), 0.0)
+    for row, degrees in enumerate(bend):
+        folded[row] = turned(track, "left_elbow", slice(row, row + 1), 183.0 - degrees)[row]  # at -177
+    after = hinges.bends(hinges.limit(folded, track.offsets), track.offsets)[:, HINGE["left_elbow"], 0]
+    np.testing.assert_allclose(after, hinges.MAX_FLEXION_DEG["elbow"], atol=1e-6)
