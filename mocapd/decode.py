@@ -114,44 +114,96 @@ def iter_frames(
     rotation: int = 0,
     max_rate: float = 0.0,
     on_frame: Callable[[av.VideoFrame, float, int], None] | None = None,
+    on_frame_rate: float | None = None,
 ) -> Generator[DecodedFrame, None, None]:
     """Decode `path` frame by frame: upright (display rotation), longest side <= max_resolution.
 
     `rotation` is used only when the frames carry no display matrix of their own (e.g. a probe found
     a legacy 'rotate' tag). Timestamps are pts * time_base relative to the first frame. With
-    `max_rate` > 0 only frames at least 1/max_rate s apart are yielded (FrameSampler); the others are
-    still decoded (later frames may depend on them) but not converted. `limit` counts decoded frames.
-    `on_frame(frame, seconds, rotation)` sees every decoded frame first (the report's preview copy).
+    `max_rate` > 0 only frames at least 1/max_rate s apart are yielded (FrameSampler); of the others
+    only those later frames refer to are decoded, where the codec can tell (wanted_stamps), and none
+    is converted. `frame_index` is a frame's place in presentation order; `limit` counts from it.
+    `on_frame(frame, seconds, rotation)` sees each decoded frame first (the report's preview copy);
+    `on_frame_rate`: the rate it keeps frames at (FrameSampler), so that frames neither it nor the
+    sampler takes may be skipped; 0 (the default with an `on_frame`): it needs every frame.
     """
     sampler = FrameSampler(max_rate)
+    if on_frame_rate is None:
+        on_frame_rate = 0.0 if on_frame is not None else max_rate
+    plan = wanted_stamps(path, (max_rate, on_frame_rate)) if max_rate > 0 and on_frame_rate > 0 else None
     with open_video(path) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"  # frame-parallel decoding: the pose model is the bottleneck anyway
+        context = stream.codec_context
         time_base = float(stream.time_base) if stream.time_base else 0.0
         rate = float(stream.average_rate or stream.guessed_rate or 30.0)
         first_pts: int | None = None
-        index = 0
+        index = -1
         try:
-            for frame in container.decode(stream):
-                if limit is not None and index >= limit:
-                    break
-                if frame.pts is not None and time_base:
-                    if first_pts is None:
-                        first_pts = frame.pts
-                    seconds = (frame.pts - first_pts) * time_base
-                else:
-                    seconds = index / rate
-                turns = frame_rotation(frame, rotation)
-                if on_frame is not None:
-                    on_frame(frame, float(seconds), turns)
-                if not sampler.take(float(seconds)):
-                    index += 1
-                    continue
-                image, scale = converted(frame, turns, max_resolution)
-                yield DecodedFrame(index, float(seconds), image, scale)
-                index += 1
+            for packet in container.demux(stream):
+                if plan is not None:
+                    # Per packet (frame threads copy it as each packet goes in): only frames nobody
+                    # takes may be dropped, and the decoder drops only those no other frame refers to.
+                    context.skip_frame = (
+                        "DEFAULT" if packet.pts is None or packet.pts in plan.wanted else "NONREF"
+                    )
+                for frame in packet.decode():
+                    index = (
+                        plan.order.get(frame.pts, index + 1)
+                        if plan is not None and frame.pts is not None
+                        else index + 1
+                    )
+                    if limit is not None and index >= limit:
+                        return
+                    if frame.pts is not None and time_base:
+                        if first_pts is None:
+                            first_pts = plan.first if plan is not None else frame.pts
+                        seconds = (frame.pts - first_pts) * time_base
+                    else:
+                        seconds = index / rate
+                    turns = frame_rotation(frame, rotation)
+                    if on_frame is not None:
+                        on_frame(frame, float(seconds), turns)
+                    if not sampler.take(float(seconds)):
+                        continue
+                    image, scale = converted(frame, turns, max_resolution)
+                    yield DecodedFrame(index, float(seconds), image, scale)
         except av.error.FFmpegError as error:
-            raise JobError(f"cannot decode {path.name} at frame {index}: {error}") from error
+            raise JobError(f"cannot decode {path.name} at frame {index + 1}: {error}") from error
+
+
+class StampPlan(NamedTuple):
+    """Which presentation stamps (pts) of a clip some sampler takes, and each stamp's frame index."""
+
+    wanted: frozenset[int]
+    order: dict[int, int]  # pts -> place in presentation order
+    first: int  # the earliest pts
+
+
+def wanted_stamps(path: Path, rates: tuple[float, ...]) -> StampPlan | None:
+    """The stamps a FrameSampler at any of `rates` takes, from the packets alone (no decoding); None
+    when some packet has no pts or two share one (the frames cannot be told apart before decoding)."""
+    with open_video(path) as container:
+        stream = container.streams.video[0]
+        time_base = float(stream.time_base) if stream.time_base else 0.0
+        stamps = []
+        for packet in container.demux(stream):
+            if packet.size == 0 or packet.is_discard:
+                continue  # the end-of-stream flush, and packets the decoder drops (edit lists)
+            if packet.pts is None:
+                return None
+            stamps.append(packet.pts)
+    stamps.sort()
+    if not stamps or not time_base or len(set(stamps)) != len(stamps):
+        return None
+    samplers = [FrameSampler(rate) for rate in rates]
+    wanted = frozenset(
+        pts
+        for pts in stamps
+        # Every sampler sees every stamp (no short-circuit): each keeps its own last time.
+        if any([sampler.take(float((pts - stamps[0]) * time_base)) for sampler in samplers])
+    )
+    return StampPlan(wanted, {pts: place for place, pts in enumerate(stamps)}, stamps[0])
 
 
 # Frames decoded ahead of the consumer: enough to hide decoding behind inference, few enough for memory.

@@ -206,3 +206,42 @@ def test_downscaling_starts_no_threads_per_frame() -> None:
         height, width = frames[0].image.shape[:2]
         # The same pixels as swscale's default threads.
         assert np.array_equal(frames[0].image, first.to_ndarray(width=width, height=height, format="rgb24"))
+
+
+def decoded(
+    path: Path, max_rate: float, on_frame_rate: float
+) -> tuple[list[tuple[int, float, bytes]], list[float]]:
+    """(index, time, pixels) of the frames yielded, and the times on_frame saw."""
+    seen: list[float] = []
+    frames = [
+        (frame.frame_index, frame.time, frame.image.tobytes())
+        for frame in iter_frames(
+            path,
+            320,
+            max_rate=max_rate,
+            on_frame=lambda _frame, time, _turns: seen.append(time),
+            on_frame_rate=on_frame_rate,
+        )
+    ]
+    return frames, seen
+
+
+def test_frames_nobody_takes_go_undecoded_and_the_others_are_unchanged() -> None:
+    every, all_times = decoded(SINGLE, 30.0, 0.0)
+    skipping, some_times = decoded(SINGLE, 30.0, 30.0)
+    assert skipping == every  # same frames, indices, times and pixels
+    # The clip's non-reference frames between posed ones were not decoded at all...
+    assert len(some_times) < len(all_times) and set(some_times) <= set(all_times)
+    # ...and on_frame still sees every frame it keeps at its rate.
+    kept = FrameSampler(30.0), FrameSampler(30.0)
+    assert [t for t in all_times if kept[0].take(t)] == [t for t in some_times if kept[1].take(t)]
+
+
+def test_skipping_frames_keeps_a_variable_rate_clips_indices_and_times(tmp_path: Path) -> None:
+    pts = [0, 20, 33, 50, 66, 120, 121, 140, 160, 400, 433, 450, 466, 500, 516]
+    path = write_clip(tmp_path / "vfr.mp4", count=len(pts), pts=pts)
+    every, all_times = decoded(path, 20.0, 0.0)
+    skipping, some_times = decoded(path, 20.0, 10.0)
+    assert skipping == every and len(some_times) < len(all_times)
+    # At least 50 ms apart (less the rounding tolerance), numbered by their place in the clip.
+    assert [index for index, _, _ in every] == [0, 3, 5, 9, 11, 13]

@@ -1,7 +1,7 @@
 """The preview's frames kept by the tracking step: the clip at the preview's size, in one file.
 
-The tracking step decodes every frame anyway; its decoding thread hands each one here (decode.iter_frames'
-on_frame), where those at most 1/PREVIEW_MAX_FPS apart are scaled down in swscale (YUV 4:2:0 to YUV
+The tracking step decodes the frames anyway; its decoding thread hands each one here (decode.iter_frames'
+on_frame, which may leave undecoded those neither this nor the pose model takes), where those at most 1/PREVIEW_MAX_FPS apart are scaled down in swscale (YUV 4:2:0 to YUV
 4:2:0: no colour conversion) and kept as a greyscale JPEG of their three planes. That costs a fraction
 of decoding the full-size source again for the preview (bench/bench_report.py), and the preview draws
 and encodes on the planes as they are. The file is complete only once renamed into place; the preview
@@ -110,6 +110,7 @@ class Writer:
     def __init__(self, path: Path, size: tuple[int, int], max_rate: float) -> None:
         self.path = path
         self.size = size
+        self.max_rate = max_rate  # the frames it keeps: the decoder may skip the others
         self.sampler = FrameSampler(max_rate)
         self.partial = path.with_name(f".{path.name}.partial")
         path.unlink(missing_ok=True)

@@ -236,6 +236,7 @@ def track_video(job: Job) -> StepOutcome:
             rotation=rotation,
             max_rate=job.config.limits.max_inference_fps,
             on_frame=keeper.add if keeper is not None else None,
+            on_frame_rate=keeper.max_rate if keeper is not None else None,
         )
     )
     # The posed frames' Python work (detections, colours, the tracker, the preview) runs on its own
