@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import av
 import pytest
 
 from mocapd.config import LimitSettings
 from mocapd.errors import JobError
-from mocapd.inbox.probe import legacy_rotation, probe
+from mocapd.inbox.probe import check_tail, legacy_rotation, probe, stream_duration
 from tests.videofiles import (
     BAD_VIDEOS,
     MULTI_PERSON_CLIPS,
@@ -77,3 +78,18 @@ def test_legacy_rotate_tags_count_clockwise() -> None:
     assert legacy_rotation({"rotate": "-90"}) == 90
     assert legacy_rotation({}) == 0
     assert legacy_rotation({"rotate": "sideways"}) == 0
+
+
+def test_the_tail_check_reaches_the_last_frame_past_skipped_ones() -> None:
+    # The sample clip: one keyframe, B-frames no other frame refers to, before and within the last second.
+    with av.open(str(SAMPLE_CLIP)) as container:
+        stream = container.streams.video[0]
+        last = max(packet.pts for packet in container.demux(stream) if packet.pts is not None)
+        time_base = stream.time_base
+        assert time_base is not None
+        duration = stream_duration(container, stream)
+        assert check_tail(container, stream, duration) == pytest.approx(float(last * time_base))
+        # Truncation is still told from the last frame's time: a clip said to last longer fails.
+        assert duration is not None
+        with pytest.raises(JobError, match="cut short"):
+            check_tail(container, stream, duration + 1.0)

@@ -139,10 +139,17 @@ def check_tail(
     if duration is not None:
         container.seek(start + int(target_time / time_base), stream=stream, any_frame=False, backward=True)
     last_time: float | None = None
+    # Frames before the last second are decoded only as far as later ones refer to them: the check is
+    # that the end decodes (the keyframe before it can be seconds earlier: x264's default is 250 frames).
+    target_pts = start + int(target_time / time_base) if duration is not None else None
+    context = stream.codec_context
     try:
-        for frame in container.decode(stream):
-            if frame.pts is not None:
-                last_time = float((frame.pts - start) * time_base)
+        for packet in container.demux(stream):
+            early = target_pts is not None and packet.pts is not None and packet.pts < target_pts
+            context.skip_frame = "NONREF" if early else "DEFAULT"
+            for frame in packet.decode():
+                if frame.pts is not None:
+                    last_time = float((frame.pts - start) * time_base)
     except av.error.FFmpegError as error:
         reason = error.strerror or str(error)
         raise JobError(f"truncated or corrupt video: the end does not decode ({reason})") from error
