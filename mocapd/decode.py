@@ -306,7 +306,9 @@ def _frames_from(
     frames: list[DecodedFrame] = []
     with open_video(path) as container:
         stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
+        if count > 1:
+            # Frame threads decode frames ahead: of use for a run of frames, waste for one.
+            stream.thread_type = "AUTO"
         time_base = float(stream.time_base) if stream.time_base else 0.0
         rate = float(stream.average_rate or stream.guessed_rate or 30.0)
         start = stream.start_time or 0
