@@ -12,7 +12,16 @@ import numpy as np
 from mocapd import trackfile
 from mocapd.errors import JobError
 from mocapd.job import Job, StepOutcome
-from mocapd.motion import association, extraction, quality, sharedfloor, smplmodel, tracklets, verticals
+from mocapd.motion import (
+    association,
+    extraction,
+    occlusion,
+    quality,
+    sharedfloor,
+    smplmodel,
+    tracklets,
+    verticals,
+)
 
 log = logging.getLogger(__name__)
 # A chosen track detected in fewer of its frames than this gets a warning in the report.
@@ -75,6 +84,11 @@ def run(job: Job) -> StepOutcome:
     # everyone keeps their place and heading relative to them (docs/export.md).
     main = next(summary.tid for summary in summaries if summary.tid in selected)
     per_frame = per_frame_tracks(job, data, model, [summary.tid for summary in summaries])
+    # Landmarks behind a nearer person are not seen: the solver and the floor take them as such.
+    masks = occlusion.hidden(data, per_frame)
+    if masks:
+        data = occlusion.lowered(data, masks)
+        per_frame |= per_frame_tracks(job, data, model, sorted({tid for _, tid in masks}))
     scene = scene_up(job, data, list(per_frame.values()))
     observed: dict[int, extraction.CameraTrack] = {}
     errors: dict[int, JobError] = {}

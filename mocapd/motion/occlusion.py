@@ -1,0 +1,139 @@
+"""Landmarks hidden behind a nearer person: read as unseen, not as the pose model placed them.
+
+Where one person passes in front of another, the pose model still places every landmark of the one
+behind, with high visibility, often on the nearer person's limbs (MultiPerson cam03: the far actor's
+feet on the near one's legs, 100-230 px off, visibility 0.9-1.0). Those points make the far body look
+taller in the image, so nearer (4.5 -> 4.2 m against a still 4.5 m), and their feet put on the floor
+where the nearer person stands. A landmark inside a nearer person's outline (their image landmarks'
+bones, as wide as a limb) cannot be seen: its visibility and its joints' confidences are lowered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from mocapd.motion import extraction, landmarks, verticals
+from mocapd.motion.tracklets import Frame, Tracklets
+
+# The outline's half-width, a share of the person's height in the image (verticals' person mask:
+# half a limb's width, the landmarks' error, loose clothes).
+RADIUS_SHARE = verticals.BODY_RADIUS_SHARE
+# One person hides another only where their depth (the tracker's per-frame fit, off by about 10 %
+# each) is below this share of the other's: side by side, neither is taken as in front.
+NEARER_SHARE = 0.85
+# A hiding person missing from a frame (the detector lost them in the overlap) is outlined there
+# from their landmarks before and after, across gaps up to this long (seconds).
+MAX_GAP_S = 1.0
+# What is left of a hidden landmark's visibility.
+HIDDEN_VISIBILITY = 0.0
+# A detection with at least this share of its landmarks hidden is read as no measurement (the track
+# is filled across it from the frames around): the pose model's whole fit, its metric world landmarks
+# included, is then of the two people at once.
+MOSTLY_HIDDEN_SHARE = 0.25
+VISIBILITY_KEYS = ("landmarks_visibility", "joint_confidence")
+
+
+@dataclass
+class Outline:
+    """One person in one frame: their bones in the image, how wide, how far from the camera."""
+
+    bones: np.ndarray  # (K, 2, 2) pixels
+    radius: float  # pixels
+    depth: float  # metres (the tracker's per-frame fit)
+
+
+def outlines(track: extraction.CameraTrack) -> dict[int, Outline]:
+    """Video frame -> the person's outline: their image landmarks where detected, else interpolated
+    between the detections around a gap of at most MAX_GAP_S."""
+    points = track.observations.extras.get("landmarks_image")
+    if points is None:
+        return {}
+    observed = track.observations
+    detected = np.flatnonzero(observed.measured & np.isfinite(points).all(axis=(1, 2)))
+    if detected.size == 0:
+        return {}
+    rows = np.searchsorted(track.frame_idx, observed.frame_idx[detected])  # track rows of the detections
+    pairs = np.array(verticals.BODY_BONES)
+    result = {}
+    for row, frame in enumerate(track.frame_idx):
+        after = int(np.searchsorted(rows, row))
+        if after < rows.size and rows[after] == row:
+            marks = points[detected[after]]
+        elif 0 < after < rows.size and track.times[rows[after]] - track.times[rows[after - 1]] <= MAX_GAP_S:
+            span = track.times[rows[after]] - track.times[rows[after - 1]]
+            share = (track.times[row] - track.times[rows[after - 1]]) / max(span, 1e-9)
+            marks = (1 - share) * points[detected[after - 1]] + share * points[detected[after]]
+        else:
+            continue
+        height = float(np.ptp(marks[:, 1]))
+        bones = np.stack([marks[pairs[:, 0]], marks[pairs[:, 1]]], axis=1)
+        result[int(frame)] = Outline(bones, RADIUS_SHARE * height, float(track.pelvis_camera[row, 2]))
+    return result
+
+
+def inside(points: np.ndarray, outline: Outline) -> np.ndarray:
+    """(L,) whether each image point (L, 2) lies within the outline's bones."""
+    start, end = outline.bones[:, 0], outline.bones[:, 1]  # (K, 2)
+    along = end - start
+    length = np.maximum(np.sum(along**2, axis=-1), 1e-9)
+    share = np.clip(np.einsum("lkc,kc->lk", points[:, None] - start[None], along) / length, 0.0, 1.0)
+    nearest = start[None] + share[..., None] * along[None]
+    return np.linalg.norm(points[:, None] - nearest, axis=-1).min(axis=1) < outline.radius
+
+
+def hidden(
+    tracklets: Tracklets, tracks: dict[int, extraction.CameraTrack]
+) -> dict[tuple[int, int], np.ndarray]:
+    """(video frame, tid) -> (33,) bool: the landmarks of that detection inside a nearer person's outline
+    (detections with none left out)."""
+    if not tracklets.embedded or len(tracks) < 2:
+        return {}
+    shapes = {tid: outlines(track) for tid, track in tracks.items()}
+    found = {}
+    for frame in tracklets.frames:
+        marks = frame.data.get("landmarks_image")
+        if marks is None:
+            continue
+        for position, tid in enumerate(frame.tids):
+            own = shapes.get(tid, {}).get(frame.index)
+            if own is None or not frame.is_measured(position) or position >= len(marks):
+                continue
+            points = np.asarray(marks[position], dtype=np.float64)
+            mask = np.zeros(points.shape[0], dtype=bool)
+            for other, shape in shapes.items():
+                outline = shape.get(frame.index)
+                if other == tid or outline is None or not outline.depth < NEARER_SHARE * own.depth:
+                    continue
+                mask |= inside(points, outline)
+            if mask.any():
+                found[(frame.index, tid)] = mask
+    return found
+
+
+def lowered(tracklets: Tracklets, masks: dict[tuple[int, int], np.ndarray]) -> Tracklets:
+    """The tracklets with the masked landmarks' visibility, and their joints' confidences, lowered to
+    HIDDEN_VISIBILITY (the file on disk is left as it is)."""
+    if not masks:
+        return tracklets
+    frames = []
+    for frame in tracklets.frames:
+        changed = dict(frame.data)
+        for position, tid in enumerate(frame.tids):
+            mask = masks.get((frame.index, tid))
+            if mask is None:
+                continue
+            if mask.mean() >= MOSTLY_HIDDEN_SHARE:
+                mask = np.ones_like(mask)
+            keep = np.where(mask, HIDDEN_VISIBILITY, 1.0)
+            factors = {"landmarks_visibility": keep, "joint_confidence": landmarks.joint_confidence(keep)}
+            for key in VISIBILITY_KEYS:
+                values = frame.data.get(key)
+                if values is None or position >= len(values) or values[position] is None:
+                    continue
+                if changed[key] is values:
+                    changed[key] = list(values)
+                changed[key][position] = np.asarray(values[position], dtype=np.float64) * factors[key]
+        frames.append(Frame(frame.index, frame.key, changed))
+    return Tracklets(frames, tracklets.embedded)
