@@ -256,3 +256,12 @@ def test_the_tools_take_the_video_rate_from_the_recorded_timestamps(tmp_path: Pa
     assert extraction.extract_file(source, 1, tmp_path / "track.npz") == []
     motion = trackfile.load(tmp_path / "track.npz")
     assert motion.fps == 30.0 and motion.frame_idx[-1] == 18
+
+
+def test_rows_before_the_first_known_row_or_after_the_last_hold_it() -> None:
+    values = np.arange(6, dtype=np.float64)[:, None] * np.array([[1.0, 2.0]])
+    known = np.array([False, True, True, False, True, False])
+    filled = extraction.fill_linear(values, known)
+    np.testing.assert_allclose(filled[[0, 3, 5], 0], [1.0, 3.0, 4.0])
+    rotations = np.tile(np.eye(3), (6, 1, 1))
+    np.testing.assert_allclose(extraction.fill_rotations(rotations, known), rotations)

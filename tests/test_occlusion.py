@@ -126,9 +126,21 @@ def test_hidden_landmarks_are_lowered_and_nothing_else() -> None:
     assert np.all(visibility[few] == occlusion.HIDDEN_VISIBILITY) and np.all(visibility[~few] == 0.9)
     joints = lowered.frames[3].data["joint_confidence"][0]
     assert 0 < np.count_nonzero(joints < 0.9) < NUM_JOINTS  # the left foot's joints only
-    # Mostly hidden: the whole detection is unseen.
-    assert np.all(lowered.frames[10].data["landmarks_visibility"][0] == occlusion.HIDDEN_VISIBILITY)
+    # Mostly hidden: what is seen keeps its visibility, but the detection does not place the person.
+    mostly = np.asarray(lowered.frames[10].data["landmarks_visibility"][0])
+    assert np.all(mostly[:5] == 0.9) and np.all(mostly[5:] == occlusion.HIDDEN_VISIBILITY)
+    assert occlusion.unplaced(np.stack([mostly, visibility])).tolist() == [True, False]
     # The near person, other frames and the tracklets given are as they were.
     assert np.all(lowered.frames[3].data["landmarks_visibility"][1] == 0.9)
     assert np.all(lowered.frames[4].data["landmarks_visibility"][0] == 0.9)
     assert np.all(data.frames[3].data["landmarks_visibility"][0] == 0.9)
+
+
+def test_the_figures_count_partly_and_mostly_hidden_detections() -> None:
+    few = np.zeros(NUM_MEDIAPIPE, dtype=bool)
+    few[0] = True
+    counts = occlusion.figures({(3, 1): few, (4, 1): np.ones(NUM_MEDIAPIPE, dtype=bool), (4, 2): few})
+    assert counts == {
+        "1": {"partly_hidden": 1, "mostly_hidden": 1},
+        "2": {"partly_hidden": 1, "mostly_hidden": 0},
+    }

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from mocapd.motion import extraction, quality, tracklets
+from mocapd.motion import extraction, occlusion, quality, tracklets
+from mocapd.motion.landmarks import NUM_MEDIAPIPE
 from tests.solver_clips import embedded_file
 
 FPS = 30.0
@@ -55,3 +56,29 @@ def test_the_world_floor_is_the_floor_the_solver_held_the_feet_on() -> None:
     prepared = prepare(motion, PrepareSettings())
     locking = prepared.report["foot_locking"]
     assert locking["floor_offset_m"] == 0.0 and locking["below_floor_after"] == 0.0
+
+
+def test_a_person_mostly_hidden_for_a_while_is_filled_across_it_like_a_gap() -> None:
+    data = tracklets.from_dict(embedded_file(45))
+    hidden = range(20, 26)
+    frames = [frame.index for frame in data.frames]
+    mostly = np.arange(NUM_MEDIAPIPE) >= 5  # the head alone seen
+    masks = {(frames[row], 1): mostly for row in hidden}
+    track = extraction.observe(occlusion.lowered(data, masks), 1, FPS)
+    seen = extraction.observe(data, 1, FPS)
+    # The rows stay, read as not measured; the path runs straight from the last frame seen to the next.
+    assert track.pelvis_camera.shape == seen.pelvis_camera.shape
+    assert not track.measured[list(hidden)].any() and track.measured[: hidden[0]].all()
+    assert np.all(track.confidence[list(hidden)] == 0.0)
+    before, after = hidden[0] - 1, hidden[-1] + 1
+    for row in hidden:
+        share = (row - before) / (after - before)
+        line = (1 - share) * track.pelvis_camera[before] + share * track.pelvis_camera[after]
+        np.testing.assert_allclose(track.pelvis_camera[row], line, atol=1e-9)
+    # The frames seen are placed as without the hidden ones, to a few centimetres.
+    assert np.abs(track.pelvis_camera[:15] - seen.pelvis_camera[:15]).max() < 0.05
+    # Hidden to the end: the last frames hold the last one seen.
+    tail = range(40, 45)
+    track = extraction.observe(occlusion.lowered(data, {(frames[row], 1): mostly for row in tail}), 1, FPS)
+    assert track.pelvis_camera.shape == seen.pelvis_camera.shape
+    np.testing.assert_allclose(track.pelvis_camera[list(tail)], track.pelvis_camera[[39] * len(tail)])

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from mocapd.errors import JobError
-from mocapd.motion import gravity, ik, landmarks, rootmotion, solver, worldframe
+from mocapd.motion import gravity, ik, landmarks, occlusion, rootmotion, solver, worldframe
 from mocapd.motion.smplmodel import SmplModel, load_or_explain
 from mocapd.motion.solver import root as solver_root
 from mocapd.motion.tracklets import Tracklets, TrackObservations, observations, real_frame_counts
@@ -208,9 +208,10 @@ def _neighbours(known: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
     known_rows = np.flatnonzero(known)
     unknown_rows = np.flatnonzero(~known)
     after_position = np.searchsorted(known_rows, unknown_rows)
-    before = known_rows[after_position - 1]
-    after = known_rows[after_position]
-    weight = (unknown_rows - before) / (after - before)
+    # Rows before the first known one or after the last hold it.
+    before = known_rows[np.maximum(after_position - 1, 0)]
+    after = known_rows[np.minimum(after_position, known_rows.size - 1)]
+    weight = np.where(after > before, (unknown_rows - before) / np.maximum(after - before, 1), 0.0)
     return unknown_rows, before, after, weight
 
 
@@ -356,11 +357,22 @@ def observe(
     if track is None:
         track = camera_track(tracklets, tid, fps, smpl_model, focal_length_px)
     if solve and tracklets.embedded:
-        real_rows = np.flatnonzero(track.observations.measured)
+        real_rows = np.flatnonzero(track.observations.measured & ~unplaced(track.observations))
+        if real_rows.size == 0:
+            return track
         return solved_track(track, tracklets, real_rows, fps, focal_length_px, up)
     if solve:
         return rooted_track(track, focal_length_px, up)
     return track
+
+
+def unplaced(observed: TrackObservations) -> np.ndarray:
+    """(M,) bool: detections mostly behind a nearer person (mocapd.motion.occlusion), which neither
+    pose nor place them: the crop the pose model saw held two people."""
+    visibility = observed.extras.get("landmarks_visibility")
+    if visibility is None:
+        return np.zeros(observed.frame_idx.shape[0], dtype=bool)
+    return occlusion.unplaced(visibility)
 
 
 def camera_track(
@@ -488,11 +500,16 @@ def solved_track(
         return track
     rows = np.searchsorted(track.frame_idx, track.observations.frame_idx[real_rows])
     count = track.frame_idx.shape[0]
+    # Detections left out of the solve (mostly behind a nearer person) are filled like gaps.
+    measured = np.zeros(count, dtype=bool)
+    measured[rows] = True
     return replace(
         track,
-        camera_rotations=fill_rotations(_dense(solved.global_orient, rows, count), track.measured),
-        body=fill_rotations(_dense(solved.body_pose, rows, count), track.measured),
-        pelvis_camera=fill_linear(_dense(solved.pelvis, rows, count), track.measured),
+        camera_rotations=fill_rotations(_dense(solved.global_orient, rows, count), measured),
+        body=fill_rotations(_dense(solved.body_pose, rows, count), measured),
+        pelvis_camera=fill_linear(_dense(solved.pelvis, rows, count), measured),
+        measured=measured,
+        confidence=np.where(measured[:, None], track.confidence, INTERPOLATED_CONFIDENCE),
         offsets=solved.offsets,
         solver=solved.figures,
         tilt_person=tilt_person,

@@ -3,34 +3,43 @@
 Where one person passes in front of another, the pose model still places every landmark of the one
 behind, with high visibility, often on the nearer person's limbs (MultiPerson cam03: the far actor's
 feet on the near one's legs, 100-230 px off, visibility 0.9-1.0). Those points make the far body look
-taller in the image, so nearer (4.5 -> 4.2 m against a still 4.5 m), and their feet put on the floor
+taller in the image, so nearer (4.5 -> 4.1 m against a still 4.5 m), and put their feet on the floor
 where the nearer person stands. A landmark inside a nearer person's outline (their image landmarks'
-bones, as wide as a limb) cannot be seen: its visibility and its joints' confidences are lowered.
+bones, as wide as a limb) cannot be seen: its visibility and its joints' confidences are lowered; a
+detection mostly hidden is not solved from at all (extraction fills the track across it like a gap).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mocapd.motion import extraction, landmarks, verticals
+from mocapd.motion import landmarks, verticals
 from mocapd.motion.tracklets import Frame, Tracklets
 
-# The outline's half-width, a share of the person's height in the image (verticals' person mask:
-# half a limb's width, the landmarks' error, loose clothes).
-RADIUS_SHARE = verticals.BODY_RADIUS_SHARE
+if TYPE_CHECKING:  # extraction imports this module (unplaced)
+    from mocapd.motion import extraction
+
+# The outline's half-width, a share of the person's height in the image: half a limb's width (a
+# thigh: about 4 %) and the landmarks' error (20-30 px on an 800 px person: about 3 %). MultiPerson
+# cam03 hip-centre distance error 0.05: 17 %, 0.06: 12 %, 0.075: 9 %, 0.09: 11 %; at 0.1 the far
+# actor's feet are seen in too few frames for the shared floor (mocapd.motion.sharedfloor): 60 %.
+RADIUS_SHARE = 0.075
 # One person hides another only where their depth (the tracker's per-frame fit, off by about 10 %
 # each) is below this share of the other's: side by side, neither is taken as in front.
 NEARER_SHARE = 0.85
 # A hiding person missing from a frame (the detector lost them in the overlap) is outlined there
 # from their landmarks before and after, across gaps up to this long (seconds).
 MAX_GAP_S = 1.0
-# What is left of a hidden landmark's visibility.
+# What is left of a hidden landmark's visibility (the pose model's own never reaches 0 exactly).
 HIDDEN_VISIBILITY = 0.0
-# A detection with at least this share of its landmarks hidden is read as no measurement (the track
-# is filled across it from the frames around): the pose model's whole fit, its metric world landmarks
-# included, is then of the two people at once.
+# A detection with at least this share of its landmarks hidden neither poses nor places the person:
+# the pose model's crop held two people, its metric landmarks included, and the visible part's size
+# says little of the depth (MultiPerson cam03: the far actor drawn 4.5 -> 4.3 m over the frames
+# mostly behind the near one, solved from what was seen). Extraction fills the track across it like
+# a gap (mocapd.motion.extraction.unplaced).
 MOSTLY_HIDDEN_SHARE = 0.25
 VISIBILITY_KEYS = ("landmarks_visibility", "joint_confidence")
 
@@ -124,8 +133,6 @@ def lowered(tracklets: Tracklets, masks: dict[tuple[int, int], np.ndarray]) -> T
             mask = masks.get((frame.index, tid))
             if mask is None:
                 continue
-            if mask.mean() >= MOSTLY_HIDDEN_SHARE:
-                mask = np.ones_like(mask)
             keep = np.where(mask, HIDDEN_VISIBILITY, 1.0)
             factors = {"landmarks_visibility": keep, "joint_confidence": landmarks.joint_confidence(keep)}
             for key in VISIBILITY_KEYS:
@@ -137,3 +144,18 @@ def lowered(tracklets: Tracklets, masks: dict[tuple[int, int], np.ndarray]) -> T
                 changed[key][position] = np.asarray(values[position], dtype=np.float64) * factors[key]
         frames.append(Frame(frame.index, frame.key, changed))
     return Tracklets(frames, tracklets.embedded)
+
+
+def unplaced(visibility: np.ndarray) -> np.ndarray:
+    """(M,) bool: detections (M, 33 visibilities) with MOSTLY_HIDDEN_SHARE of their landmarks hidden."""
+    hidden = np.asarray(visibility) == HIDDEN_VISIBILITY  # NaN (no detection) is not hidden
+    return hidden.mean(axis=-1) >= MOSTLY_HIDDEN_SHARE
+
+
+def figures(masks: dict[tuple[int, int], np.ndarray]) -> dict[str, dict[str, int]]:
+    """Per tid: detections with landmarks hidden, and those mostly hidden (not placed by), for the step's data."""
+    result: dict[str, dict[str, int]] = {}
+    for (_, tid), mask in sorted(masks.items()):
+        counts = result.setdefault(str(tid), {"partly_hidden": 0, "mostly_hidden": 0})
+        counts["mostly_hidden" if mask.mean() >= MOSTLY_HIDDEN_SHARE else "partly_hidden"] += 1
+    return result

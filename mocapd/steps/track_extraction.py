@@ -173,6 +173,8 @@ def run(job: Job) -> StepOutcome:
             "selected": selected,
             "world": {"anchor_track": main} | world.to_dict() | {"floor": floor.to_dict()},
             "swaps_split": people.splits,
+            # Detections behind a nearer person (mocapd.motion.occlusion), per track.
+            "behind_others": occlusion.figures(masks),
             # Detections that did not fit their track, read as not measured: [frame, tracker's tid].
             "strays": [list(stray) for stray in people.strays],
         },
