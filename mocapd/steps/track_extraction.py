@@ -84,11 +84,7 @@ def run(job: Job) -> StepOutcome:
     # everyone keeps their place and heading relative to them (docs/export.md).
     main = next(summary.tid for summary in summaries if summary.tid in selected)
     per_frame = per_frame_tracks(job, data, model, [summary.tid for summary in summaries])
-    # Landmarks behind a nearer person are not seen: the solver and the floor take them as such.
-    masks = occlusion.hidden(data, per_frame)
-    if masks:
-        data = occlusion.lowered(data, masks)
-        per_frame |= per_frame_tracks(job, data, model, sorted({tid for _, tid in masks}))
+    data, per_frame, masks = behind_others(job, data, model, per_frame)
     scene = scene_up(job, data, list(per_frame.values()))
     observed: dict[int, extraction.CameraTrack] = {}
     errors: dict[int, JobError] = {}
@@ -196,6 +192,21 @@ def per_frame_tracks(
         except JobError:
             continue
     return tracks
+
+
+def behind_others(
+    job: Job,
+    data: tracklets.Tracklets,
+    model: smplmodel.SmplModel | None,
+    per_frame: dict[int, extraction.CameraTrack],
+) -> tuple[tracklets.Tracklets, dict[int, extraction.CameraTrack], dict[tuple[int, int], np.ndarray]]:
+    """The tracklets with the landmarks behind a nearer person read as unseen (mocapd.motion.occlusion),
+    the per-frame tracks of them (those of the people hidden computed again) and the landmarks hidden."""
+    masks = occlusion.hidden(data, per_frame)
+    if not masks:
+        return data, per_frame, masks
+    data = occlusion.lowered(data, masks)
+    return data, per_frame | per_frame_tracks(job, data, model, sorted({tid for _, tid in masks})), masks
 
 
 def scene_up(job: Job, data: tracklets.Tracklets, tracks: list[extraction.CameraTrack]) -> verticals.SceneUp:
