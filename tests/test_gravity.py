@@ -340,9 +340,9 @@ def test_the_extraction_step_levels_every_track_of_a_clip_alike(multi_cam02: Job
     data = association.relabel(raw, association.associate(raw, FPS))  # the step's people
     tids = [summary.tid for summary in extraction.summarise(data)]
     # ... with the landmarks behind the person in front read as unseen (mocapd.motion.occlusion).
-    data = track_extraction.behind_others(
+    data, tracks, _ = track_extraction.behind_others(
         multi_cam02, data, None, track_extraction.per_frame_tracks(multi_cam02, data, None, tids)
-    )[0]
+    )
     # The scene's vertical edges are not trusted on this view (mocapd.motion.verticals: they move
     # 0.73 degrees when one sampled frame is left out; 2.6 off the calibration): the people's cue,
     # together, levels every track, and the reason says why.
@@ -352,14 +352,12 @@ def test_the_extraction_step_levels_every_track_of_a_clip_alike(multi_cam02: Job
     assert (
         len(reasons) == 1 and "the scene's verticals not used: leaving out one sampled frame" in reasons.pop()
     )
-    everyone = [extraction.observe(data, summary.tid, FPS) for summary in extraction.summarise(data)]
-    together = extraction.clip_up(everyone)
+    everyone = {tid: extraction.observe(data, tid, FPS, track=tracks[tid]) for tid in tids}
+    together = extraction.clip_up(list(everyone.values()))
     for tid in selected:
         saved = trackfile.load(multi_cam02.track_path(tid))
-        alone = extraction.extract(data, tid, FPS).motion
+        alone = extraction.level(everyone[tid]).motion
         # Row 1 (world up in the body's axes) is what levelling sets; the clip's one heading turns
         # the rest about up.
-        assert np.allclose(
-            saved.R_root[:, 1], extraction.extract(data, tid, FPS, up=together).motion.R_root[:, 1]
-        )
+        assert np.allclose(saved.R_root[:, 1], extraction.level(everyone[tid], together).motion.R_root[:, 1])
         assert not np.allclose(saved.R_root[:, 1], alone.R_root[:, 1], atol=1e-3)
