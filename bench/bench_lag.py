@@ -116,7 +116,7 @@ def run_demo(demo: str, cache: Path | None, folder: Path) -> list[tuple[str, dic
             motion = trackfile.load(job.motion_path(tid))
             first, last = int(motion.frame_idx[0]), int(motion.frame_idx[-1])
             sampled = np.full((frames, skeleton.NUM_JOINTS, 3), np.nan)
-            fbx = bench_solver.fbx_joints(
+            fbx, _ = bench_solver.fbx_joints(
                 job.export_dir / f"animation_track{tid}.fbx", info.fps, last - first + 1
             )
             sampled[first : first + len(fbx)] = fbx[: frames - first]

@@ -8,8 +8,17 @@ Per view: PA-MPJPE over 12 limb joints (mm), knee/elbow angle RMSE (deg), mirror
 left/right swapped body fits the reference better), frames with a foot within 5 cm of the floor,
 the lowest foot's worst height, planted-foot sliding (mm/frame), mean joint acceleration
 (mm/frame^2), the best time offset (frames), joint turns over 30 deg/frame where the reference
-turns less, knees bent backwards by more than 5 deg; times, the solver's share, peak memory.
-Per posed frame (the FBX is sampled at the times of the frames the tracker posed).
+turns less; times, the solver's share, peak memory. Per posed frame (the FBX is sampled at the times
+of the frames the tracker posed).
+
+Knees and elbows bent backwards by more than 5 deg, two ways. About their own hinge ("hinge"): the
+knee/elbow node's local rotation in the FBX against the hinge axis its upper bone carries from the
+file's rest pose (tests/fbx_hinges); the count for ours, since the reference has positions only (no
+bone twist). From positions ("hip line", "shoulder line"): the signed bend about the body's side line,
+on ours and the reference alike; a fair proxy for a knee (the thigh twists little), not for an elbow: a
+twisted upper arm puts an elbow bent 73-150 deg forwards at ~180 about the shoulder line. And frames
+with an upper arm more than ARM_BACK_DEG behind the torso's plane ("arm back", on both): past any
+shoulder's reach, where a twisted upper arm can also hide an elbow bent backwards.
 
 Speed (--speed SECONDS): the whole job for one person (every step: probe, tracking, extraction with
 the solver, smoothing, FBX export, packaging; not the daemon's waits, see bench_job) on SinglePerson
@@ -53,6 +62,7 @@ from mocapd.motion import extraction, tracklets  # noqa: E402
 from mocapd.motion.landmarks import MEDIAPIPE_INDEX  # noqa: E402
 from mocapd.options import JobOptions  # noqa: E402
 from mocapd.steps import fbx_export, packaging, smoothing, track_extraction, video_upload  # noqa: E402
+from tests import fbx_hinges  # noqa: E402
 
 DATA = REPO / "tests" / "data" / "pose2sim"
 SIDES = ("left", "right")
@@ -64,6 +74,11 @@ NEAR_FLOOR_M = 0.05
 CONTACT_SPEED_M_S = 0.5
 FAST_TURN_DEG = 30.0
 BACKWARDS_DEG = 5.0
+# An upper arm this far behind the torso's plane (degrees) is past any shoulder's reach: a shoulder
+# extends 50-60 degrees; the real motions in tests/data reach 72 (a backflip's swing, measured so).
+ARM_BACK_DEG = 80.0
+# Each hinge's bend about its own axis read from the FBX's bones (tests/fbx_hinges), in this order.
+HINGE_NAMES = ("left_knee", "right_knee", "left_elbow", "right_elbow")
 # Time offsets tried (posed frames), each over the same frames: those whose reference is known and
 # whose own pose is known at every offset. (Over a changing set of frames the curve followed the
 # frames left out: MultiPerson cam01 person 1 came out at -1 with the curve flat within 0.4 mm.)
@@ -102,12 +117,21 @@ class Figures:
     lag: int
     lag_subframe: float  # the best offset from a parabola through the error curve's lowest point
     fast_turns: int
-    knee_backwards: int
-    elbow_backwards: int  # elbows bent backwards > 5 deg where the reference's are not
+    knee_back_hip_line: int  # knees bent backwards > 5 deg about the hip line (positions)
+    elbow_back_shoulder_line: (
+        int  # elbows "backwards" > 5 deg about the shoulder line where the reference's are not
+    )
+    knee_back_hinge: int  # knees bent backwards > 5 deg about their own hinge (the FBX's bones)
+    elbow_back_hinge: int  # elbows likewise
+    arm_back: int  # an upper arm more than ARM_BACK_DEG behind the torso's plane
     frames: int
     # Each mirrored frame, to tell a swapped body from a frame one misplaced joint (ours or the
     # reference's) decides.
     mirrored_frames: tuple[Mirrored, ...] = ()
+    # Each frame the shoulder line counts an elbow backwards: (video frame, side, its bend about its own
+    # hinge in degrees), to tell a backwards elbow from the proxy's failure.
+    shoulder_line_frames: tuple[tuple[int, str, float], ...] = ()
+    worst_arm_back: float = float("nan")  # the furthest an upper arm goes behind the torso's plane (deg)
 
 
 def track_clip(video: Path, folder: Path, cache: Path | None, demo: str) -> tuple[Path, float]:
@@ -169,31 +193,25 @@ def export(video: Path, tracklets_path: Path, work: Path, solve: bool) -> tuple[
     return job, seconds, outcome.data
 
 
-def fbx_joints(path: Path, video_fps: float, frames: int) -> np.ndarray:
-    """(frames, 24, 3) joint positions, metres, Y up, sampled at the video's frame times from the first key."""
+def fbx_joints(path: Path, video_fps: float, frames: int) -> tuple[np.ndarray, np.ndarray]:
+    """(frames, 24, 3) joint positions, metres, Y up, sampled at the video's frame times from the first
+    key, and (frames, 4) each knee's and elbow's bend about its own hinge (degrees, HINGE_NAMES' order)."""
     import ufbx
 
     scene = ufbx.load_file(str(path))
-    KEPT.append(scene)
-    nodes = list(scene.nodes)
-    by_name = {node.name: node for node in nodes}
-    stack = list(scene.anim_stacks)[0]
-    anim = stack.anim
+    fbx_hinges.KEPT.append(scene)  # ufbx objects must outlive the run (tests/ufbx_scenes.py)
+    stacks = list(scene.anim_stacks)
+    fbx_hinges.KEPT.append(stacks)
     unit = scene.settings.unit_meters or 0.01
-    result = np.empty((frames, skeleton.NUM_JOINTS, 3))
-    begin = stack.time_begin
-    for frame in range(frames):
-        evaluated = ufbx.evaluate_scene(scene, anim, begin + frame / video_fps)
-        KEPT.append(evaluated)
-        evaluated_nodes = {node.name: node for node in list(evaluated.nodes)}
-        for joint, name in enumerate(skeleton.JOINT_NAMES):
-            matrix = evaluated_nodes[name].node_to_world
-            result[frame, joint] = list(matrix.c3)
-    del by_name
-    return result * unit
-
-
-KEPT: list[Any] = []  # ufbx objects must outlive the run (tests/ufbx_scenes.py)
+    begin = stacks[0].time_begin
+    names = skeleton.JOINT_NAMES
+    world, local = fbx_hinges.sample(scene, [begin + frame / video_fps for frame in range(frames)], names)
+    bends = fbx_hinges.bends(
+        fbx_hinges.rest(scene, names),
+        {name: local[:, joint] for joint, name in enumerate(names)},
+        HINGE_NAMES,
+    )
+    return world[..., :3, 3] * unit, np.stack([bends[name] for name in HINGE_NAMES], axis=1)
 
 
 def signed_knee(joints: np.ndarray, hips: tuple[int, int], leg: tuple[int, int, int]) -> np.ndarray:
@@ -204,6 +222,16 @@ def signed_knee(joints: np.ndarray, hips: tuple[int, int], leg: tuple[int, int, 
     normal = np.cross(accuracy.ik.unit(thigh), accuracy.ik.unit(shank))
     cosine = np.sum(accuracy.ik.unit(thigh) * accuracy.ik.unit(shank), axis=-1)
     return np.degrees(np.arctan2(np.sum(normal * lateral, axis=-1), cosine))
+
+
+def arm_behind(joints: np.ndarray) -> np.ndarray:
+    """(F, 2) degrees each upper arm (left, right) points behind the torso's plane, the plane through
+    the shoulder line and the hips-to-shoulders line (bench_accuracy's 12 joints); negative in front."""
+    lateral = joints[:, 0] - joints[:, 6]
+    up = joints[:, 0] + joints[:, 6] - joints[:, 3] - joints[:, 9]
+    forward = accuracy.ik.unit(np.cross(lateral, up))
+    arms = np.stack([accuracy.ik.unit(joints[:, b] - joints[:, a]) for a, b in ((0, 1), (6, 7))], axis=1)
+    return np.degrees(np.arcsin(np.clip(-np.sum(arms * forward[:, None], axis=-1), -1.0, 1.0)))
 
 
 def turn_speeds(joints: np.ndarray) -> np.ndarray:
@@ -242,16 +270,17 @@ def floor_figures(sole: np.ndarray, horizontal: np.ndarray, fps: float) -> tuple
 
 
 def figures(
-    ours: np.ndarray, reference: np.ndarray, rest_ankle: float, fps: float
+    ours: np.ndarray, reference: np.ndarray, rest_ankle: float, fps: float, hinge_bends: np.ndarray
 ) -> tuple[Figures, dict[str, float]]:
-    """Our FBX joints (F, 24, 3) against the reference landmarks (F, 33, 3) of the same video frames.
+    """Our FBX joints (F, 24, 3) and hinge bends (F, 4) against the reference landmarks (F, 33, 3) of
+    the same video frames.
 
     Only the frames the tracker posed (every other frame of a 60 fps video) have a reference: the
     figures are per posed frame."""
     posed = np.flatnonzero(np.isfinite(reference).any(axis=(1, 2)))
     step = int(np.median(np.diff(posed))) if posed.size > 1 else 1
     posed = np.arange(posed[0], posed[-1] + 1, step)
-    ours, reference, fps = ours[posed], reference[posed], fps / step
+    ours, reference, fps, hinge_bends = ours[posed], reference[posed], fps / step, hinge_bends[posed]
     compared = ours[:, accuracy.SMPL_JOINTS]
     truth = reference[:, accuracy.MEDIAPIPE_JOINTS]
     usable = np.isfinite(truth).all(axis=(1, 2)) & np.isfinite(compared).all(axis=(1, 2))
@@ -318,25 +347,32 @@ def figures(
     ours_turns, truth_turns = turn_speeds(compared), turn_speeds(truth)
     fast = int(np.count_nonzero(((ours_turns > FAST_TURN_DEG) & ~(truth_turns > FAST_TURN_DEG)).any(axis=1)))
     knees = [(3, 4, 5), (9, 10, 11)]
-    backwards = int(
-        np.count_nonzero(
-            np.stack([signed_knee(compared, (3, 9), leg) < -BACKWARDS_DEG for leg in knees], axis=1).any(
-                axis=1
-            )
-        )
-    )
+    knee_line = np.stack([signed_knee(compared, (3, 9), leg) < -BACKWARDS_DEG for leg in knees], axis=1)
+    truth_knee_line = np.stack([signed_knee(truth, (3, 9), leg) < -BACKWARDS_DEG for leg in knees], axis=1)
     # Elbows about the shoulder line: flexion is negative there (the forearm comes forward of a hanging
     # arm); the convention fails for some poses (an arm raised forward, forearm down), so only frames
     # where the reference's elbow is not bent that way count.
     arms = [(0, 1, 2), (6, 7, 8)]
-    elbow_back = np.stack([signed_knee(compared, (0, 6), arm) > BACKWARDS_DEG for arm in arms], axis=1)
-    truth_back = np.stack([signed_knee(truth, (0, 6), arm) > BACKWARDS_DEG for arm in arms], axis=1)
-    elbow_backwards = int(np.count_nonzero((elbow_back & ~truth_back)[usable].any(axis=1)))
+    elbow_line = np.stack([signed_knee(compared, (0, 6), arm) > BACKWARDS_DEG for arm in arms], axis=1)
+    truth_line = np.stack([signed_knee(truth, (0, 6), arm) > BACKWARDS_DEG for arm in arms], axis=1)
+    counted = (elbow_line & ~truth_line) & usable[:, None]
+    shoulder_line_frames = tuple(
+        (int(posed[frame]), SIDES[side], float(hinge_bends[frame, 2 + side]))
+        for frame, side in zip(*np.nonzero(counted), strict=True)
+    )
+    # About each hinge's own axis (the FBX's bones; the reference has positions only, no bone twist).
+    hinge_back = hinge_bends < -BACKWARDS_DEG
+    behind, truth_behind = arm_behind(compared), arm_behind(truth)
     reference_figures = {
         "near_floor": ref_near,
         "worst_lowest_cm": ref_worst,
         "sliding": ref_sliding,
         "acceleration": ref_acceleration,
+        # The reference's own counts, by the measures that read positions.
+        "knee_back_hip_line": int(np.count_nonzero(truth_knee_line.any(axis=1))),
+        "elbow_back_shoulder_line": int(np.count_nonzero(truth_line.any(axis=1))),
+        "arm_back": int(np.count_nonzero((truth_behind > ARM_BACK_DEG).any(axis=1))),
+        "worst_arm_back": float(np.nanmax(truth_behind)),
     }
     return (
         Figures(
@@ -353,10 +389,15 @@ def figures(
             lag=min(lags, key=lambda shift: lags[shift]),
             lag_subframe=subframe_offset(lags),
             fast_turns=fast,
-            knee_backwards=backwards,
-            elbow_backwards=elbow_backwards,
+            knee_back_hip_line=int(np.count_nonzero(knee_line.any(axis=1))),
+            elbow_back_shoulder_line=int(np.count_nonzero(counted.any(axis=1))),
+            knee_back_hinge=int(np.count_nonzero(hinge_back[:, :2].any(axis=1))),
+            elbow_back_hinge=int(np.count_nonzero(hinge_back[:, 2:].any(axis=1))),
+            arm_back=int(np.count_nonzero((behind > ARM_BACK_DEG).any(axis=1))),
             frames=int(usable.sum()),
             mirrored_frames=tuple(mirrored_frames),
+            shoulder_line_frames=shoulder_line_frames,
+            worst_arm_back=float(np.nanmax(behind)),
         ),
         reference_figures,
     )
@@ -571,10 +612,14 @@ def run_demo(
                 last = int(motion.frame_idx[-1])
                 count = last - first + 1
                 joints = np.full((len(reference), skeleton.NUM_JOINTS, 3), np.nan)
-                sampled = fbx_joints(job.export_dir / f"animation_track{tid}.fbx", info.fps, count)
+                bends = np.full((len(reference), len(HINGE_NAMES)), np.nan)
+                sampled, sampled_bends = fbx_joints(
+                    job.export_dir / f"animation_track{tid}.fbx", info.fps, count
+                )
                 joints[first : first + count] = sampled[: len(reference) - first]
+                bends[first : first + count] = sampled_bends[: len(reference) - first]
                 rest = rest_ankle_height(motion.offsets)
-                figure, ref_figures = figures(joints, reference, rest, info.fps)
+                figure, ref_figures = figures(joints, reference, rest, info.fps, bends)
                 quality = next(entry["quality"] for entry in data["tracks"] if entry["tid"] == tid)
                 pair.append((figure, quality))
             label = f"{demo} {video.stem}" + (f" person {person}" if len(references) > 1 else "")
@@ -587,6 +632,20 @@ def run_demo(
                     print(
                         f"  {label} {name}, mirrored frames: {describe_mirrored(figure.mirrored_frames, detected)}"
                     )
+                if figure.shoulder_line_frames:
+                    described = "; ".join(
+                        f"frame {frame} {side} {bend:+.0f}"
+                        for frame, side, bend in figure.shoulder_line_frames
+                    )
+                    print(
+                        f"  {label} {name}, elbows backwards about the shoulder line, their bend about "
+                        f"their own hinge (deg): {described}"
+                    )
+            print(
+                f"  {label}: furthest upper arm behind the torso's plane (deg): before "
+                f"{pair[0][0].worst_arm_back:.0f}, after {pair[1][0].worst_arm_back:.0f}, "
+                f"reference {ref_figures['worst_arm_back']:.0f}"
+            )
     return rows
 
 
@@ -653,17 +712,31 @@ def print_table(rows: list[tuple[str, Figures, Figures, dict[str, float]]]) -> N
         ("lag", "lag", "{:d}"),
         ("lag sub", "lag_subframe", "{:+.2f}"),
         (">30deg/f", "fast_turns", "{:d}"),
-        ("knee back", "knee_backwards", "{:d}"),
-        ("elbow back", "elbow_backwards", "{:d}"),
+        ("knee back hip line", "knee_back_hip_line", "{:d}"),
+        ("elbow back shoulder line", "elbow_back_shoulder_line", "{:d}"),
+        ("knee back hinge", "knee_back_hinge", "{:d}"),
+        ("elbow back hinge", "elbow_back_hinge", "{:d}"),
+        (f"arm back>{ARM_BACK_DEG:.0f}", "arm_back", "{:d}"),
     )
+    widths = [max(12, len(title)) for title, _, _ in columns]
+
+    def line(label: str, name: str, cells: list[str]) -> str:
+        return f"{label:32s} {name:6s} " + " ".join(
+            f"{cell:>{width}s}" for cell, width in zip(cells, widths, strict=True)
+        )
+
     print()
-    print(f"{'view':32s} {'':6s} " + " ".join(f"{title:>12s}" for title, _, _ in columns))
+    print(line("view", "", [title for title, _, _ in columns]))
     for label, before, after, reference in rows:
         for name, figure in (("before", before), ("after", after)):
-            cells = [fmt.format(getattr(figure, key)) for _, key, fmt in columns]
-            print(f"{label:32s} {name:6s} " + " ".join(f"{cell:>12s}" for cell in cells))
-        cells = [(fmt.format(reference[key]) if key in reference else "") for _, key, fmt in columns]
-        print(f"{label:32s} {'ref':6s} " + " ".join(f"{cell:>12s}" for cell in cells))
+            print(line(label, name, [fmt.format(getattr(figure, key)) for _, key, fmt in columns]))
+        print(
+            line(
+                label,
+                "ref",
+                [(fmt.format(reference[key]) if key in reference else "") for _, key, fmt in columns],
+            )
+        )
     for name in ("before", "after"):
         single = [
             (b if name == "before" else a) for label, b, a, _ in rows if label.startswith("SinglePerson")
