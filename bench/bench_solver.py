@@ -122,9 +122,8 @@ class Figures:
     lag_subframe: float  # the best offset from a parabola through the error curve's lowest point
     fast_turns: int
     knee_back_hip_line: int  # knees bent backwards > 5 deg about the hip line (positions)
-    elbow_back_shoulder_line: (
-        int  # elbows "backwards" > 5 deg about the shoulder line where the reference's are not
-    )
+    # Elbows "backwards" > 5 deg about the shoulder line (positions) where the reference's are not.
+    elbow_back_shoulder_line: int
     knee_back_hinge: int  # knees bent backwards > 5 deg about their own hinge (the FBX's bones)
     elbow_back_hinge: int  # elbows likewise
     arm_back: int  # an upper arm more than ARM_BACK_DEG behind the torso's plane, not below the shoulders
