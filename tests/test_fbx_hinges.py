@@ -11,8 +11,10 @@ import pytest
 from mocapd import skeleton
 from mocapd.config import Config
 from mocapd.export import motion as export_motion
+from mocapd.export import prepare as prepare_module
 from mocapd.export.blender import FbxExport, run_blender
 from mocapd.export.prepare import PrepareSettings, prepare
+from mocapd.trackfile import TrackMotion
 from tests import fbx_hinges, ufbx_scenes
 from tests.deepmimic import FIELDS, load_track, read_frames
 from tests.ufbx_scenes import ufbx_objects_never_collected  # noqa: F401 (a fixture)
@@ -128,21 +130,37 @@ def test_rest_pose_bends_are_the_rest_skeletons_own() -> None:
         assert 0.0 < bend[0] < 10.0, name
 
 
+def backwards_left_elbow(clip: str) -> tuple[TrackMotion, np.ndarray]:
+    """A DeepMimic clip with its left elbow bent backwards as far as it bent forwards (its hinge angle
+    negated), and that angle (degrees)."""
+    track = load_track(clip)
+    angle = read_frames(clip, 1)[0][:, FIELDS["left_elbow"][0]]
+    # load_track's left elbow turns about -y of the upper arm's axes (the SMPL rest arm's hinge).
+    turn = np.stack([about(np.array([0.0, -1.0, 0.0]), -2.0 * np.degrees(value)) for value in angle])
+    track.R_body[:, JOINT["left_elbow"] - 1] = track.R_body[:, JOINT["left_elbow"] - 1] @ turn
+    return track, -np.degrees(angle)
+
+
 @pytest.mark.slow
 @pytest.mark.usefixtures("ufbx_objects_never_collected")
-def test_real_motions_read_back_from_blenders_fbx_bend_as_their_own_hinges(tmp_path: Path) -> None:
+def test_real_motions_read_back_from_blenders_fbx_bend_as_their_own_hinges(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     pytest.importorskip("ufbx")
-    clips = ("punch", "getup_facedown", "run")
+    # The file as the motion made it: no hinge limit (the exporter's own would mend the backwards elbow).
+    monkeypatch.setattr(prepare_module.hinges, "limit", lambda rotations, offsets: rotations)
+    clips = {name: (load_track(name), None) for name in ("punch", "getup_facedown", "run")}
+    clips["punch backwards"] = backwards_left_elbow("punch")
     exports, motions = [], {}
-    for clip in clips:
-        prepared = prepare(load_track(clip), PrepareSettings())
-        path = tmp_path / f"{clip}.npz"
+    for clip, (track, _) in clips.items():
+        prepared = prepare(track, PrepareSettings())
+        path = tmp_path / f"{clip.replace(' ', '_')}.npz"
         export_motion.save(prepared.motion, path)
         motions[clip] = prepared.motion
-        exports.append(FbxExport.single(path, tmp_path / f"{clip}.fbx"))
+        exports.append(FbxExport.single(path, path.with_suffix(".fbx")))
     run_blender(Config(), exports, tmp_path / "request.json", tmp_path / "blender.log", timeout=600)
-    for clip in clips:
-        scene = ufbx_scenes.load(tmp_path / f"{clip}.fbx")
+    for clip, (_, backwards) in clips.items():
+        scene = ufbx_scenes.load(tmp_path / f"{clip.replace(' ', '_')}.fbx")
         motion = motions[clip]
         _, local = fbx_hinges.sample(scene, [float(time) for time in motion.times], NAMES)
         rest = fbx_hinges.rest(scene, NAMES)
@@ -155,10 +173,15 @@ def test_real_motions_read_back_from_blenders_fbx_bend_as_their_own_hinges(tmp_p
                 if j
             },
         )
-        frames, _ = read_frames(clip, 1)
+        frames, _ = read_frames(clip.split()[0], 1)
         for name, bend in bends.items():
             # DeepMimic's own hinge angle (its knees flex negative), from the rest skeleton's own bend.
-            own = np.degrees(frames[: len(bend), FIELDS[name][0]]) * (-1.0 if name.endswith("knee") else 1.0)
+            own = np.degrees(frames[:, FIELDS[name][0]]) * (-1.0 if name.endswith("knee") else 1.0)
+            if backwards is not None and name == "left_elbow":
+                own = backwards
             assert len(bend) == len(frames)
             np.testing.assert_allclose(bend - rest_bends[name][0], own, atol=1.5, err_msg=f"{clip} {name}")
-            assert np.all(bend > -5.0), f"{clip} {name}"
+            if backwards is not None and name == "left_elbow":
+                assert np.all(bend < -5.0), clip
+            else:
+                assert np.all(bend > -5.0), f"{clip} {name}"
