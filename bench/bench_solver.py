@@ -167,7 +167,8 @@ def solver_enabled(enabled: bool) -> Iterator[None]:
     original = extraction.observe
 
     def observe(*arguments: Any, **keywords: Any) -> extraction.CameraTrack:
-        return original(*arguments, **keywords, solve=enabled)
+        # The step's own choice (tracks left out are not solved) where the solver is on.
+        return original(*arguments, **(keywords | {"solve": enabled and keywords.get("solve", True)}))
 
     extraction.observe = observe  # type: ignore[assignment]
     try:

@@ -81,3 +81,47 @@ def test_no_person_and_an_unreadable_smpl_model(tmp_path: Path) -> None:
     job.config.fourdhumans.smpl_model = str(tmp_path / "missing.pkl")
     outcome = track_extraction.run(job)
     assert any("fourdhumans.smpl_model: cannot read" in warning for warning in outcome.warnings)
+
+
+def write_embedded_pair(job: Job) -> None:
+    """The solver clips' walk as the embedded backend writes it (track 1), and a second person beside
+    them in 12 of its frames (track 2)."""
+    from tests.solver_clips import embedded_file
+
+    raw = embedded_file(45)
+    for frame in list(raw.values())[10:22]:
+        for values in frame.values():
+            if isinstance(values, list) and values:
+                values.append(values[0].copy() if hasattr(values[0], "copy") else values[0])
+        frame["tid"][1] = 2
+        frame["tracked_ids"][1] = 2
+        frame["landmarks_image"][1] = frame["landmarks_image"][1] + np.float32(500.0)
+    joblib.dump(raw, job.tracklets_path)
+
+
+def test_only_the_exported_embedded_tracks_go_through_the_solver(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mocapd.motion import extraction
+
+    solved: list[int] = []
+    original = extraction.solved_track
+
+    def spy(track: extraction.CameraTrack, *arguments: object, **keywords: object) -> extraction.CameraTrack:
+        solved.append(track.tid)
+        return original(track, *arguments, **keywords)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(extraction, "solved_track", spy)
+    job = folder_job(tmp_path, 45)
+    write_embedded_pair(job)
+    outcome = track_extraction.run(job)
+    tracks = {entry["tid"]: entry for entry in outcome.data["tracks"]}
+    assert outcome.data["selected"] == [1] and sorted(tracks) == [1, 2]
+    assert solved == [1]
+    assert "reprojection_error_px" in tracks[1]["quality"]
+    assert "reprojection_error_px" not in tracks[2]["quality"] and "bone_length_cv" in tracks[2]["quality"]
+    # Chosen, the second person is solved as well.
+    solved.clear()
+    job.options = JobOptions(track_mode="all", min_track_frames=10)
+    assert track_extraction.run(job).data["selected"] == [1, 2]
+    assert sorted(solved) == [1, 2]

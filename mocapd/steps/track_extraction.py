@@ -97,6 +97,7 @@ def run(job: Job) -> StepOutcome:
                 fps,
                 model,
                 focal,
+                solve=solves(data, summary.tid, selected),
                 up=scene.up if scene.trusted else None,
                 track=per_frame.get(summary.tid),
             )
@@ -176,6 +177,13 @@ def run(job: Job) -> StepOutcome:
             "strays": [list(stray) for stray in people.strays],
         },
     )
+
+
+def solves(data: tracklets.Tracklets, tid: int, selected: list[int]) -> bool:
+    """Whether track `tid` goes through the clip-level solver: every 4D-Humans track (its solved root
+    path is what the camera's up is estimated from), only the exported embedded ones (the up is
+    estimated from the per-frame fit either way, so a track left out needs none of the solver)."""
+    return tid in selected or not data.embedded
 
 
 def per_frame_tracks(
