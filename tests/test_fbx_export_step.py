@@ -4,6 +4,7 @@ and GLB, read back with ufbx and pygltflib: the video's timeline, one armature p
 from __future__ import annotations
 
 import json
+import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -274,3 +275,48 @@ def test_a_blender_crash_fails_the_step_with_its_output(tmp_path: Path, body: st
         assert "EXCEPTION_ACCESS_VIOLATION" in str(raised.value)  # the log's tail is in the message
     assert "Blender 4.0 (fake)" in job.log_path("fbx_export").read_text()
     assert not (job.export_dir / "animation_track1.fbx").exists()
+
+
+def test_the_report_is_drawn_while_blender_writes_and_taken_by_packaging(tmp_path: Path) -> None:
+    from mocapd.report import assets
+    from mocapd.report.layout import plot_name
+
+    job = make_job(tmp_path, {2: load_track("walk")}, formats=["fbx"])
+    fbx_export.run(job)
+    ahead = job.work_dir / assets.AHEAD_DIR
+    assert (ahead / assets.AHEAD_RECORD).is_file() and (ahead / plot_name(2)).is_file()
+    report = packaging_step.run(job).data["report"]
+    assert report["drawn_during"] == "fbx_export" and not ahead.exists()
+    assert report["people"]["2"]["files"] == ["animation.fbx"]
+    assert (job.package_dir / report["people"]["2"]["plots"]).is_file()
+    # A motion written again since (smoothing run again) is drawn again by the packaging step.
+    fbx_export.run(job)
+    trackfile.save(load_track("run"), job.track_path(2))
+    report = packaging_step.run(job).data["report"]
+    assert "drawn_during" not in report and not ahead.exists()
+    assert (job.package_dir / report["people"]["2"]["plots"]).is_file()
+
+
+def test_blender_is_stopped_when_the_work_done_meanwhile_fails(tmp_path: Path) -> None:
+    import os
+
+    from mocapd.export.blender import FbxExport, run_blender
+
+    config = Config()
+    config.blender.executable = fake_blender(tmp_path, f"echo $$ > {tmp_path / 'pid'}; sleep 60")
+    exports = [FbxExport.single(tmp_path / "m.npz", tmp_path / "out.fbx")]
+
+    def failing() -> None:
+        for _ in range(200):
+            if (tmp_path / "pid").is_file() and (tmp_path / "pid").read_text().strip():
+                break
+            time.sleep(0.05)
+        raise RuntimeError("drawing failed")
+
+    started = time.monotonic()
+    with pytest.raises(RuntimeError, match="drawing failed"):
+        run_blender(config, exports, tmp_path / "request.json", tmp_path / "log", 120.0, meanwhile=failing)
+    assert time.monotonic() - started < 30.0
+    pid = int((tmp_path / "pid").read_text())
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)

@@ -13,6 +13,8 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,9 +98,16 @@ def signal_name(number: int) -> str:
 
 
 def run_blender(
-    config: Config, exports: list[FbxExport], request_path: Path, log_path: Path, timeout: float
+    config: Config,
+    exports: list[FbxExport],
+    request_path: Path,
+    log_path: Path,
+    timeout: float,
+    meanwhile: Callable[[], None] | None = None,
 ) -> None:
-    """Write all `exports` in one Blender process; JobError (TransientError on timeout) names the cause."""
+    """Write all `exports` in one Blender process; JobError (TransientError on timeout) names the cause.
+
+    meanwhile: work of this process done while Blender runs (Blender keeps one core busy)."""
     usable, description = find_blender(config)
     if not usable:
         raise JobError(description)
@@ -131,11 +140,16 @@ def run_blender(
             env=environment,
             start_new_session=True,
         )
+        started = time.monotonic()
         try:
-            code = process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
+            if meanwhile is not None:
+                meanwhile()
+            code = process.wait(timeout=max(0.0, timeout - (time.monotonic() - started)))
+        except BaseException as error:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+            if not isinstance(error, subprocess.TimeoutExpired):
+                raise  # the work done meanwhile failed: Blender is not left running
             raise TransientError(f"Blender did not finish the FBX export within {timeout:.0f} s") from None
     if code != 0:
         cause = f"exit code {code}" if code > 0 else f"killed by {signal_name(-code)}"

@@ -6,9 +6,12 @@ the outbox publishes both beside the result. A failure here is a warning: the an
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 import shutil
 import time
+from pathlib import Path
 from typing import Any
 
 from mocapd.errors import JobError
@@ -35,12 +38,83 @@ def person_files(job: Job, tid: int, single: bool, result: str) -> list[str]:
     return names
 
 
+# Where the export step draws the preview ahead, while Blender writes the FBX (work folder), and the
+# record of what it was drawn from: the packaging step takes it only where that is still so.
+AHEAD_DIR = ".preview-ahead"
+AHEAD_RECORD = "drawn.json"
+
+
 def build(job: Job, result: str, single: bool) -> tuple[dict[str, Any], list[str]]:
-    """Write the report's files; (figures for the step's data, warnings)."""
-    started, cpu_started = time.monotonic(), time.process_time()
+    """Write the report's files; (figures for the step's data, warnings). The preview and plots are
+    the export step's (draw_ahead) where they were drawn from the same motions, else drawn here."""
     folder = job.package_dir / PREVIEW_DIR
     shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
+    ahead = taken_ahead(job, folder)
+    if ahead is not None:
+        data, warnings = ahead
+    else:
+        folder.mkdir(parents=True)
+        data, warnings = draw(job, folder)
+    for tid, entry in data["people"].items():
+        entry["files"] = person_files(job, int(tid), single, result)
+    return data, warnings
+
+
+def draw_ahead(job: Job) -> None:
+    """The preview and plots drawn into the work folder for the packaging step (build), with a record
+    of the motions they show; a failure leaves nothing, and the packaging step draws them itself."""
+    folder = job.work_dir / AHEAD_DIR
+    shutil.rmtree(folder, ignore_errors=True)
+    try:
+        folder.mkdir(parents=True)
+        data, warnings = draw(job, folder)
+        record = {"inputs": inputs(job), "data": data, "warnings": warnings}
+        staging = folder / f".{AHEAD_RECORD}.partial"
+        staging.write_text(json.dumps(record), encoding="utf-8")
+        staging.replace(folder / AHEAD_RECORD)
+    except Exception:  # the packaging step draws them again, and says what fails there
+        log.exception("drawing the preview ahead failed")
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def taken_ahead(job: Job, folder: Path) -> tuple[dict[str, Any], list[str]] | None:
+    """The preview draw_ahead made, moved to `folder`, with its figures and warnings; None where there
+    is none or it shows other motions than the job's now (a step run again since)."""
+    ahead = job.work_dir / AHEAD_DIR
+    try:
+        record = json.loads((ahead / AHEAD_RECORD).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        shutil.rmtree(ahead, ignore_errors=True)
+        return None
+    if not isinstance(record, dict) or record.get("inputs") != inputs(job):
+        shutil.rmtree(ahead, ignore_errors=True)
+        return None
+    (ahead / AHEAD_RECORD).unlink()
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    ahead.replace(folder)
+    return record["data"] | {"drawn_during": "fbx_export"}, list(record["warnings"])
+
+
+def inputs(job: Job) -> dict[str, Any]:
+    """What the preview is drawn from: the options, the people and their motion files (size, mtime)."""
+    files = {}
+    for tid in job.selected_tracks:
+        for path in (job.track_path(tid), job.motion_path(tid)):
+            try:
+                stat = path.stat()
+            except OSError:
+                continue
+            files[str(path)] = [stat.st_size, stat.st_mtime_ns]
+    return {
+        "options": json.loads(json.dumps(dataclasses.asdict(job.options), default=str)),
+        "tracks": list(job.selected_tracks),
+        "files": files,
+    }
+
+
+def draw(job: Job, folder: Path) -> tuple[dict[str, Any], list[str]]:
+    """The preview video, poster, thumbnails and plots in `folder`; (figures, warnings)."""
+    started, cpu_started = time.monotonic(), time.process_time()
     warnings: list[str] = []
     people = []
     for tid in job.selected_tracks:
@@ -58,7 +132,7 @@ def build(job: Job, result: str, single: bool) -> tuple[dict[str, Any], list[str
             "last_time": round(float(raw.time[-1]), 3),
             "airborne_share": round(plots.airborne_share(person), 4),
             "colour": "#{:02x}{:02x}{:02x}".format(*person.colour),
-            "files": person_files(job, person.tid, single, result),
+            "files": [],
         }
     if people and job.video_info is not None:
         written = preview.write(job, people, folder, PREVIEW_NAME)

@@ -25,6 +25,7 @@ from mocapd.export.packaging import (
 )
 from mocapd.export.prepare import TPOSE_SHIFT, PrepareSettings, prepare
 from mocapd.job import Job, StepOutcome
+from mocapd.report import assets
 
 STEP = states.FBX_EXPORT
 # Share of the step's timeout that Blender may take, leaving time to report a timeout cleanly.
@@ -143,7 +144,15 @@ def run(job: Job) -> StepOutcome:
         if fbx_exports:
             job.report_progress(STEP, 0.3, f"Blender is writing {len(fbx_exports)} FBX file(s)")
             timeout = job.config.timeouts.for_step(STEP) * BLENDER_TIMEOUT_SHARE
-            run_blender(job.config, fbx_exports, Path(scratch) / "request.json", job.log_path(STEP), timeout)
+            # The report's preview and plots (the packaging step's) are drawn while Blender writes.
+            run_blender(
+                job.config,
+                fbx_exports,
+                Path(scratch) / "request.json",
+                job.log_path(STEP),
+                timeout,
+                meanwhile=lambda: assets.draw_ahead(job),
+            )
     files += scene_files
     scene = {
         "files": scene_files,
