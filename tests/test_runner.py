@@ -296,3 +296,15 @@ def test_a_job_that_keeps_killing_the_daemon_fails_after_the_attempts(
     record = job_store.job(job_id)
     assert record is not None and record.state == states.FAILED
     assert "gave up after 2 attempts: the daemon stopped during video check each time" in (record.error or "")
+
+
+def test_the_forkserver_preloads_every_step_module_and_each_one_exists() -> None:
+    import importlib.util
+
+    from mocapd.service.runner import preloaded
+
+    names = preloaded()
+    # The forkserver skips a module that does not import, silently: each of mocapd's must be a real one.
+    assert all(importlib.util.find_spec(name) is not None for name in names if name.startswith("mocapd"))
+    assert {f"mocapd.steps.{step}" for step in states.STEPS} <= set(names)
+    assert {f"tests.stages.{step}" for step in states.STEPS} <= set(preloaded("tests.stages"))
