@@ -436,3 +436,38 @@ def test_a_hanging_blender_is_killed_at_the_timeout(tmp_path: Path) -> None:
             timeout=1,
         )
     assert not out.exists()
+
+
+def test_blender_starts_before_its_motions_are_written_and_waits_for_them(tmp_path: Path) -> None:
+    import time
+
+    # A stand-in executable (test-only): says it started, then writes the file once told to go.
+    started, told = tmp_path / "started", tmp_path / "told"
+    out = tmp_path / "out.fbx"
+    executable = tmp_path / "blender"
+    executable.write_text(f'#!/bin/sh\ntouch {started}\nread line\necho "$line" > {told}\ntouch {out}\n')
+    executable.chmod(0o755)
+    config = Config()
+    config.blender.executable = str(executable)
+    seen: list[bool] = []
+
+    def write_motions() -> None:
+        for _ in range(200):
+            if started.exists():
+                break
+            time.sleep(0.05)
+        seen.append(started.exists() and not told.exists())
+
+    exports = [FbxExport.single(tmp_path / "m.npz", out)]
+    run_blender(config, exports, tmp_path / "request.json", tmp_path / "log.txt", 60.0, before=write_motions)
+    assert seen == [True]  # Blender ran while the motions were being written, and had not gone on
+    assert told.read_text().strip() == export_motion.GO_AHEAD and out.is_file()
+
+
+def test_a_waiting_blender_told_nothing_exports_nothing(tmp_path: Path) -> None:
+    request = tmp_path / "request.json"
+    request.write_text(json.dumps({"exports": [{"out": str(tmp_path / "a.fbx"), "armatures": []}]}))
+    command = [sys.executable, "-m", "mocapd.export.blender_scene", "--request", str(request), "--wait"]
+    finished = subprocess.run(command, input=b"", capture_output=True, timeout=120, check=False)
+    assert finished.returncode == 2 and b"nothing exported" in finished.stdout
+    assert not (tmp_path / "a.fbx").exists()

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from mocapd.config import Config
 from mocapd.errors import JobError, TransientError
-from mocapd.export.motion import ARMATURE_NAME
+from mocapd.export.motion import ARMATURE_NAME, GO_AHEAD
 
 SCENE_SCRIPT = Path(__file__).with_name("blender_scene.py")
 SCENE_MODULE = "mocapd.export.blender_scene"
@@ -61,9 +61,10 @@ def find_blender(config: Config) -> tuple[bool, str]:
     return True, f"bpy module of {sys.executable}"
 
 
-def command(config: Config, request_path: Path) -> list[str]:
-    """The child process's command line for a request."""
+def command(config: Config, request_path: Path, wait: bool = False) -> list[str]:
+    """The child process's command line for a request; wait: it reads the go-ahead from stdin first."""
     executable = config.blender.executable
+    arguments = ["--request", str(request_path)] + (["--wait"] if wait else [])
     if executable:
         return [
             executable,
@@ -74,10 +75,9 @@ def command(config: Config, request_path: Path) -> list[str]:
             "--python",
             str(SCENE_SCRIPT),
             "--",
-            "--request",
-            str(request_path),
+            *arguments,
         ]
-    return [sys.executable, "-m", SCENE_MODULE, "--request", str(request_path)]
+    return [sys.executable, "-m", SCENE_MODULE, *arguments]
 
 
 def log_tail(log_path: Path) -> str:
@@ -97,6 +97,17 @@ def signal_name(number: int) -> str:
         return f"signal {number}"
 
 
+def go_ahead(process: subprocess.Popen[bytes]) -> None:
+    """Tell a waiting Blender that its motion files are written; one that has ended already says why
+    through its exit code."""
+    assert process.stdin is not None
+    try:
+        process.stdin.write(f"{GO_AHEAD}\n".encode())
+        process.stdin.close()
+    except BrokenPipeError:
+        pass
+
+
 def run_blender(
     config: Config,
     exports: list[FbxExport],
@@ -104,9 +115,11 @@ def run_blender(
     log_path: Path,
     timeout: float,
     meanwhile: Callable[[], None] | None = None,
+    before: Callable[[], None] | None = None,
 ) -> None:
     """Write all `exports` in one Blender process; JobError (TransientError on timeout) names the cause.
 
+    before: what writes the exports' motion files, run while Blender starts (it waits for them);
     meanwhile: work of this process done while Blender runs (Blender keeps one core busy)."""
     usable, description = find_blender(config)
     if not usable:
@@ -128,13 +141,14 @@ def run_blender(
         filter(None, [str(PACKAGE_ROOT), environment.get("PYTHONPATH", "")])
     )
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    line = command(config, request_path, wait=before is not None)
     with open(log_path, "ab") as log:
-        log.write(f"$ {' '.join(command(config, request_path))}\n".encode())
+        log.write(f"$ {' '.join(line)}\n".encode())
         log.flush()
         # Its own session, so a timeout kills Blender and anything it started.
         process = subprocess.Popen(
-            command(config, request_path),
-            stdin=subprocess.DEVNULL,
+            line,
+            stdin=subprocess.DEVNULL if before is None else subprocess.PIPE,
             stdout=log,
             stderr=subprocess.STDOUT,
             env=environment,
@@ -142,6 +156,9 @@ def run_blender(
         )
         started = time.monotonic()
         try:
+            if before is not None:
+                before()
+                go_ahead(process)
             if meanwhile is not None:
                 meanwhile()
             code = process.wait(timeout=max(0.0, timeout - (time.monotonic() - started)))

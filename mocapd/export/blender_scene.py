@@ -26,6 +26,7 @@ from bpy_extras import anim_utils  # noqa: E402
 from mocapd.export import motion as export_motion  # noqa: E402
 
 ARMATURE_NAME = export_motion.ARMATURE_NAME
+GO = export_motion.GO_AHEAD
 
 
 def frame_rate(fps: float) -> tuple[int, float]:
@@ -241,7 +242,14 @@ def script_arguments(argv: list[str]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Write the FBX files a request lists (runs inside Blender).")
     parser.add_argument("--request", type=Path, required=True, help="request JSON written by mocapd")
+    parser.add_argument(
+        "--wait", action="store_true", help=f"read {GO!r} from stdin first: the motions are being written"
+    )
     arguments = parser.parse_args(script_arguments(sys.argv if argv is None else argv))
+    # Started before its motions were written (Blender's start overlaps their preparation).
+    if arguments.wait and sys.stdin.readline().strip() != GO:
+        print("mocapd stopped before the motions were written; nothing exported", flush=True)
+        return 2
     run_request(arguments.request)
     return 0
 

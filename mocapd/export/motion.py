@@ -12,6 +12,8 @@ import numpy as np
 
 # A one-person file's armature: Unreal's importer drops a root node of this name, keeping the bones.
 ARMATURE_NAME = "Armature"
+# The line the exporter sends a Blender started with --wait once the motion files are written.
+GO_AHEAD = "go"
 # A leaf bone (nothing to point to) continues its parent's direction for this share of its own offset.
 LEAF_SHARE = 0.5
 # The shortest bone drawn (Blender drops zero-length bones), metres.

@@ -106,45 +106,54 @@ def run(job: Job) -> StepOutcome:
     # Every person in one file as well, when there are several (one person's file is already that).
     scene_formats = [fmt for fmt in SCENE_FORMATS if fmt in formats] if len(job.selected_tracks) > 1 else []
     armatures: list[tuple[str, ExportMotion]] = []
+    scene_files = [scene_file_name(extension) for extension in scene_formats]
     with tempfile.TemporaryDirectory(dir=job.work_dir, prefix=".export-") as scratch:
-        fbx_exports: list[FbxExport] = []
-        scene_armatures: list[tuple[str, Path]] = []
-        for position, tid in enumerate(job.selected_tracks):
-            track = trackfile.load(job.motion_path(tid))
-            prepared = prepare(track, settings)
-            motion = prepared.motion
-            reports[str(tid)] = prepared.report
-            locking = prepared.report.get("foot_locking")
-            if locking is not None and not any(locking["contact_share"]):
-                outcome.warnings.append(
-                    f"track {tid}: no foot contact found, so foot locking changed nothing"
-                )
-            names = [export_file_name(tid, extension) for extension in formats]
-            entry = {"tid": tid, "frames": motion.frame_count, "fps": motion.fps, "files": names}
-            manifest.append(entry | timeline(track, motion, formats, shift))
-            files += names
-            armatures.append((armature_name(tid), motion))
-            if "bvh" in formats:
-                write_bvh(motion, export_dir / export_file_name(tid, "bvh"))
-            if write_glb is not None:
-                write_glb(motion, export_dir / export_file_name(tid, "glb"))
-            if "fbx" in formats:
-                motion_path = Path(scratch) / f"track{tid}.npz"
-                export_motion.save(motion, motion_path)
-                fbx_exports.append(FbxExport.single(motion_path, export_dir / export_file_name(tid, "fbx")))
-                scene_armatures.append((armature_name(tid), motion_path))
-            job.report_progress(
-                STEP, 0.3 * (position + 1) / len(job.selected_tracks), f"prepared track {tid}"
-            )
-        scene_files = [scene_file_name(extension) for extension in scene_formats]
-        if write_glb_scene is not None and "glb" in scene_formats:
-            write_glb_scene(armatures, export_dir / scene_file_name("glb"))
+        # Known before any motion is prepared, so that Blender starts (about a second) meanwhile.
+        motion_paths = {tid: Path(scratch) / f"track{tid}.npz" for tid in job.selected_tracks}
+        fbx_exports = [
+            FbxExport.single(motion_paths[tid], export_dir / export_file_name(tid, "fbx"))
+            for tid in job.selected_tracks
+            if "fbx" in formats
+        ]
         if "fbx" in scene_formats:
+            scene_armatures = [(armature_name(tid), motion_paths[tid]) for tid in job.selected_tracks]
             fbx_exports.append(FbxExport(export_dir / scene_file_name("fbx"), scene_armatures))
+
+        def prepare_all() -> None:
+            """Every track prepared and written: BVH, GLB, and the motion files Blender reads."""
+            for position, tid in enumerate(job.selected_tracks):
+                track = trackfile.load(job.motion_path(tid))
+                prepared = prepare(track, settings)
+                motion = prepared.motion
+                reports[str(tid)] = prepared.report
+                locking = prepared.report.get("foot_locking")
+                if locking is not None and not any(locking["contact_share"]):
+                    outcome.warnings.append(
+                        f"track {tid}: no foot contact found, so foot locking changed nothing"
+                    )
+                names = [export_file_name(tid, extension) for extension in formats]
+                entry = {"tid": tid, "frames": motion.frame_count, "fps": motion.fps, "files": names}
+                manifest.append(entry | timeline(track, motion, formats, shift))
+                files.extend(names)
+                armatures.append((armature_name(tid), motion))
+                if "bvh" in formats:
+                    write_bvh(motion, export_dir / export_file_name(tid, "bvh"))
+                if write_glb is not None:
+                    write_glb(motion, export_dir / export_file_name(tid, "glb"))
+                if "fbx" in formats:
+                    export_motion.save(motion, motion_paths[tid])
+                job.report_progress(
+                    STEP, 0.3 * (position + 1) / len(job.selected_tracks), f"prepared track {tid}"
+                )
+            if write_glb_scene is not None and "glb" in scene_formats:
+                write_glb_scene(armatures, export_dir / scene_file_name("glb"))
+            if fbx_exports:
+                job.report_progress(STEP, 0.3, f"Blender is writing {len(fbx_exports)} FBX file(s)")
+
         if fbx_exports:
-            job.report_progress(STEP, 0.3, f"Blender is writing {len(fbx_exports)} FBX file(s)")
             timeout = job.config.timeouts.for_step(STEP) * BLENDER_TIMEOUT_SHARE
-            # The report's preview and plots (the packaging step's) are drawn while Blender writes.
+            # Blender starts while the motions are prepared, and writes while the report's preview and
+            # plots (the packaging step's) are drawn.
             run_blender(
                 job.config,
                 fbx_exports,
@@ -152,7 +161,10 @@ def run(job: Job) -> StepOutcome:
                 job.log_path(STEP),
                 timeout,
                 meanwhile=lambda: assets.draw_ahead(job),
+                before=prepare_all,
             )
+        else:
+            prepare_all()
     files += scene_files
     scene = {
         "files": scene_files,
