@@ -103,17 +103,15 @@ def create_landmarker(
     min_detection_confidence: float = 0.5,
     min_presence_confidence: float = 0.5,
     min_tracking_confidence: float = 0.5,
-    video: bool = True,
 ) -> Any:
-    """A PoseLandmarker on the bundled models (call `close()` when done): VIDEO mode, following people
-    from frame to frame, or (`video` False) IMAGE mode, each image looked at afresh."""
+    """A PoseLandmarker in VIDEO mode on the bundled models (call `close()` when done)."""
     from mediapipe.tasks.python.core.base_options import BaseOptions
     from mediapipe.tasks.python.vision import pose_landmarker
     from mediapipe.tasks.python.vision.core.vision_task_running_mode import VisionTaskRunningMode
 
     options = pose_landmarker.PoseLandmarkerOptions(
         base_options=BaseOptions(model_asset_path=str(ensure_task_file(cache_dir))),
-        running_mode=VisionTaskRunningMode.VIDEO if video else VisionTaskRunningMode.IMAGE,
+        running_mode=VisionTaskRunningMode.VIDEO,
         num_poses=max_people,
         min_pose_detection_confidence=min_detection_confidence,
         min_pose_presence_confidence=min_presence_confidence,

@@ -19,7 +19,6 @@ import mediapipe
 import numpy as np
 
 from mocapd import decode
-from mocapd.backends.embedded import posemodel, separate
 from mocapd.backends.embedded.posefinder import Posed, PoseFinder, share_inside
 from mocapd.backends.embedded.tracker import Detection, Tracker, box_from_points, iou, same_person
 from mocapd.errors import JobError
@@ -154,10 +153,6 @@ class TrackingState:
     frame_times: list[tuple[int, float]] = field(default_factory=list)
     size: tuple[int, int] = (0, 0)
     preview: PreviewWriter | None = None
-    # Where each person was last seen (mocapd.backends.embedded.separate), and the landmarker that
-    # looks afresh at a frame with the others painted out (made when first needed).
-    seen: dict[int, separate.Seen] = field(default_factory=dict)
-    fresh: Any = None
 
     def detections(
         self, posed: Posed[decode.DecodedFrame]
@@ -179,44 +174,6 @@ class TrackingState:
         found = merge_detections(main, scout)
         return len(merge_hidden(found, hidden, posed.painted or [], posed.item.scale)) > len(found)
 
-    def separate(
-        self, assigned: list[tuple[int, Detection]], frame: decode.DecodedFrame
-    ) -> list[tuple[int, Detection]]:
-        """Each person with someone else in their crop (found in this frame, or hidden and seen
-        lately) posed again on the frame with the others' bones painted out, where that look finds them."""
-        current = {tid: separate.seen(found, frame.time) for tid, found in assigned}
-        people = current | separate.held(self.seen, set(current), frame.time)
-        result = []
-        for tid, detection in assigned:
-            others = separate.behind_in_crop(
-                detection, [seen for other, seen in people.items() if other != tid]
-            )
-            if others:
-                if self.fresh is None:
-                    self.fresh = posemodel.create_landmarker(
-                        separate.FRESH_PEOPLE, cache_dir=self.job.config.state_path / "models", video=False
-                    )
-                painted = separate.paint_bones(
-                    np.ascontiguousarray(frame.image[..., :3]), [seen.points * frame.scale for seen in others]
-                )
-                look = self.fresh.detect(
-                    mediapipe.Image(image_format=mediapipe.ImageFormat.SRGB, data=painted)
-                )
-                height, width = frame.image.shape[:2]
-                candidates = detections_from_result(look, width, height, frame.scale, self.size)
-                fresh = separate.matching(detection, candidates)
-                if fresh is not None and separate.disagreement(detection, fresh) > separate.DISAGREE_SHARE:
-                    detection = separate.reposed(detection, fresh)
-            result.append((tid, detection))
-            self.seen[tid] = separate.seen(detection, frame.time)
-        return result
-
-    def close(self) -> None:
-        """Release the fresh look's landmarker."""
-        if self.fresh is not None:
-            self.fresh.close()
-            self.fresh = None
-
     def take(self, posed: Posed[decode.DecodedFrame]) -> None:
         """One posed frame: its people to the tracker, their measurements to their tracks."""
         frame = posed.item
@@ -228,7 +185,7 @@ class TrackingState:
             # Before anything is drawn on the frame.
             detection.look = appearance.describe(frame.image, detection.image_points * frame.scale)
         found = merge_hidden(merge_detections(main, scout), hidden, posed.painted or [], frame.scale)
-        assigned = self.separate(self.tracker.update(found, frame.time), frame)
+        assigned = self.tracker.update(found, frame.time)
         for tid, detection in assigned:
             record = self.records.setdefault(tid, TrackRecord())
             world, visibility = cast(tuple[np.ndarray, np.ndarray], detection.payload)
@@ -313,7 +270,6 @@ def track_video(job: Job) -> StepOutcome:
         for pending in taking:
             pending.cancel()
         taker.shutdown(wait=True)
-        state.close()
         frames.close()  # stops the decoding thread when tracking fails part-way
         finder.close()
         if keeper is not None:
