@@ -8,6 +8,13 @@ quarter turn about the upper arm for 7 frames). Each frame of each arm has two h
 and mirrored; the chosen sequence (Viterbi) is the one whose elbows bend closest to about their
 hinge axis, at a cost for every mirrored frame and for the wrist's jump where the hypothesis
 changes, so that a stretch turns over only where its ends meet (the ray passes near the elbow).
+The elbow's depth is as open: with the shoulder placed and the upper arm's length known it lies at
+one of two points on its ray, the mirror about the shoulder (MultiPerson cam03: an upper arm raised
+72 degrees behind the torso's plane, past any shoulder's reach). So each frame of each arm has four
+hypotheses (HYPOTHESES), as for the legs (legs.py): the elbow kept or mirrored about the shoulder, the
+wrist kept, mirrored about the kept elbow, or at either point of its ray about the mirrored one. The
+upper arm behind the torso's plane further than a shoulder reaches (SHOULDER_REACH_DEG) costs too,
+and every part moved off the model's guess (the 3D prior) FLIP_COST.
 The solver asks twice: of the model's landmarks as placed, and of the pose fit's first pass.
 """
 
@@ -15,6 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from mocapd.motion.ik import unit
 from mocapd.motion.landmarks import MEDIAPIPE_INDEX
 from mocapd.motion.solver import depthflip, posefit
 
@@ -31,6 +39,21 @@ FLIP_COST = 1.0
 JUMP_SCALE_M = 0.05
 # The landmarks that move with the wrist (the hand), per side.
 HAND_PARTS = ("wrist", "pinky", "index", "thumb")
+# Hypotheses: (elbow mirrored about the shoulder, which wrist): None as placed, "mirrored" about the
+# kept elbow, or 0/1 the nearer/farther point of its ray about the mirrored elbow.
+HYPOTHESES = ((False, None), (False, "mirrored"), (True, 0), (True, 1))
+# How far an upper arm reaches behind the torso's plane (degrees), by how high it points (degrees above
+# the shoulders' level): at or above that level a shoulder takes it 30-45 behind, lower down further
+# (the real motions in tests/data: 72 behind, a backflip's swing, pointing 10+ degrees down).
+SHOULDER_REACH_DEG = ((-90.0, 90.0), (-20.0, 80.0), (0.0, 45.0), (90.0, 45.0))
+# The sine beyond that reach that costs one unit: a shoulder past it is implausible, not a bent hinge.
+SHOULDER_SCALE = 0.03
+# Cost of an elbow mirrored about its shoulder, in those units: the model misjudges an upper arm's
+# depth more rarely than a forearm's, and where the upper arm lies near the image's plane its mirror
+# nearly meets it (a run's arms seen from the side): there nothing is to be gained by moving it.
+ELBOW_FLIP_COST = 3.0
+# How far the wrist's ray may miss its forearm's sphere about a mirrored elbow that costs one unit (m).
+MISS_SCALE_M = 0.05
 
 
 def mirrored_wrists(positions: np.ndarray, elbow: int, wrist: int) -> np.ndarray:
@@ -47,40 +70,89 @@ def misalignments(positions: np.ndarray, arm: tuple[int, ...], wrists: np.ndarra
     return depthflip.misalignments(positions[:, shoulder], positions[:, elbow], wrists, axis)
 
 
-def choose(
-    kept: np.ndarray, mirrored: np.ndarray, forearm_kept: np.ndarray, forearm_mirrored: np.ndarray
-) -> np.ndarray:
-    """(N,) True where the mirrored hypothesis is taken: misalignments (N,) of each, forearm vectors (N, 3) of each."""
-    unary = np.nan_to_num(np.stack([kept, mirrored], axis=1)) / MISALIGNMENT_SCALE
-    unary[:, 1] += FLIP_COST
-    forearms = np.stack([forearm_kept, forearm_mirrored], axis=1)  # (N, 2, 3)
-    jump = np.nan_to_num(np.linalg.norm(forearms[1:, None, :] - forearms[:-1, :, None], axis=-1))
-    return depthflip.viterbi(unary, (jump / JUMP_SCALE_M) ** 2).astype(bool)
+def hypotheses(positions: np.ndarray, side: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """((N, H, 3) elbows, (N, H, 3) wrists, (N, H) how far a wrist's ray misses its forearm's length (m))."""
+    shoulder, elbow, wrist = (
+        positions[:, MEDIAPIPE_INDEX[f"{side}_{name}"]] for name in ("shoulder", "elbow", "wrist")
+    )
+    forearm = np.linalg.norm(wrist - elbow, axis=-1)
+    mirrored_elbow = depthflip.mirrored_on_ray(elbow, shoulder)
+    about_mirrored, missed = depthflip.on_ray_at(wrist, mirrored_elbow, forearm)
+    elbows = np.stack([elbow, elbow, mirrored_elbow, mirrored_elbow], axis=1)
+    wrists = np.stack(
+        [wrist, depthflip.mirrored_on_ray(wrist, elbow), about_mirrored[:, 0], about_mirrored[:, 1]], axis=1
+    )
+    misses = np.stack([np.zeros_like(missed), np.zeros_like(missed), missed, missed], axis=1)
+    return elbows, wrists, misses
+
+
+def behind_shoulder(positions: np.ndarray, side: str, elbows: np.ndarray) -> np.ndarray:
+    """(N, H) how far each hypothesis' upper arm reaches behind the torso's plane past a shoulder's
+    reach (SHOULDER_REACH_DEG, the sine of the angle beyond it; 0 within it)."""
+    shoulders = positions[:, [MEDIAPIPE_INDEX[f"{name}_shoulder"] for name in ("left", "right")]]
+    hips = positions[:, [MEDIAPIPE_INDEX[f"{name}_hip"] for name in ("left", "right")]]
+    lateral = unit(shoulders[:, 0] - shoulders[:, 1])
+    forward = unit(np.cross(lateral, shoulders.mean(axis=1) - hips.mean(axis=1)))
+    up = np.cross(forward, lateral)
+    arm = unit(elbows - positions[:, None, MEDIAPIPE_INDEX[f"{side}_shoulder"]])
+    behind = -np.sum(arm * forward[:, None], axis=-1)
+    raised = np.degrees(np.arcsin(np.clip(np.sum(arm * up[:, None], axis=-1), -1.0, 1.0)))
+    heights, reaches = np.array(SHOULDER_REACH_DEG).T
+    reach = np.sin(np.radians(np.interp(raised, heights, reaches)))
+    return np.maximum(behind - reach, 0.0)
+
+
+def unary_costs(positions: np.ndarray, side: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """((N, H) costs before the jumps, elbows, wrists): each hypothesis' elbow off its hinge
+    (MISALIGNMENT_SCALE), its upper arm past the shoulder's reach (SHOULDER_SCALE), its wrist's ray off
+    the forearm's sphere (MISS_SCALE_M, squared) and FLIP_COST (ELBOW_FLIP_COST) per part moved off the model's guess."""
+    elbows, wrists, misses = hypotheses(positions, side)
+    left, right = (posefit.FITTED[index] for index in posefit.SHOULDERS)
+    axis = positions[:, right] - positions[:, left]
+    shoulder = positions[:, MEDIAPIPE_INDEX[f"{side}_shoulder"]]
+    costs = np.zeros(elbows.shape[:2])
+    for index, (elbow_moved, wrist) in enumerate(HYPOTHESES):
+        hinge = depthflip.misalignments(shoulder, elbows[:, index], wrists[:, index], axis)
+        costs[:, index] = np.nan_to_num(hinge) / MISALIGNMENT_SCALE
+        costs[:, index] += ELBOW_FLIP_COST * int(elbow_moved) + FLIP_COST * int(wrist is not None)
+    costs += np.nan_to_num(behind_shoulder(positions, side, elbows)) / SHOULDER_SCALE
+    costs += np.nan_to_num(misses / MISS_SCALE_M) ** 2
+    return costs, elbows, wrists
+
+
+def choose(unary: np.ndarray, upper_arms: np.ndarray, forearms: np.ndarray) -> np.ndarray:
+    """(N,) the hypothesis taken per frame: unary costs (N, H), each hypothesis' upper arm and forearm
+    vectors (N, H, 3); the jumps of both between neighbouring rows are charged per JUMP_SCALE_M."""
+    jump = np.zeros((unary.shape[0] - 1, unary.shape[1], unary.shape[1]))
+    for vectors in (upper_arms, forearms):
+        steps = np.linalg.norm(vectors[1:, None, :] - vectors[:-1, :, None], axis=-1)
+        jump += (np.nan_to_num(steps) / JUMP_SCALE_M) ** 2
+    return depthflip.viterbi(unary, jump)
 
 
 def repair(positions: np.ndarray, world: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
     """(positions, world, frames mirrored): fitted landmarks (N, 33, 3) and the model's world landmarks
-    (N, 33, 3, the depth prior in the camera's axes) with each chosen stretch's hand mirrored in depth."""
+    (N, 33, 3, the depth prior in the camera's axes) with each chosen stretch's elbow and hand moved."""
     positions, world = positions.copy(), world.copy()
     mirrored_frames = np.zeros(positions.shape[0], dtype=bool)
-    for side, arm in zip(("left", "right"), posefit.ARMS, strict=True):
-        elbow, wrist = (MEDIAPIPE_INDEX[f"{side}_{name}"] for name in ("elbow", "wrist"))
-        if positions.shape[0] < 2:
-            continue
-        # Where a landmark is missing the mirror is the wrist itself: nothing to choose there.
-        wrists = mirrored_wrists(positions, elbow, wrist)
-        wrists = np.where(np.isfinite(wrists).all(axis=1, keepdims=True), wrists, positions[:, wrist])
-        flip = choose(
-            misalignments(positions, arm, positions[:, wrist]),
-            misalignments(positions, arm, wrists),
-            positions[:, wrist] - positions[:, elbow],
-            wrists - positions[:, elbow],
+    if positions.shape[0] < 2:
+        return positions, world, 0
+    rows = np.arange(positions.shape[0])
+    for side in ("left", "right"):
+        shoulder, elbow, wrist = (
+            MEDIAPIPE_INDEX[f"{side}_{name}"] for name in ("shoulder", "elbow", "wrist")
         )
+        unary, elbows, wrists = unary_costs(positions, side)
+        chosen = choose(unary, elbows - positions[:, None, shoulder], wrists - elbows)
+        flip = chosen > 0
         if not flip.any():
             continue
-        shift = (wrists - positions[:, wrist])[flip]
+        # Where a landmark is missing nothing moves.
+        elbow_shift = np.nan_to_num(elbows[rows, chosen] - positions[:, elbow])
+        wrist_shift = np.nan_to_num(wrists[rows, chosen] - positions[:, wrist])
         hand = np.array([MEDIAPIPE_INDEX[f"{side}_{part}"] for part in HAND_PARTS])
-        positions[np.ix_(flip, hand)] += shift[:, None]
-        world[np.ix_(flip, hand)] += shift[:, None]
+        for values in (positions, world):
+            values[flip, elbow] += elbow_shift[flip]
+            values[np.ix_(flip, hand)] += wrist_shift[flip, None]
         mirrored_frames |= flip
     return positions, world, int(np.count_nonzero(mirrored_frames))
