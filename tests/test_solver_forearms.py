@@ -7,7 +7,7 @@ import pytest
 
 from mocapd import skeleton
 from mocapd.motion.landmarks import MEDIAPIPE_INDEX
-from mocapd.motion.solver import forearms
+from mocapd.motion.solver import depthflip, forearms
 from mocapd.motion.worldframe import view_ray_rotation
 from tests.solver_clips import CAMERA, Clip, make_clip, solve
 from tests.test_solver import joints_of
@@ -71,3 +71,64 @@ def test_a_run_the_model_sees_right_is_left_as_it_is(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(forearms, "repair", lambda positions, world: (positions, world, 0))
     unrepaired, _ = wrist_errors(make_clip(MOTION, frames=FRAMES))
     assert errors.mean() < unrepaired.mean() + 0.005
+
+
+# The run's right upper arm swings through the image's plane at frames 9-10 and 26-27, where its mirror
+# in depth about the shoulder nearly meets it (3-4 cm); between them the mirror lies 12-50 cm off and
+# its elbow bends backwards off its hinge (forearms.unary_costs: 5-9 units above the truth, flip costs
+# aside), as where the pose model's depth guess for an upper arm turns over.
+UPPER_STRETCH = slice(10, 27)
+SHOULDER = MEDIAPIPE_INDEX["right_shoulder"]
+RIGHT_ELBOW = skeleton.JOINT_INDEX["right_elbow"]
+
+
+def turned_upper_arm() -> Clip:
+    """The run with the model's world landmarks mirroring the right elbow in depth about the shoulder over
+    UPPER_STRETCH, the hand on its ray at the forearm's length (the point keeping the forearm's direction)."""
+    clip = make_clip(MOTION, frames=FRAMES)
+    truth = clip.truth
+    elbows = depthflip.mirrored_on_ray(truth[:, ELBOW], truth[:, SHOULDER])
+    forearm = np.linalg.norm(truth[:, WRIST] - truth[:, ELBOW], axis=-1)
+    candidates, _ = depthflip.on_ray_at(truth[:, WRIST], elbows, forearm)
+    offs = np.linalg.norm(
+        candidates - elbows[:, None] - (truth[:, WRIST] - truth[:, ELBOW])[:, None], axis=-1
+    )
+    wrists = candidates[np.arange(FRAMES), np.argmin(offs, axis=1)]
+    hips = truth[:, [MEDIAPIPE_INDEX["left_hip"], MEDIAPIPE_INDEX["right_hip"]]].mean(axis=1)
+    rotation = view_ray_rotation(hips)
+    elbow_shift = np.einsum("ni,nij->nj", elbows - truth[:, ELBOW], rotation)
+    wrist_shift = np.einsum("ni,nij->nj", wrists - truth[:, WRIST], rotation)
+    clip.world[UPPER_STRETCH, ELBOW] += elbow_shift[UPPER_STRETCH]
+    clip.world[UPPER_STRETCH, HAND] += wrist_shift[UPPER_STRETCH, None]
+    return clip
+
+
+def elbow_errors(clip: Clip) -> tuple[np.ndarray, int]:
+    """(N,) the solved right elbow's distance from the truth (relative to the pelvis), frames mirrored."""
+    solved = solve(clip, known_up=True)
+    joints = joints_of(solved)
+    relative = (joints - joints[:, :1]) - (clip.true_joints - clip.true_joints[:, :1])
+    return np.linalg.norm(relative[:, RIGHT_ELBOW], axis=-1), solved.figures["forearm_flip_frames"]
+
+
+def test_an_upper_arm_the_model_turns_over_in_depth_is_mirrored_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    errors, mirrored = elbow_errors(turned_upper_arm())
+    # The stretch, give or take a few frames near its ends where both hypotheses nearly meet.
+    assert abs(mirrored - (UPPER_STRETCH.stop - UPPER_STRETCH.start)) <= 4
+    clean, _ = elbow_errors(make_clip(MOTION, frames=FRAMES))
+    assert errors[UPPER_STRETCH].mean() < clean[UPPER_STRETCH].mean() + 0.02
+    # Without the elbow's mirror about the shoulder the pose fit keeps the model's turned upper arm.
+    monkeypatch.setattr(forearms, "ELBOW_FLIP_COST", 1e9)
+    unrepaired, _ = elbow_errors(turned_upper_arm())
+    assert unrepaired[UPPER_STRETCH].mean() > clean[UPPER_STRETCH].mean() + 0.1
+
+
+def test_real_arms_are_not_turned_over_at_the_shoulder() -> None:
+    # Every DeepMimic motion with arms: the upper arm as it is is never the costlier hypothesis by more
+    # than the elbow's mirror's own cost, and never past a shoulder's reach.
+    for motion in ("walk", "run", "jump", "kick", "punch", "spin", "dance_a", "backflip", "roll"):
+        truth = make_clip(motion, frames=90).truth
+        for side in ("left", "right"):
+            costs, elbows, _ = forearms.unary_costs(truth, side)
+            assert not forearms.behind_shoulder(truth, side, elbows)[:, 0].any()
+            assert (costs[:, 0] < costs[:, 2:].min(axis=1) + forearms.ELBOW_FLIP_COST).all()
