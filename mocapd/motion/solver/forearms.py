@@ -122,12 +122,17 @@ def unary_costs(positions: np.ndarray, side: str) -> tuple[np.ndarray, np.ndarra
 
 def choose(unary: np.ndarray, upper_arms: np.ndarray, forearms: np.ndarray) -> np.ndarray:
     """(N,) the hypothesis taken per frame: unary costs (N, H), each hypothesis' upper arm and forearm
-    vectors (N, H, 3); the jumps of both between neighbouring rows are charged per JUMP_SCALE_M."""
-    jump = np.zeros((unary.shape[0] - 1, unary.shape[1], unary.shape[1]))
-    for vectors in (upper_arms, forearms):
-        steps = np.linalg.norm(vectors[1:, None, :] - vectors[:-1, :, None], axis=-1)
-        jump += (np.nan_to_num(steps) / JUMP_SCALE_M) ** 2
-    return depthflip.viterbi(unary, jump)
+    vectors (N, H, 3); the jumps of both between neighbouring rows are charged per JUMP_SCALE_M, the
+    upper arm's only beyond the as-placed path's step."""
+    steps = [
+        np.nan_to_num(np.linalg.norm(v[1:, None, :] - v[:-1, :, None], axis=-1))
+        for v in (upper_arms, forearms)
+    ]
+    upper, forearm = ((step / JUMP_SCALE_M) ** 2 for step in steps)
+    # A mirrored elbow is never taken for being steadier than the model's noise in its depth
+    # (MultiPerson cam02: single rows whose elbow the model put 10-12 cm off its neighbours).
+    upper = np.maximum(upper - upper[:, :1, :1], 0.0)
+    return depthflip.viterbi(unary, upper + forearm)
 
 
 def repair(positions: np.ndarray, world: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
