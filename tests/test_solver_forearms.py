@@ -132,3 +132,28 @@ def test_real_arms_are_not_turned_over_at_the_shoulder() -> None:
             costs, elbows, _ = forearms.unary_costs(truth, side)
             assert not forearms.behind_shoulder(truth, side, elbows)[:, 0].any()
             assert (costs[:, 0] < costs[:, 2:].min(axis=1) + forearms.ELBOW_FLIP_COST).all()
+
+
+def test_the_shoulder_reaches_further_back_below_its_level_than_above_it() -> None:
+    # A body facing the camera (OpenCV axes: forward is -z, up is -y), one frame per left upper arm
+    # direction: (degrees behind the torso's plane, degrees above the shoulders' level).
+    left, right = MEDIAPIPE_INDEX["left_shoulder"], MEDIAPIPE_INDEX["right_shoulder"]
+    body = np.zeros((1, 33, 3))
+    body[0, left], body[0, right] = (0.2, -0.5, 4.0), (-0.2, -0.5, 4.0)
+    body[0, MEDIAPIPE_INDEX["left_hip"]], body[0, MEDIAPIPE_INDEX["right_hip"]] = (
+        (0.1, 0.0, 4.0),
+        (-0.1, 0.0, 4.0),
+    )
+
+    def past_reach(behind_deg: float, raised_deg: float) -> float:
+        behind, raised = np.radians(behind_deg), np.radians(raised_deg)
+        direction = np.array(
+            [np.cos(behind) * np.cos(raised), -np.sin(raised), np.sin(behind) * np.cos(raised)]
+        )
+        elbows = (body[0, left] + 0.3 * direction)[None, None]
+        return float(forearms.behind_shoulder(body, "left", elbows)[0, 0])
+
+    assert past_reach(30.0, 10.0) == 0.0  # within the shoulder's reach at its level
+    assert past_reach(70.0, 10.0) > 0.2  # the arm raised far behind the back
+    assert past_reach(60.0, -40.0) == 0.0  # extension behind, lower down
+    assert past_reach(-80.0, 30.0) == 0.0  # in front
