@@ -9,12 +9,14 @@ and mirrored; the chosen sequence (Viterbi) is the one whose elbows bend closest
 hinge axis, at a cost for every mirrored frame and for the wrist's jump where the hypothesis
 changes, so that a stretch turns over only where its ends meet (the ray passes near the elbow).
 The elbow's depth is as open: with the shoulder placed and the upper arm's length known it lies at
-one of two points on its ray, the mirror about the shoulder (MultiPerson cam03: an upper arm raised
-72 degrees behind the torso's plane, past any shoulder's reach). So each frame of each arm has four
+one of two points on its ray, the mirror about the shoulder (tests: a run's upper arm turned over for
+17 frames). So each frame of each arm has four
 hypotheses (HYPOTHESES), as for the legs (legs.py): the elbow kept or mirrored about the shoulder, the
 wrist kept, mirrored about the kept elbow, or at either point of its ray about the mirrored one. The
 upper arm behind the torso's plane further than a shoulder reaches (SHOULDER_REACH_DEG) costs too,
-and every part moved off the model's guess (the 3D prior) FLIP_COST.
+and every part moved off the model's guess (the 3D prior) FLIP_COST (ELBOW_FLIP_COST). Seen in
+profile, an elbow's mirror differs only sideways: it cannot take an arm from behind the back (MultiPerson
+cam03 person 2: both lie 57-61 degrees behind).
 The solver asks twice: of the model's landmarks as placed, and of the pose fit's first pass.
 """
 
