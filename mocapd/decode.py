@@ -263,9 +263,9 @@ def prefetch(frames: Iterator[Item], depth: int = PREFETCH_DEPTH) -> Generator[I
 MAX_SAMPLE_DECODED = 40
 
 
-def keyframe_times(path: Path) -> tuple[list[float], float]:
-    """The keyframes' times (seconds from the first frame) and the clip's last frame time, from
-    the packets alone (no decoding: a few milliseconds for a minute of video)."""
+def keyframe_times(path: Path) -> list[float]:
+    """The keyframes' times (seconds from the first frame), from the packets alone (no decoding: a few
+    milliseconds for a minute of video)."""
     with open_video(path) as container:
         stream = container.streams.video[0]
         time_base = float(stream.time_base) if stream.time_base else 0.0
@@ -273,12 +273,9 @@ def keyframe_times(path: Path) -> tuple[list[float], float]:
             (packet.pts, packet.is_keyframe) for packet in container.demux(stream) if packet.pts is not None
         ]
     if not stamps or not time_base:
-        return [], 0.0
+        return []
     first = min(pts for pts, _ in stamps)
-    return (
-        sorted((pts - first) * time_base for pts, key in stamps if key),
-        (max(pts for pts, _ in stamps) - first) * time_base,
-    )
+    return sorted((pts - first) * time_base for pts, key in stamps if key)
 
 
 def sample_frames(
@@ -287,7 +284,7 @@ def sample_frames(
     """About `count` upright frames spread over the clip, cheaply: keyframes where the clip has
     enough (one seek and one decoded frame each), else evenly spaced frames among its first
     MAX_SAMPLE_DECODED. `pixel_format`: PyAV's ("gray" for line detection, "rgb24")."""
-    keys, _ = keyframe_times(path)
+    keys = keyframe_times(path)
     if len(keys) >= count:
         chosen = [keys[int(round(position))] for position in np.linspace(0, len(keys) - 1, count)]
         return [

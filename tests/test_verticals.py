@@ -176,8 +176,7 @@ def test_a_clip_with_keyframes_is_sampled_at_them(tmp_path: Path) -> None:
             frame.pts = index
             output.mux(stream.encode(frame))
         output.mux(stream.encode())
-    keys, last = decode.keyframe_times(path)
-    assert keys == pytest.approx([0.0, 1 / 3, 2 / 3, 1.0, 4 / 3, 5 / 3]) and last == pytest.approx(59 / 30)
+    assert decode.keyframe_times(path) == pytest.approx([0.0, 1 / 3, 2 / 3, 1.0, 4 / 3, 5 / 3])
     frames = decode.sample_frames(path, 4)
     assert [frame.frame_index for frame in frames] == [0, 20, 30, 50]  # keyframes spread over the clip
     assert [int(frame.image.mean() // 4) for frame in frames] == pytest.approx([0, 20, 30, 50], abs=1)
