@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import zipfile
 from pathlib import Path
 
@@ -76,3 +77,37 @@ def test_landmarker_finds_both_people_on_a_real_frame(cache_dir: Path) -> None:
     # World landmarks are metric with the origin between the hips.
     assert np.linalg.norm(hips.mean(axis=0)) < 0.05
     assert 0.1 < np.linalg.norm(hips[0] - hips[1]) < 0.5
+
+
+def test_landmarker_runs_on_the_calling_thread_with_the_default_pools_results(cache_dir: Path) -> None:
+    from mediapipe.tasks.python.vision import pose_landmarker
+
+    frames = list(iter_frames(DATA / "MultiPerson" / "videos" / "cam02.mp4", max_resolution=640, limit=8))
+
+    def landmarks(landmarker: object) -> tuple[list[list[tuple[float, ...]]], int]:
+        threads = len(os.listdir("/proc/self/task"))
+        found = []
+        try:
+            for frame in frames:
+                image = mediapipe.Image(image_format=mediapipe.ImageFormat.SRGB, data=frame.image)
+                result = landmarker.detect_for_video(image, int(frame.time * 1000))  # type: ignore[attr-defined]
+                found.append(
+                    [(mark.x, mark.y, mark.z) for person in result.pose_landmarks for mark in person]
+                )
+            extra = len(os.listdir("/proc/self/task")) - threads
+        finally:
+            landmarker.close()  # type: ignore[attr-defined]
+        return found, extra
+
+    original = posemodel.landmarker_class
+    try:
+        posemodel.landmarker_class = lambda: pose_landmarker.PoseLandmarker  # type: ignore[assignment]
+        pooled, _ = landmarks(posemodel.create_landmarker(max_people=4, cache_dir=cache_dir))
+    finally:
+        posemodel.landmarker_class = original  # type: ignore[assignment]
+    before = len(os.listdir("/proc/self/task"))
+    landmarker = posemodel.create_landmarker(max_people=4, cache_dir=cache_dir)
+    assert len(os.listdir("/proc/self/task")) == before  # no graph threads of its own
+    own, extra = landmarks(landmarker)
+    assert extra == 0
+    assert any(own) and own == pooled  # the same calculators: bit-identical landmarks

@@ -8,6 +8,7 @@ downloaded.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import zipfile
@@ -25,6 +26,8 @@ LANDMARKS_NORMALISATION = (0.0, 255.0)
 # Bumped when the way the bundle is built changes, so old cached bundles are rebuilt.
 BUNDLE_VERSION = 1
 CACHE_ENVIRONMENT = "MOCAPD_MODEL_CACHE"
+# MediaPipe's executor type that runs a graph's calculators on the thread calling it.
+CALLING_THREAD_EXECUTOR = "ApplicationThreadExecutor"
 
 
 def bundled_model_paths() -> tuple[Path, Path]:
@@ -97,6 +100,22 @@ def ensure_task_file(cache_dir: Path | None = None) -> Path:
     return path
 
 
+@functools.cache
+def landmarker_class() -> Any:
+    """PoseLandmarker running its graph on the calling thread: its default pool (one thread per core)
+    hands each frame from thread to thread (~5 wake-ups a frame, each waiting for a core while the
+    decoder and the other landmarkers keep both busy); the same calculators, the same results."""
+    from mediapipe.tasks.python.vision import pose_landmarker
+
+    class CallingThreadLandmarker(pose_landmarker.PoseLandmarker):  # type: ignore[misc]
+        def __init__(self, graph_config: Any, running_mode: Any, packet_callback: Any = None) -> None:
+            # Executor name "" is the graph's default one; create_from_options builds through cls().
+            graph_config.executor.add(name="", type=CALLING_THREAD_EXECUTOR)
+            super().__init__(graph_config, running_mode, packet_callback)
+
+    return CallingThreadLandmarker
+
+
 def create_landmarker(
     max_people: int = 4,
     cache_dir: Path | None = None,
@@ -117,4 +136,4 @@ def create_landmarker(
         min_pose_presence_confidence=min_presence_confidence,
         min_tracking_confidence=min_tracking_confidence,
     )
-    return pose_landmarker.PoseLandmarker.create_from_options(options)
+    return landmarker_class().create_from_options(options)
