@@ -46,6 +46,7 @@ def run(
     finder: PoseFinder[int] = PoseFinder(tmp_path_factory.mktemp("models"), hidden_found=lambda posed: False)
     calls: list[tuple[str, int]] = []
     finder.scout = Recording(finder.scout, calls)
+    finder.hidden = Recording(finder.hidden, [])
     posed: list[Posed[int]] = []
     try:
         for index, frame in enumerate(iter_frames(SINGLE, 640, limit=60)):
@@ -92,6 +93,19 @@ def test_scout_runs_in_its_own_thread_one_frame_behind_the_main_landmarker(
     assert [stamp for _, stamp in calls] == sorted(stamp for _, stamp in calls)
     with pytest.raises(RuntimeError):  # closed: the scout's thread is gone with the landmarkers
         finder.helper.submit(print)
+
+
+def test_painted_out_look_runs_in_a_thread_of_its_own_in_order(
+    run: tuple[list[tuple[Any, Any]], list[tuple[str, int]], PoseFinder, list[int]],
+) -> None:
+    _, calls, finder, hidden = run
+    looks = finder.hidden.calls
+    assert len(looks) == len(hidden) > 0
+    # Beside the scout's thread, so a frame's two looks can run at once; each landmarker in stamp order.
+    assert {name for name, _ in looks} == {"pose-hidden_0"}
+    assert [stamp for _, stamp in looks] == sorted(stamp for _, stamp in looks)
+    with pytest.raises(RuntimeError):
+        finder.hidden_helper.submit(print)
 
 
 def run_doubled(cache: Path, doubled: range, frames: int = 45) -> tuple[list[Posed[int]], list[int]]:

@@ -8,8 +8,8 @@ more, smaller when people left. The detector sees one of two people who overlap 
 hidden by the one in front) and misses people small in a portrait frame: a third landmarker looks
 at the frame with the people already found painted out (hidden_look), every frame while it keeps
 finding someone, else every SCOUT_INTERVAL_SECONDS. Each landmarker keeps to one core and releases the GIL, so the scout
-works in a thread of its own, on a frame the main landmarker is done with, while the main one poses
-the next frame.
+and the painted-out look work in threads of their own, on a frame the main landmarker is done with,
+while the main one poses the next frame.
 """
 
 from __future__ import annotations
@@ -125,6 +125,9 @@ class PoseFinder(Generic[Item]):
         self.last_hidden_time = -np.inf
         self.last_hidden_found = -np.inf
         self.helper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pose-scout")
+        # The painted-out look on a thread of its own: on a frame where the scout looks too, the two
+        # run side by side instead of one after the other while the main landmarker waits for both.
+        self.hidden_helper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pose-hidden")
         self.waiting: Posed[Item] | None = None
         self.main: Any = None
         self.main_size = 0
@@ -205,7 +208,7 @@ class PoseFinder(Generic[Item]):
             painted = mediapipe.Image(
                 image_format=mediapipe.ImageFormat.SRGB, data=paint_out(frame[..., :3], shapes)
             )
-            hidden_pending = self.helper.submit(self.hidden.detect_for_video, painted, stamp)
+            hidden_pending = self.hidden_helper.submit(self.hidden.detect_for_video, painted, stamp)
             self.last_hidden_time = time
         self.waiting = Posed(item, main_result, None, pending, hidden_pending=hidden_pending)
         if hidden_pending is not None:
@@ -245,8 +248,9 @@ class PoseFinder(Generic[Item]):
         return [posed]
 
     def close(self) -> None:
-        """Release both landmarkers and the scout's thread."""
+        """Release the landmarkers and the scout's and the painted-out look's threads."""
         self.helper.shutdown(wait=True)
+        self.hidden_helper.shutdown(wait=True)
         self.scout.close()
         self.hidden.close()
         if self.main is not None:
