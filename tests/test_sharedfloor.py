@@ -99,3 +99,63 @@ def test_people_on_different_levels_keep_their_sizes() -> None:
     above = replace(above, pelvis_camera=above.pelvis_camera + UP * 1.0)
     floor = sharedfloor.estimate([below, above], UP)
     assert floor.scales == {1: 1.0, 2: 1.0} and "level" in floor.reason
+
+
+def feet_hidden(track: extraction.CameraTrack, seen: int, lift: float) -> extraction.CameraTrack:
+    """The person's feet seen in the first `seen` frames only; in the others the solver guessed
+    them `lift` metres too high (as behind a nearer person or below the frame's edge)."""
+    hidden = np.arange(FRAMES) >= seen
+    confidence = track.confidence.copy()
+    confidence[np.ix_(hidden, [7, 8, 10, 11])] = 0.0
+    pelvis = track.pelvis_camera.copy()
+    pelvis[hidden] += UP * lift
+    return replace(track, confidence=confidence, pelvis_camera=pelvis)
+
+
+def test_a_person_whose_feet_vanish_is_placed_gradually() -> None:
+    # The near person's feet seen in fewer and fewer frames: no cliff at MIN_FLOOR_FRAMES, the
+    # well-seen person keeps (about) their scale, and the report says how each floor was seen.
+    places = {1: np.array([-0.6, 0.0, 4.5]), 2: np.array([0.8, 0.0, 3.0])}
+    far = standing(1, places[1], 1.1)
+    scales, sigmas = {}, {}
+    for seen in range(FRAMES + 1):
+        near = feet_hidden(standing(2, places[2], 0.9), seen, 0.15)
+        floor = sharedfloor.estimate([far, near], UP)
+        assert not floor.reason, (seen, floor.reason)
+        scales[seen] = floor.scales
+        sigmas[seen] = {person.tid: person.sigma for person in floor.seen}
+        figures = floor.to_dict()
+        assert figures["feet_frames"] == {"1": FRAMES, "2": seen}
+        assert ("feet_never_seen" in figures) == (seen == 0)
+    steps = [abs(scales[seen + 1][2] / scales[seen][2] - 1) for seen in range(FRAMES)]
+    # The step onto MIN_FLOOR_FRAMES is no bigger than the ones before it.
+    assert steps[sharedfloor.MIN_FLOOR_FRAMES - 1] <= max(steps[: sharedfloor.MIN_FLOOR_FRAMES - 1])
+    # Each frame moves the scale a little (the first most: its floor 15 cm off the guessed one),
+    # not the 9 % of a fallback to the model's size.
+    assert max(steps) < 0.02, steps
+    # Both people's sizes still corrected at every count (the old fallback put both back to 1.0).
+    for seen, found in scales.items():
+        assert abs(found[1] * 1.1 / (found[2] * 0.9) - 1) < 0.05, (seen, found)
+        # Two people share the floor's evidence: the well-seen one moves no more than the other.
+        moved = [abs(np.log(found[tid] / scales[FRAMES][tid])) for tid in (1, 2)]
+        assert moved[0] <= moved[1] + 1e-9 and moved[0] < 0.035, (seen, found)
+    # Fewer frames, a less certain floor; from MIN_FLOOR_FRAMES on, the seen feet's own sigma.
+    near_sigmas = [sigmas[seen][2] for seen in range(FRAMES + 1)]
+    assert all(a >= b for a, b in zip(near_sigmas, near_sigmas[1:], strict=False))
+    assert near_sigmas[0] == sharedfloor.UNSEEN_FLOOR_SIGMA
+    assert near_sigmas[sharedfloor.MIN_FLOOR_FRAMES] == sharedfloor.FLOOR_SIGMA
+    assert all(sigmas[seen][1] == sharedfloor.FLOOR_SIGMA for seen in sigmas)
+
+
+def test_a_third_persons_vanishing_feet_leave_the_others_scales() -> None:
+    # Two well-seen people and a third whose feet are never seen: the first two are sized as if the
+    # third's floor were barely there, the third placed from their unseen feet alone.
+    far = standing(1, np.array([-0.6, 0.0, 4.5]), 1.1)
+    near = standing(2, np.array([0.8, 0.0, 3.0]), 0.9)
+    pair = sharedfloor.estimate([far, near], UP).scales
+    third = feet_hidden(standing(3, np.array([0.0, 0.0, 6.0]), 1.05), 0, 0.0)
+    trio = sharedfloor.estimate([far, near, third], UP)
+    for tid in (1, 2):
+        assert abs(trio.scales[tid] / pair[tid] - 1) < 0.01, (pair, trio.scales)
+    assert abs(trio.scales[3] * 1.05 / (trio.scales[1] * 1.1) - 1) < 0.05, trio.scales
+    assert "[3]" in trio.to_dict()["feet_never_seen"]
