@@ -24,8 +24,8 @@ if TYPE_CHECKING:  # extraction imports this module (unplaced)
 
 # The outline's half-width, a share of the person's height in the image: half a limb's width (a
 # thigh: about 4 %) and the landmarks' error (20-30 px on an 800 px person: about 3 %). MultiPerson
-# cam03 hip-centre distance error 0.05: 17 %, 0.06: 12 %, 0.075: 9 %, 0.09: 11 %; at 0.1 the far
-# actor's feet are seen in too few frames for the shared floor (mocapd.motion.sharedfloor): 60 %.
+# cam03 hip-centre distance error 0.05: 17 %, 0.06: 12 %, 0.075: 9 %, 0.09: 11 %; 0.1: 8 % (the far
+# actor's feet seen in 7 frames, their floor weighed less by mocapd.motion.sharedfloor; was 60 %).
 RADIUS_SHARE = 0.075
 # One person hides another only where their depth (the tracker's per-frame fit, off by about 10 %
 # each) is below this share of the other's: side by side, neither is taken as in front.
