@@ -30,6 +30,21 @@ def on_ray_at(points: np.ndarray, centres: np.ndarray, lengths: np.ndarray) -> t
     return solutions, np.maximum(closest - lengths, 0.0)
 
 
+def limb_hypotheses(
+    root: np.ndarray, middle: np.ndarray, end: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A limb's four depth readings ((N, 4, 3) middles, (N, 4, 3) ends, (N, 4) how far an end's ray misses
+    the lower bone's length (m)): as placed; the end mirrored about the middle; the middle mirrored about
+    the root with the end at either point of its ray at the lower bone's length."""
+    lower = np.linalg.norm(end - middle, axis=-1)
+    mirrored_middle = mirrored_on_ray(middle, root)
+    about_mirrored, missed = on_ray_at(end, mirrored_middle, lower)
+    middles = np.stack([middle, middle, mirrored_middle, mirrored_middle], axis=1)
+    ends = np.stack([end, mirrored_on_ray(end, middle), about_mirrored[:, 0], about_mirrored[:, 1]], axis=1)
+    misses = np.stack([np.zeros_like(missed), np.zeros_like(missed), missed, missed], axis=1)
+    return middles, ends, misses
+
+
 def misalignments(first: np.ndarray, middle: np.ndarray, last: np.ndarray, axis: np.ndarray) -> np.ndarray:
     """(N,) how far a hinge bends off its axis: |v| - v . h, where v = upper x lower (unit vectors; its
     length the sine of the flexion) and h the forward hinge axis (N, 3). 0 for a straight limb or one

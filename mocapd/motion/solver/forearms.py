@@ -77,15 +77,7 @@ def hypotheses(positions: np.ndarray, side: str) -> tuple[np.ndarray, np.ndarray
     shoulder, elbow, wrist = (
         positions[:, MEDIAPIPE_INDEX[f"{side}_{name}"]] for name in ("shoulder", "elbow", "wrist")
     )
-    forearm = np.linalg.norm(wrist - elbow, axis=-1)
-    mirrored_elbow = depthflip.mirrored_on_ray(elbow, shoulder)
-    about_mirrored, missed = depthflip.on_ray_at(wrist, mirrored_elbow, forearm)
-    elbows = np.stack([elbow, elbow, mirrored_elbow, mirrored_elbow], axis=1)
-    wrists = np.stack(
-        [wrist, depthflip.mirrored_on_ray(wrist, elbow), about_mirrored[:, 0], about_mirrored[:, 1]], axis=1
-    )
-    misses = np.stack([np.zeros_like(missed), np.zeros_like(missed), missed, missed], axis=1)
-    return elbows, wrists, misses
+    return depthflip.limb_hypotheses(shoulder, elbow, wrist)
 
 
 def behind_shoulder(positions: np.ndarray, side: str, elbows: np.ndarray) -> np.ndarray:

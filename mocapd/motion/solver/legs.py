@@ -48,15 +48,7 @@ def _landmark(side: str, name: str) -> int:
 def hypotheses(positions: np.ndarray, side: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """((N, H, 3) knees, (N, H, 3) ankles, (N, H) how far an ankle misses its shank's length (m))."""
     hip, knee, ankle = (positions[:, _landmark(side, name)] for name in ("hip", "knee", "ankle"))
-    shank = np.linalg.norm(ankle - knee, axis=-1)
-    mirrored_knee = depthflip.mirrored_on_ray(knee, hip)
-    about_mirrored, missed = depthflip.on_ray_at(ankle, mirrored_knee, shank)
-    knees = np.stack([knee, knee, mirrored_knee, mirrored_knee], axis=1)
-    ankles = np.stack(
-        [ankle, depthflip.mirrored_on_ray(ankle, knee), about_mirrored[:, 0], about_mirrored[:, 1]], axis=1
-    )
-    misses = np.stack([np.zeros_like(missed), np.zeros_like(missed), missed, missed], axis=1)
-    return knees, ankles, misses
+    return depthflip.limb_hypotheses(hip, knee, ankle)
 
 
 def unary_costs(positions: np.ndarray, side: str, knees: np.ndarray, ankles: np.ndarray) -> np.ndarray:
