@@ -129,6 +129,13 @@ def make_clip(
     )
 
 
+def in_world_axes(truth: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """(N, 3) camera-frame displacements in the axes of the model's world landmarks (the ray to the hips, as
+    make_clip puts them): how a test moves a joint of the model's guess."""
+    hips = truth[:, [MEDIAPIPE_INDEX["left_hip"], MEDIAPIPE_INDEX["right_hip"]]].mean(axis=1)
+    return np.einsum("ni,nij->nj", shift, view_ray_rotation(hips))
+
+
 def mirror(clip: Clip, frames: slice, hypothesis: int = 1) -> None:
     """Swap the labels of `frames` the way the pose model does (1: the whole body, 2: the legs)."""
     order = HYPOTHESES[hypothesis]

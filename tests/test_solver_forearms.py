@@ -8,8 +8,7 @@ import pytest
 from mocapd import skeleton
 from mocapd.motion.landmarks import MEDIAPIPE_INDEX
 from mocapd.motion.solver import depthflip, forearms
-from mocapd.motion.worldframe import view_ray_rotation
-from tests.solver_clips import CAMERA, Clip, make_clip, solve
+from tests.solver_clips import CAMERA, Clip, in_world_axes, make_clip, solve
 from tests.test_solver import joints_of
 
 ELBOW, WRIST = MEDIAPIPE_INDEX["right_elbow"], MEDIAPIPE_INDEX["right_wrist"]
@@ -25,20 +24,19 @@ RIGHT_WRIST = skeleton.JOINT_INDEX["right_wrist"]
 def folded_run() -> Clip:
     """The run with the model's world landmarks folding the right forearm back in depth over STRETCH."""
     clip = make_clip(MOTION, frames=FRAMES)
-    shift = forearms.mirrored_wrists(clip.truth, ELBOW, WRIST) - clip.truth[:, WRIST]  # camera frame
-    hips = clip.truth[:, [MEDIAPIPE_INDEX["left_hip"], MEDIAPIPE_INDEX["right_hip"]]].mean(axis=1)
-    # The world landmarks are in the axes of the ray to the person (tests/solver_clips.py).
-    shift = np.einsum("ni,nij->nj", shift, view_ray_rotation(hips))
+    shift = in_world_axes(
+        clip.truth, forearms.mirrored_wrists(clip.truth, ELBOW, WRIST) - clip.truth[:, WRIST]
+    )
     clip.world[STRETCH, HAND] += shift[STRETCH, None]
     return clip
 
 
-def wrist_errors(clip: Clip) -> tuple[np.ndarray, int]:
-    """(N,) the solved right wrist's distance from the truth (relative to the pelvis), frames mirrored."""
+def solved_errors(clip: Clip, joint: int) -> tuple[np.ndarray, int]:
+    """(N,) the solved joint's distance from the truth (relative to the pelvis), frames mirrored."""
     solved = solve(clip, known_up=True)
     joints = joints_of(solved)
     relative = (joints - joints[:, :1]) - (clip.true_joints - clip.true_joints[:, :1])
-    return np.linalg.norm(relative[:, RIGHT_WRIST], axis=-1), solved.figures["forearm_flip_frames"]
+    return np.linalg.norm(relative[:, joint], axis=-1), solved.figures["forearm_flip_frames"]
 
 
 def test_the_mirrored_wrist_keeps_its_pixel_and_its_forearm() -> None:
@@ -52,24 +50,24 @@ def test_the_mirrored_wrist_keeps_its_pixel_and_its_forearm() -> None:
 def test_a_forearm_the_model_folds_back_for_a_stretch_is_mirrored_forwards(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    errors, mirrored = wrist_errors(folded_run())
+    errors, mirrored = solved_errors(folded_run(), RIGHT_WRIST)
     # The stretch, give or take a few frames near its ends where both hypotheses nearly meet.
     assert abs(mirrored - (STRETCH.stop - STRETCH.start)) <= 4
     # As close as where the model saw the forearm right (the run's fast arms: about 12 cm here).
-    clean, _ = wrist_errors(make_clip(MOTION, frames=FRAMES))
+    clean, _ = solved_errors(make_clip(MOTION, frames=FRAMES), RIGHT_WRIST)
     assert errors[STRETCH].mean() < clean[STRETCH].mean() + 0.02
     # Without the repair the hinge holds the folded forearm straight at best: the wrist stays far off.
     monkeypatch.setattr(forearms, "repair", lambda positions, world: (positions, world, 0))
-    unrepaired, _ = wrist_errors(folded_run())
+    unrepaired, _ = solved_errors(folded_run(), RIGHT_WRIST)
     assert unrepaired[STRETCH].mean() > clean[STRETCH].mean() + 0.2
 
 
 def test_a_run_the_model_sees_right_is_left_as_it_is(monkeypatch: pytest.MonkeyPatch) -> None:
-    errors, mirrored = wrist_errors(make_clip(MOTION, frames=FRAMES))
+    errors, mirrored = solved_errors(make_clip(MOTION, frames=FRAMES), RIGHT_WRIST)
     # At most a few frames where the two hypotheses nearly meet, and no worse for them.
     assert mirrored <= 0.05 * FRAMES
     monkeypatch.setattr(forearms, "repair", lambda positions, world: (positions, world, 0))
-    unrepaired, _ = wrist_errors(make_clip(MOTION, frames=FRAMES))
+    unrepaired, _ = solved_errors(make_clip(MOTION, frames=FRAMES), RIGHT_WRIST)
     assert errors.mean() < unrepaired.mean() + 0.005
 
 
@@ -94,32 +92,22 @@ def turned_upper_arm() -> Clip:
         candidates - elbows[:, None] - (truth[:, WRIST] - truth[:, ELBOW])[:, None], axis=-1
     )
     wrists = candidates[np.arange(FRAMES), np.argmin(offs, axis=1)]
-    hips = truth[:, [MEDIAPIPE_INDEX["left_hip"], MEDIAPIPE_INDEX["right_hip"]]].mean(axis=1)
-    rotation = view_ray_rotation(hips)
-    elbow_shift = np.einsum("ni,nij->nj", elbows - truth[:, ELBOW], rotation)
-    wrist_shift = np.einsum("ni,nij->nj", wrists - truth[:, WRIST], rotation)
+    elbow_shift = in_world_axes(truth, elbows - truth[:, ELBOW])
+    wrist_shift = in_world_axes(truth, wrists - truth[:, WRIST])
     clip.world[UPPER_STRETCH, ELBOW] += elbow_shift[UPPER_STRETCH]
     clip.world[UPPER_STRETCH, HAND] += wrist_shift[UPPER_STRETCH, None]
     return clip
 
 
-def elbow_errors(clip: Clip) -> tuple[np.ndarray, int]:
-    """(N,) the solved right elbow's distance from the truth (relative to the pelvis), frames mirrored."""
-    solved = solve(clip, known_up=True)
-    joints = joints_of(solved)
-    relative = (joints - joints[:, :1]) - (clip.true_joints - clip.true_joints[:, :1])
-    return np.linalg.norm(relative[:, RIGHT_ELBOW], axis=-1), solved.figures["forearm_flip_frames"]
-
-
 def test_an_upper_arm_the_model_turns_over_in_depth_is_mirrored_back(monkeypatch: pytest.MonkeyPatch) -> None:
-    errors, mirrored = elbow_errors(turned_upper_arm())
+    errors, mirrored = solved_errors(turned_upper_arm(), RIGHT_ELBOW)
     # The stretch, give or take a few frames near its ends where both hypotheses nearly meet.
     assert abs(mirrored - (UPPER_STRETCH.stop - UPPER_STRETCH.start)) <= 4
-    clean, _ = elbow_errors(make_clip(MOTION, frames=FRAMES))
+    clean, _ = solved_errors(make_clip(MOTION, frames=FRAMES), RIGHT_ELBOW)
     assert errors[UPPER_STRETCH].mean() < clean[UPPER_STRETCH].mean() + 0.02
     # Without the elbow's mirror about the shoulder the pose fit keeps the model's turned upper arm.
     monkeypatch.setattr(forearms, "ELBOW_FLIP_COST", 1e9)
-    unrepaired, _ = elbow_errors(turned_upper_arm())
+    unrepaired, _ = solved_errors(turned_upper_arm(), RIGHT_ELBOW)
     assert unrepaired[UPPER_STRETCH].mean() > clean[UPPER_STRETCH].mean() + 0.1
 
 

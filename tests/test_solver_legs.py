@@ -8,8 +8,7 @@ import pytest
 from mocapd import skeleton
 from mocapd.motion.landmarks import MEDIAPIPE_INDEX
 from mocapd.motion.solver import depthflip, legs
-from mocapd.motion.worldframe import view_ray_rotation
-from tests.solver_clips import CAMERA, Clip, make_clip, solve
+from tests.solver_clips import CAMERA, Clip, in_world_axes, make_clip, solve
 from tests.test_solver import joints_of
 
 HIP, KNEE, ANKLE = (MEDIAPIPE_INDEX[f"right_{name}"] for name in ("hip", "knee", "ankle"))
@@ -36,10 +35,8 @@ def flipped_walk() -> Clip:
     """The walk with the model's world landmarks turning the right leg over in depth over STRETCH."""
     clip = make_clip(MOTION, frames=FRAMES)
     knees, ankles = turned_over(clip.truth)
-    hips = clip.truth[:, [MEDIAPIPE_INDEX["left_hip"], HIP]].mean(axis=1)
-    ray = view_ray_rotation(hips)  # the world landmarks are in the axes of the ray (tests/solver_clips.py)
-    knee_shift = np.einsum("ni,nij->nj", knees - clip.truth[:, KNEE], ray)
-    ankle_shift = np.einsum("ni,nij->nj", ankles - clip.truth[:, ANKLE], ray)
+    knee_shift = in_world_axes(clip.truth, knees - clip.truth[:, KNEE])
+    ankle_shift = in_world_axes(clip.truth, ankles - clip.truth[:, ANKLE])
     clip.world[STRETCH, KNEE] += knee_shift[STRETCH]
     clip.world[STRETCH, FOOT] += ankle_shift[STRETCH, None]
     return clip
