@@ -139,12 +139,12 @@ def check_tail(
     time_base = stream.time_base or Fraction(1, av.time_base)
     start = stream.start_time or 0
     target_time = max(0.0, (duration or 0.0) - 1.0)
-    if duration is not None:
-        container.seek(start + int(target_time / time_base), stream=stream, any_frame=False, backward=True)
+    target_pts = start + int(target_time / time_base) if duration is not None else None
+    if target_pts is not None:
+        container.seek(target_pts, stream=stream, any_frame=False, backward=True)
     last_time: float | None = None
     # Frames before the last second are decoded only as far as later ones refer to them: the check is
     # that the end decodes (the keyframe before it can be seconds earlier: x264's default is 250 frames).
-    target_pts = start + int(target_time / time_base) if duration is not None else None
     context = stream.codec_context
     try:
         for packet in container.demux(stream):

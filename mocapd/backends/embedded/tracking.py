@@ -267,9 +267,7 @@ def track_video(job: Job) -> StepOutcome:
             taking.popleft().result()
         decoded = True
     finally:
-        for pending in taking:
-            pending.cancel()
-        taker.shutdown(wait=True)
+        taker.shutdown(wait=True, cancel_futures=True)
         frames.close()  # stops the decoding thread when tracking fails part-way
         finder.close()
         if keeper is not None:
