@@ -14,7 +14,7 @@ from tests.test_solver import joints_of
 ELBOW, WRIST = MEDIAPIPE_INDEX["right_elbow"], MEDIAPIPE_INDEX["right_wrist"]
 HAND = [MEDIAPIPE_INDEX[f"right_{part}"] for part in forearms.HAND_PARTS]
 # A run (elbows bent 40-100 degrees): frames where the mirrored right forearm bends far off its hinge
-# (misalignment 1.0-1.9, forearms.misalignments); at either end the mirror nearly meets the true wrist
+# (misalignment 1.0-1.9, depthflip.misalignments); at either end the mirror nearly meets the true wrist
 # (4-5 cm), as where the pose model's depth guess turns over.
 MOTION, FRAMES = "run", 60
 STRETCH = slice(24, 38)

@@ -45,6 +45,30 @@ def limb_hypotheses(
     return middles, ends, misses
 
 
+def move_limb(
+    positions: np.ndarray,
+    world: np.ndarray,
+    chosen: np.ndarray,
+    readings: tuple[np.ndarray, np.ndarray],
+    middle: int,
+    end: int,
+    end_parts: np.ndarray,
+) -> np.ndarray:
+    """Move, in place in both (N, 33, 3) landmark sets, the middle landmark and the parts that go with the
+    end (hand, foot) to each frame's chosen reading ((N, H, 3) middles and ends, limb_hypotheses); the
+    frames moved (chosen > 0). Where a landmark is missing nothing moves."""
+    rows = np.arange(positions.shape[0])
+    middles, ends = readings
+    middle_shift = np.nan_to_num(middles[rows, chosen] - positions[:, middle])
+    end_shift = np.nan_to_num(ends[rows, chosen] - positions[:, end])
+    flip = chosen > 0
+    if flip.any():
+        for values in (positions, world):
+            values[flip, middle] += middle_shift[flip]
+            values[np.ix_(flip, end_parts)] += end_shift[flip, None]
+    return flip
+
+
 def misalignments(first: np.ndarray, middle: np.ndarray, last: np.ndarray, axis: np.ndarray) -> np.ndarray:
     """(N,) how far a hinge bends off its axis: |v| - v . h, where v = upper x lower (unit vectors; its
     length the sine of the flexion) and h the forward hinge axis (N, 3). 0 for a straight limb or one

@@ -28,7 +28,7 @@ from mocapd.motion.ik import unit
 from mocapd.motion.landmarks import MEDIAPIPE_INDEX
 from mocapd.motion.solver import depthflip, posefit
 
-# A hinge bends about its axis: a hypothesis is charged its misalignment (misalignments) per this
+# A hinge bends about its axis: a hypothesis is charged its misalignment (depthflip.misalignments) per this
 # (the chord of about 12 degrees).
 MISALIGNMENT_SCALE = 0.2
 # Cost of a mirrored frame, in those units: a frame is mirrored where that brings its bend closer to
@@ -61,15 +61,6 @@ MISS_SCALE_M = 0.05
 def mirrored_wrists(positions: np.ndarray, elbow: int, wrist: int) -> np.ndarray:
     """(N, 3) each wrist mirrored in depth about its elbow along its own ray from the camera."""
     return depthflip.mirrored_on_ray(positions[:, wrist], positions[:, elbow])
-
-
-def misalignments(positions: np.ndarray, arm: tuple[int, ...], wrists: np.ndarray) -> np.ndarray:
-    """(N,) how far the elbow bends off its hinge with the wrists at `wrists` (N, 3) (depthflip.misalignments,
-    about posefit's forward axis of an elbow: right - left shoulder, posefit.HINGES' sign)."""
-    left, right = (posefit.FITTED[index] for index in posefit.SHOULDERS)
-    shoulder, elbow, _ = (posefit.FITTED[index] for index in arm)
-    axis = positions[:, right] - positions[:, left]
-    return depthflip.misalignments(positions[:, shoulder], positions[:, elbow], wrists, axis)
 
 
 def hypotheses(positions: np.ndarray, side: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -136,22 +127,12 @@ def repair(positions: np.ndarray, world: np.ndarray) -> tuple[np.ndarray, np.nda
     mirrored_frames = np.zeros(positions.shape[0], dtype=bool)
     if positions.shape[0] < 2:
         return positions, world, 0
-    rows = np.arange(positions.shape[0])
     for side in ("left", "right"):
         shoulder, elbow, wrist = (
             MEDIAPIPE_INDEX[f"{side}_{name}"] for name in ("shoulder", "elbow", "wrist")
         )
         unary, elbows, wrists = unary_costs(positions, side)
         chosen = choose(unary, elbows - positions[:, None, shoulder], wrists - elbows)
-        flip = chosen > 0
-        if not flip.any():
-            continue
-        # Where a landmark is missing nothing moves.
-        elbow_shift = np.nan_to_num(elbows[rows, chosen] - positions[:, elbow])
-        wrist_shift = np.nan_to_num(wrists[rows, chosen] - positions[:, wrist])
         hand = np.array([MEDIAPIPE_INDEX[f"{side}_{part}"] for part in HAND_PARTS])
-        for values in (positions, world):
-            values[flip, elbow] += elbow_shift[flip]
-            values[np.ix_(flip, hand)] += wrist_shift[flip, None]
-        mirrored_frames |= flip
+        mirrored_frames |= depthflip.move_limb(positions, world, chosen, (elbows, wrists), elbow, wrist, hand)
     return positions, world, int(np.count_nonzero(mirrored_frames))

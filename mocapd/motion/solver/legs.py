@@ -115,17 +115,7 @@ def repair(
         return positions, world, 0
     for side in ("left", "right"):
         chosen, knees, ankles = choose(positions, side, ground, up)
-        rows = np.arange(positions.shape[0])
         knee, ankle = _landmark(side, "knee"), _landmark(side, "ankle")
-        # Where a landmark is missing nothing moves.
-        knee_shift = np.nan_to_num(knees[rows, chosen] - positions[:, knee])
-        ankle_shift = np.nan_to_num(ankles[rows, chosen] - positions[:, ankle])
-        flip = chosen > 0
-        if not flip.any():
-            continue
         foot = np.array([_landmark(side, part) for part in FOOT_PARTS])
-        for values in (positions, world):
-            values[flip, knee] += knee_shift[flip]
-            values[np.ix_(flip, foot)] += ankle_shift[flip, None]
-        moved |= flip
+        moved |= depthflip.move_limb(positions, world, chosen, (knees, ankles), knee, ankle, foot)
     return positions, world, int(np.count_nonzero(moved))

@@ -140,14 +140,13 @@ def solve(
     # root error 0.158-0.172 -> 0.163-0.208 m, 3 seeds of 5 worse: it pulls onto a tilted up's floor).
     if support and found.floor is not None and contact_module.SUPPORT_SIGMA_M > 0:
         heights = sole @ up - rest[None, None, :] - found.floor  # (N, 2, 2)
-        lowest = heights.reshape(frames, 4).min(axis=1)
-        free, _ = contact_module.unsupported(heights, found.resting)
+        free, choice = contact_module.unsupported(heights, found.resting)
         if free.size:
             add(
                 np.broadcast_to(np.arange(free.size)[:, None], (free.size, 3)),
                 3 * free[:, None] + np.arange(3),
                 np.broadcast_to(up / contact_module.SUPPORT_SIGMA_M, (free.size, 3)),
-                -lowest[free] / contact_module.SUPPORT_SIGMA_M,
+                -heights.reshape(frames, 4)[free, choice] / contact_module.SUPPORT_SIGMA_M,
             )
 
     # Smooth pelvis: second differences of (pelvis + translation).
