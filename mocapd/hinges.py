@@ -133,6 +133,8 @@ def limit(
     """(N, 24, 3, 3) local rotations with every knee and elbow within the allowance (module docstring);
     rows already within it are returned unchanged."""
     local = np.array(local_rotations, dtype=np.float64, copy=True)
+    # The pose is worked out again only after a reading turned some rows (most motions need none).
+    posed: tuple[np.ndarray, np.ndarray] | None = None
     for hinge in HINGES:
         middle, lower = JOINT[hinge.middle], JOINT[hinge.lower]
         # Each reading in turn, on the bone the previous one left, twice over: the two axes are near
@@ -140,8 +142,13 @@ def limit(
         # line's turn to its limit leaves the other reading at most that far the other way).
         readings = 1 if hinge.side_line is None else 2
         for reading in [index % readings for index in range(readings * ROUNDS)]:
-            global_rotations = skeleton.local_to_global(local)
-            positions = skeleton.forward_kinematics(global_rotations, offsets, np.zeros((local.shape[0], 3)))
+            if posed is None:
+                global_rotations = skeleton.local_to_global(local)
+                posed = (
+                    global_rotations,
+                    skeleton.forward_kinematics(global_rotations, offsets, np.zeros((local.shape[0], 3))),
+                )
+            global_rotations, positions = posed
             along, axis = axes(hinge, global_rotations, positions, offsets)[reading]
             bone = positions[:, lower] - positions[:, middle]
             # About the side line a bend is only ever brought up to the limit: a bend folded past the
@@ -157,4 +164,5 @@ def limit(
             local[rows, middle] = np.swapaxes(parent, -1, -2) @ middle_global
             # The bone below keeps its orientation in the world (the foot flat, the hand where it pointed).
             local[rows, lower] = np.swapaxes(middle_global, -1, -2) @ global_rotations[rows, lower]
+            posed = None
     return local
