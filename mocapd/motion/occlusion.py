@@ -65,7 +65,6 @@ def outlines(track: extraction.CameraTrack) -> dict[int, Outline]:
     if detected.size == 0:
         return {}
     rows = np.searchsorted(track.frame_idx, observed.frame_idx[detected])  # track rows of the detections
-    pairs = np.array(verticals.BODY_BONES)
     result = {}
     for row, frame in enumerate(track.frame_idx):
         after = int(np.searchsorted(rows, row))
@@ -78,19 +77,15 @@ def outlines(track: extraction.CameraTrack) -> dict[int, Outline]:
         else:
             continue
         height = float(np.ptp(marks[:, 1]))
-        bones = np.stack([marks[pairs[:, 0]], marks[pairs[:, 1]]], axis=1)
-        result[int(frame)] = Outline(bones, RADIUS_SHARE * height, float(track.pelvis_camera[row, 2]))
+        result[int(frame)] = Outline(
+            verticals.body_bones(marks), RADIUS_SHARE * height, float(track.pelvis_camera[row, 2])
+        )
     return result
 
 
 def inside(points: np.ndarray, outline: Outline) -> np.ndarray:
     """(L,) whether each image point (L, 2) lies within the outline's bones."""
-    start, end = outline.bones[:, 0], outline.bones[:, 1]  # (K, 2)
-    along = end - start
-    length = np.maximum(np.sum(along**2, axis=-1), 1e-9)
-    share = np.clip(np.einsum("lkc,kc->lk", points[:, None] - start[None], along) / length, 0.0, 1.0)
-    nearest = start[None] + share[..., None] * along[None]
-    return np.linalg.norm(points[:, None] - nearest, axis=-1).min(axis=1) < outline.radius
+    return verticals.bone_distances(points, outline.bones).min(axis=-1) < outline.radius
 
 
 def hidden(

@@ -55,6 +55,7 @@ BODY_BONES = landmarks.BONE_INDICES + tuple(
         ("nose", "right_shoulder"),
     )
 )
+BODY_BONE_PAIRS = np.array(BODY_BONES)
 # A segment is static where another sampled frame has one along the same line: at most this far
 # (px, its midpoint from the other's line) and this different in direction, overlapping it.
 STATIC_PX = 2.0
@@ -149,13 +150,22 @@ def off_people(ends: np.ndarray, bones: np.ndarray, radii: np.ndarray) -> np.nda
         return np.ones(ends.shape[0], dtype=bool)
     share = np.linspace(0.0, 1.0, SEGMENT_SAMPLES)[None, :, None]
     points = ends[:, None, :2] + share * (ends[:, None, 2:] - ends[:, None, :2])  # (M, S, 2)
+    on_person = (bone_distances(points, bones) <= radii).any(axis=2)  # (M, S)
+    return on_person.mean(axis=1) < ON_PERSON_SHARE
+
+
+def bone_distances(points: np.ndarray, bones: np.ndarray) -> np.ndarray:
+    """(..., K) each image point's (..., 2) distance from each bone (K, 2, 2: from and to, px)."""
     start, axis = bones[:, 0], bones[:, 1] - bones[:, 0]  # (K, 2)
     squared = np.maximum((axis**2).sum(axis=1), 1e-9)
-    relative = points[:, :, None] - start[None, None]  # (M, S, K, 2)
+    relative = points[..., None, :] - start  # (..., K, 2)
     along = np.clip((relative * axis).sum(axis=-1) / squared, 0.0, 1.0)
-    distance = np.linalg.norm(relative - along[..., None] * axis, axis=-1)
-    on_person = (distance <= radii).any(axis=2)  # (M, S)
-    return on_person.mean(axis=1) < ON_PERSON_SHARE
+    return np.linalg.norm(relative - along[..., None] * axis, axis=-1)
+
+
+def body_bones(points: np.ndarray) -> np.ndarray:
+    """(K, 2, 2) the BODY_BONES of a person's (33, 2) image landmarks, from and to."""
+    return points[BODY_BONE_PAIRS]
 
 
 def static(segments: list[np.ndarray]) -> list[np.ndarray]:
@@ -391,8 +401,7 @@ def people_bones(tracklets: Tracklets, frame_index: int, scale: float) -> tuple[
             continue
         points = np.asarray(marks[position], dtype=np.float64) * scale if position < len(marks) else None
         if points is not None and points.shape == (len(MEDIAPIPE_INDEX), 2) and np.isfinite(points).all():
-            pairs = np.array(BODY_BONES)
-            bones.append(np.stack([points[pairs[:, 0]], points[pairs[:, 1]]], axis=1))
+            bones.append(body_bones(points))
             radii.append(np.full(len(BODY_BONES), BODY_RADIUS_SHARE * height))
         else:
             middle = x0 + width / 2.0
