@@ -142,10 +142,14 @@ def lowered(tracklets: Tracklets, masks: dict[tuple[int, int], np.ndarray]) -> T
     return Tracklets(frames, tracklets.embedded)
 
 
+def mostly_hidden(hidden: np.ndarray) -> np.ndarray:
+    """(...) bool: whether at least MOSTLY_HIDDEN_SHARE of a detection's (..., 33) landmarks are hidden."""
+    return np.mean(hidden, axis=-1) >= MOSTLY_HIDDEN_SHARE
+
+
 def unplaced(visibility: np.ndarray) -> np.ndarray:
     """(M,) bool: detections (M, 33 visibilities) with MOSTLY_HIDDEN_SHARE of their landmarks hidden."""
-    hidden = np.asarray(visibility) == HIDDEN_VISIBILITY  # NaN (no detection) is not hidden
-    return hidden.mean(axis=-1) >= MOSTLY_HIDDEN_SHARE
+    return mostly_hidden(np.asarray(visibility) == HIDDEN_VISIBILITY)  # NaN (no detection) is not hidden
 
 
 def figures(masks: dict[tuple[int, int], np.ndarray]) -> dict[str, dict[str, int]]:
@@ -153,5 +157,5 @@ def figures(masks: dict[tuple[int, int], np.ndarray]) -> dict[str, dict[str, int
     result: dict[str, dict[str, int]] = {}
     for (_, tid), mask in sorted(masks.items()):
         counts = result.setdefault(str(tid), {"partly_hidden": 0, "mostly_hidden": 0})
-        counts["mostly_hidden" if mask.mean() >= MOSTLY_HIDDEN_SHARE else "partly_hidden"] += 1
+        counts["mostly_hidden" if mostly_hidden(mask) else "partly_hidden"] += 1
     return result
